@@ -1,0 +1,127 @@
+//! The keyring that encrypts secrets at rest (signing keys, later external-service tokens).
+//!
+//! `secrets.system` is a list: the first secret encrypts, every secret decrypts, so an operator can
+//! rotate by prepending a new secret and re-encrypting. A blob is `nonce (24 bytes) || ciphertext`
+//! under XChaCha20-Poly1305 with a key derived from the secret by SHA-256; the random 192-bit nonce
+//! makes nonce reuse negligible without any counter state shared between replicas.
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use zeroize::Zeroizing;
+
+const NONCE_LEN: usize = 24;
+/// Hydra's minimum length for a system secret.
+pub const MIN_SECRET_LEN: usize = 16;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyringError {
+    #[error("the keyring is empty: secrets.system needs at least one secret")]
+    Empty,
+    #[error("secrets.system[{0}] is shorter than {MIN_SECRET_LEN} characters")]
+    TooShort(usize),
+    #[error("no secret in secrets.system can decrypt this value")]
+    Undecryptable,
+}
+
+pub struct Keyring {
+    keys: Vec<XChaCha20Poly1305>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Keyring({} keys)", self.keys.len())
+    }
+}
+
+impl Keyring {
+    pub fn new<S: AsRef<str>>(secrets: &[S]) -> Result<Keyring, KeyringError> {
+        if secrets.is_empty() {
+            return Err(KeyringError::Empty);
+        }
+        let mut keys = Vec::with_capacity(secrets.len());
+        for (i, s) in secrets.iter().enumerate() {
+            let s = s.as_ref();
+            if s.len() < MIN_SECRET_LEN {
+                return Err(KeyringError::TooShort(i));
+            }
+            let key = Zeroizing::new(crate::sha256(s.as_bytes()));
+            keys.push(XChaCha20Poly1305::new(key.as_ref().into()));
+        }
+        Ok(Keyring { keys })
+    }
+
+    /// Encrypts with the first secret. `context` is authenticated but not stored (e.g. a key id),
+    /// so a blob cannot be moved to another row.
+    pub fn encrypt(&self, plaintext: &[u8], context: &[u8]) -> Vec<u8> {
+        let nonce_bytes = crate::random::bytes::<NONCE_LEN>();
+        let nonce = XNonce::from_slice(&nonce_bytes);
+        let Some(first) = self.keys.first() else {
+            return Vec::new();
+        };
+        // Encryption only fails for plaintexts over ~256 GiB.
+        let ct = first
+            .encrypt(nonce, Payload { msg: plaintext, aad: context })
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+        out.extend_from_slice(&nonce_bytes);
+        out.extend_from_slice(&ct);
+        out
+    }
+
+    /// Decrypts with whichever secret encrypted the blob.
+    pub fn decrypt(&self, blob: &[u8], context: &[u8]) -> Result<Zeroizing<Vec<u8>>, KeyringError> {
+        if blob.len() < NONCE_LEN {
+            return Err(KeyringError::Undecryptable);
+        }
+        let (nonce, ct) = blob.split_at(NONCE_LEN);
+        let nonce = XNonce::from_slice(nonce);
+        self.keys
+            .iter()
+            .find_map(|k| k.decrypt(nonce, Payload { msg: ct, aad: context }).ok())
+            .map(Zeroizing::new)
+            .ok_or(KeyringError::Undecryptable)
+    }
+
+    /// Whether the blob is already under the first (current) secret.
+    pub fn is_current(&self, blob: &[u8], context: &[u8]) -> bool {
+        if blob.len() < NONCE_LEN {
+            return false;
+        }
+        let (nonce, ct) = blob.split_at(NONCE_LEN);
+        self.keys.first().is_some_and(|k| {
+            k.decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: context }).is_ok()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_rotation() {
+        let old = Keyring::new(&["an-old-secret-of-32-characters!!"]).expect("ok");
+        let blob = old.encrypt(b"private key", b"kid-1");
+        let rotated = Keyring::new(&["a-new-secret-of-32-characters!!!", "an-old-secret-of-32-characters!!"]).expect("ok");
+        assert_eq!(rotated.decrypt(&blob, b"kid-1").expect("decrypts").as_slice(), b"private key");
+        assert!(!rotated.is_current(&blob, b"kid-1"));
+        let again = rotated.encrypt(b"private key", b"kid-1");
+        assert!(rotated.is_current(&again, b"kid-1"));
+        let only_new = Keyring::new(&["a-new-secret-of-32-characters!!!"]).expect("ok");
+        assert_eq!(only_new.decrypt(&blob, b"kid-1"), Err(KeyringError::Undecryptable));
+    }
+
+    #[test]
+    fn context_is_bound() {
+        let k = Keyring::new(&["0123456789abcdef"]).expect("ok");
+        let blob = k.encrypt(b"x", b"a");
+        assert!(k.decrypt(&blob, b"b").is_err());
+        assert!(k.decrypt(&blob[..10], b"a").is_err());
+    }
+
+    #[test]
+    fn short_or_missing_secrets_are_refused() {
+        assert_eq!(Keyring::new::<&str>(&[]).err(), Some(KeyringError::Empty));
+        assert_eq!(Keyring::new(&["short"]).err(), Some(KeyringError::TooShort(0)));
+    }
+}

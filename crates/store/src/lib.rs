@@ -1,0 +1,99 @@
+//! Storage for Gatehouse: one [`Store`] trait, two backends (SQLite, the zero-configuration
+//! default, and PostgreSQL for replicas), migrations embedded per backend and run at start.
+//!
+//! The store is deliberately dumb: it keeps rows and JSON documents and enforces the few
+//! invariants that must be atomic (single use of codes and challenges, family revocation). Domain
+//! rules live in the `gatehouse` crate. Both backends share the same SQL text: SQLite accepts the
+//! `$1` placeholders PostgreSQL uses, and every column is TEXT, an integer or bytes.
+
+mod backend;
+mod migrate;
+mod model;
+
+use async_trait::async_trait;
+
+pub use backend::{PostgresStore, SqliteStore, connect};
+pub use model::*;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("unsupported database URL scheme in `dsn`: {0} (expected sqlite:// or postgres://)")]
+    UnsupportedScheme(String),
+    #[error("a row with this key already exists")]
+    Conflict,
+    #[error("migration {0} failed: {1}")]
+    Migration(String, sqlx::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Everything Gatehouse persists. Times are Unix seconds.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is: `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Runs pending migrations.
+    async fn migrate(&self) -> Result<()>;
+    /// A round trip to the database, for readiness.
+    async fn ping(&self) -> Result<()>;
+
+    // Signing keys
+    async fn insert_key(&self, key: &KeyRow) -> Result<()>;
+    async fn list_keys(&self, set_name: &str) -> Result<Vec<KeyRow>>;
+    async fn list_all_keys(&self) -> Result<Vec<KeyRow>>;
+    async fn update_key_schedule(&self, kid: &str, retire_at: Option<i64>, expire_at: Option<i64>) -> Result<()>;
+    async fn update_key_private(&self, kid: &str, private_key: &[u8]) -> Result<()>;
+    async fn delete_key(&self, kid: &str) -> Result<bool>;
+
+    // OAuth 2.0 clients
+    async fn insert_client(&self, client: &ClientRow) -> Result<()>;
+    async fn get_client(&self, client_id: &str) -> Result<Option<ClientRow>>;
+    async fn list_clients(&self, limit: i64, offset: i64) -> Result<Vec<ClientRow>>;
+    async fn update_client(&self, client: &ClientRow) -> Result<bool>;
+    async fn delete_client(&self, client_id: &str) -> Result<bool>;
+
+    // Opaque tokens, codes, challenges and verifiers (stored by SHA-256 digest)
+    async fn insert_token(&self, token: &TokenRow) -> Result<()>;
+    async fn get_token(&self, hash: &str) -> Result<Option<TokenRow>>;
+    /// Marks a single-use item used. Returns false if it was already used (or does not exist):
+    /// exactly one caller ever gets true.
+    async fn use_token(&self, hash: &str, now: i64) -> Result<bool>;
+    async fn revoke_token(&self, hash: &str) -> Result<bool>;
+    /// Revokes every token of a grant family; returns the digests revoked (for cache purges).
+    async fn revoke_family(&self, family_id: &str) -> Result<Vec<String>>;
+    async fn revoke_client_tokens(&self, client_id: &str) -> Result<Vec<String>>;
+    async fn revoke_subject_tokens(&self, subject: &str, client_id: Option<&str>) -> Result<Vec<String>>;
+    async fn revoke_session_tokens(&self, session_id: &str) -> Result<Vec<String>>;
+
+    // Authorization flows in progress (login and consent requests)
+    async fn put_flow(&self, id: &str, data: &str, expires_at: i64) -> Result<()>;
+    async fn get_flow(&self, id: &str) -> Result<Option<String>>;
+    async fn delete_flow(&self, id: &str) -> Result<()>;
+
+    // Login sessions ("remember me" at the provider)
+    async fn upsert_login_session(&self, s: &LoginSessionRow) -> Result<()>;
+    async fn get_login_session(&self, id: &str) -> Result<Option<LoginSessionRow>>;
+    async fn delete_login_session(&self, id: &str) -> Result<bool>;
+    async fn delete_subject_login_sessions(&self, subject: &str) -> Result<Vec<String>>;
+
+    // Consent sessions (grants a subject gave a client)
+    async fn insert_consent(&self, c: &ConsentRow) -> Result<()>;
+    async fn list_consents(&self, subject: &str, client_id: Option<&str>) -> Result<Vec<ConsentRow>>;
+    async fn list_consents_by_login_session(&self, login_session_id: &str) -> Result<Vec<ConsentRow>>;
+    async fn delete_consents(&self, subject: &str, client_id: Option<&str>) -> Result<u64>;
+
+    // Back-channel logout deliveries waiting for retry
+    async fn insert_logout_delivery(&self, d: &LogoutDeliveryRow) -> Result<()>;
+    async fn due_logout_deliveries(&self, now: i64, limit: i64) -> Result<Vec<LogoutDeliveryRow>>;
+    async fn reschedule_logout_delivery(&self, id: &str, attempts: i64, next_attempt_at: i64) -> Result<()>;
+    async fn delete_logout_delivery(&self, id: &str) -> Result<()>;
+
+    // Audit log
+    async fn insert_audit(&self, e: &AuditRow) -> Result<()>;
+    async fn list_audit(&self, kind: Option<&str>, subject: Option<&str>, limit: i64) -> Result<Vec<AuditRow>>;
+
+    /// Deletes expired tokens, flows, sessions and consents; returns how many rows went.
+    async fn delete_expired(&self, now: i64) -> Result<u64>;
+}
