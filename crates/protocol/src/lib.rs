@@ -1,1 +1,13 @@
-//! placeholder
+//! Pure OAuth 2.0 / OpenID Connect rules: wire types parsed into enums at the edge, and functions
+//! of (typed request, client, stored state, now) that answer with a typed result or an RFC error.
+//! Nothing here performs I/O or knows about HTTP frameworks.
+
+pub mod authorize;
+pub mod client;
+pub mod error;
+pub mod pkce;
+pub mod redirect;
+pub mod scope;
+pub mod token_request;
+
+pub use error::{ErrorCode, OAuthError};
