@@ -74,10 +74,12 @@ impl SigningKey {
     pub fn generate(alg: Algorithm) -> Result<SigningKey, KeyError> {
         let rng = SystemRandom::new();
         let pkcs8: Vec<u8> = match alg {
-            Algorithm::ES256 => EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
-                .map_err(|_| KeyError::Generate)?
-                .as_ref()
-                .to_vec(),
+            Algorithm::ES256 => {
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                    .map_err(|_| KeyError::Generate)?
+                    .as_ref()
+                    .to_vec()
+            }
             Algorithm::EdDSA => Ed25519KeyPair::generate_pkcs8(&rng)
                 .map_err(|_| KeyError::Generate)?
                 .as_ref()
@@ -96,13 +98,20 @@ impl SigningKey {
     pub fn from_pkcs8(kid: String, alg: Algorithm, pkcs8: &[u8]) -> Result<SigningKey, KeyError> {
         let bad = |_| KeyError::BadPrivateKey(alg);
         let inner = match alg {
-            Algorithm::ES256 => {
-                Inner::Ec(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8).map_err(bad)?)
+            Algorithm::ES256 => Inner::Ec(
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8).map_err(bad)?,
+            ),
+            Algorithm::EdDSA => {
+                Inner::Ed(Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(bad)?)
             }
-            Algorithm::EdDSA => Inner::Ed(Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(bad)?),
             Algorithm::RS256 => Inner::Rsa(RsaKeyPair::from_pkcs8(pkcs8).map_err(bad)?),
         };
-        Ok(SigningKey { kid, alg, inner, pkcs8: Zeroizing::new(pkcs8.to_vec()) })
+        Ok(SigningKey {
+            kid,
+            alg,
+            inner,
+            pkcs8: Zeroizing::new(pkcs8.to_vec()),
+        })
     }
 
     pub fn kid(&self) -> &str {
@@ -122,7 +131,10 @@ impl SigningKey {
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
         let rng = SystemRandom::new();
         match &self.inner {
-            Inner::Ec(k) => k.sign(&rng, msg).map(|s| s.as_ref().to_vec()).unwrap_or_default(),
+            Inner::Ec(k) => k
+                .sign(&rng, msg)
+                .map(|s| s.as_ref().to_vec())
+                .unwrap_or_default(),
             Inner::Ed(k) => k.sign(msg).as_ref().to_vec(),
             Inner::Rsa(k) => {
                 let mut sig = vec![0u8; k.public_modulus_len()];
@@ -151,8 +163,17 @@ impl SigningKey {
             Inner::Ec(k) => {
                 let point = k.public_key().as_ref();
                 // Uncompressed SEC1 point: 0x04 || x (32) || y (32).
-                let (x, y) = point.get(1..).unwrap_or_default().split_at(32.min(point.len().saturating_sub(1)));
-                PublicJwk { kty: "EC".into(), crv: Some("P-256".into()), x: Some(b64::encode(x)), y: Some(b64::encode(y)), ..base }
+                let (x, y) = point
+                    .get(1..)
+                    .unwrap_or_default()
+                    .split_at(32.min(point.len().saturating_sub(1)));
+                PublicJwk {
+                    kty: "EC".into(),
+                    crv: Some("P-256".into()),
+                    x: Some(b64::encode(x)),
+                    y: Some(b64::encode(y)),
+                    ..base
+                }
             }
             Inner::Ed(k) => PublicJwk {
                 kty: "OKP".into(),
@@ -162,7 +183,12 @@ impl SigningKey {
             },
             Inner::Rsa(k) => {
                 let c: PublicKeyComponents<Vec<u8>> = k.public_key().into();
-                PublicJwk { kty: "RSA".into(), n: Some(b64::encode(&c.n)), e: Some(b64::encode(&c.e)), ..base }
+                PublicJwk {
+                    kty: "RSA".into(),
+                    n: Some(b64::encode(&c.n)),
+                    e: Some(b64::encode(&c.e)),
+                    ..base
+                }
             }
         }
     }
@@ -215,7 +241,9 @@ impl PublicJwk {
         let dec = |v: &Option<String>| v.as_deref().and_then(b64::decode);
         match alg {
             Algorithm::ES256 => {
-                let (Some(x), Some(y)) = (dec(&self.x), dec(&self.y)) else { return false };
+                let (Some(x), Some(y)) = (dec(&self.x), dec(&self.y)) else {
+                    return false;
+                };
                 if x.len() != 32 || y.len() != 32 {
                     return false;
                 }
@@ -223,19 +251,26 @@ impl PublicJwk {
                 point.push(4);
                 point.extend_from_slice(&x);
                 point.extend_from_slice(&y);
-                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).verify(msg, sig).is_ok()
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(msg, sig)
+                    .is_ok()
             }
             Algorithm::EdDSA => {
                 let Some(x) = dec(&self.x) else { return false };
-                UnparsedPublicKey::new(&signature::ED25519, x).verify(msg, sig).is_ok()
+                UnparsedPublicKey::new(&signature::ED25519, x)
+                    .verify(msg, sig)
+                    .is_ok()
             }
             Algorithm::RS256 => {
-                let (Some(n), Some(e)) = (dec(&self.n), dec(&self.e)) else { return false };
+                let (Some(n), Some(e)) = (dec(&self.n), dec(&self.e)) else {
+                    return false;
+                };
                 if n.first() == Some(&0) || e.first() == Some(&0) {
                     return false;
                 }
                 let c = PublicKeyComponents { n, e };
-                c.verify(&signature::RSA_PKCS1_2048_8192_SHA256, msg, sig).is_ok()
+                c.verify(&signature::RSA_PKCS1_2048_8192_SHA256, msg, sig)
+                    .is_ok()
             }
         }
     }
@@ -249,7 +284,8 @@ mod tests {
     fn every_algorithm_signs_and_verifies_and_survives_pkcs8() {
         for alg in [Algorithm::ES256, Algorithm::EdDSA, Algorithm::RS256] {
             let key = SigningKey::generate(alg).expect("generate");
-            let again = SigningKey::from_pkcs8(key.kid().to_owned(), alg, key.pkcs8()).expect("reload");
+            let again =
+                SigningKey::from_pkcs8(key.kid().to_owned(), alg, key.pkcs8()).expect("reload");
             let sig = again.sign(b"hello");
             let jwk = key.public_jwk();
             assert!(jwk.verify(alg, b"hello", &sig), "{alg:?}");

@@ -35,7 +35,11 @@ pub enum JwtError {
 
 /// Signs `claims` with `key`; `typ` is e.g. `at+jwt` (RFC 9068) or `logout+jwt`.
 pub fn sign(key: &SigningKey, typ: Option<&str>, claims: &Value) -> String {
-    let header = Header { alg: key.alg().as_str().to_owned(), kid: Some(key.kid().to_owned()), typ: typ.map(str::to_owned) };
+    let header = Header {
+        alg: key.alg().as_str().to_owned(),
+        kid: Some(key.kid().to_owned()),
+        typ: typ.map(str::to_owned),
+    };
     let h = b64::encode(serde_json::to_vec(&header).unwrap_or_default());
     let c = b64::encode(serde_json::to_vec(claims).unwrap_or_default());
     let mut out = format!("{h}.{c}");
@@ -60,7 +64,9 @@ impl UnverifiedJwt {
             return Err(JwtError::Malformed);
         }
         let mut parts = token.split('.');
-        let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(h), Some(c), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(JwtError::Malformed);
         };
         let header: Header = b64::decode(h)
@@ -73,7 +79,12 @@ impl UnverifiedJwt {
             return Err(JwtError::Malformed);
         }
         let signature = b64::decode(s).ok_or(JwtError::Malformed)?;
-        Ok(UnverifiedJwt { header, claims, signing_input: format!("{h}.{c}"), signature })
+        Ok(UnverifiedJwt {
+            header,
+            claims,
+            signing_input: format!("{h}.{c}"),
+            signature,
+        })
     }
 
     /// Verifies against a key set: the key is chosen by `kid` when present, else every key whose
@@ -88,7 +99,10 @@ impl UnverifiedJwt {
         if candidates.is_empty() {
             return Err(JwtError::UnknownKey);
         }
-        if candidates.iter().any(|k| k.verify(alg, self.signing_input.as_bytes(), &self.signature)) {
+        if candidates
+            .iter()
+            .any(|k| k.verify(alg, self.signing_input.as_bytes(), &self.signature))
+        {
             Ok(self.claims)
         } else {
             Err(JwtError::Signature)
@@ -116,11 +130,34 @@ mod tests {
         let key = SigningKey::generate(Algorithm::EdDSA).expect("key");
         let other = SigningKey::generate(Algorithm::EdDSA).expect("key");
         let token = sign(&key, None, &json!({"sub": "alice"}));
-        let forged = token.replacen(&token[token.find('.').unwrap_or(0) + 1..token.rfind('.').unwrap_or(0)], &b64::encode(br#"{"sub":"mallory"}"#), 1);
-        assert_eq!(UnverifiedJwt::parse(&forged).and_then(|j| j.verify(&[key.public_jwk()])).err(), Some(JwtError::Signature));
-        assert_eq!(UnverifiedJwt::parse(&token).and_then(|j| j.verify(&[other.public_jwk()])).err(), Some(JwtError::UnknownKey));
-        let none = format!("{}.{}.", b64::encode(br#"{"alg":"none"}"#), b64::encode(br#"{}"#));
-        assert_eq!(UnverifiedJwt::parse(&none).and_then(|j| j.verify(&[key.public_jwk()])).err(), Some(JwtError::Algorithm));
+        let forged = token.replacen(
+            &token[token.find('.').unwrap_or(0) + 1..token.rfind('.').unwrap_or(0)],
+            &b64::encode(br#"{"sub":"mallory"}"#),
+            1,
+        );
+        assert_eq!(
+            UnverifiedJwt::parse(&forged)
+                .and_then(|j| j.verify(&[key.public_jwk()]))
+                .err(),
+            Some(JwtError::Signature)
+        );
+        assert_eq!(
+            UnverifiedJwt::parse(&token)
+                .and_then(|j| j.verify(&[other.public_jwk()]))
+                .err(),
+            Some(JwtError::UnknownKey)
+        );
+        let none = format!(
+            "{}.{}.",
+            b64::encode(br#"{"alg":"none"}"#),
+            b64::encode(br#"{}"#)
+        );
+        assert_eq!(
+            UnverifiedJwt::parse(&none)
+                .and_then(|j| j.verify(&[key.public_jwk()]))
+                .err(),
+            Some(JwtError::Algorithm)
+        );
         for bad in ["", "a.b", "a.b.c.d", "!!.!!.!!"] {
             assert!(UnverifiedJwt::parse(bad).is_err());
         }

@@ -60,7 +60,13 @@ impl Keyring {
         };
         // Encryption only fails for plaintexts over ~256 GiB.
         let ct = first
-            .encrypt(nonce, Payload { msg: plaintext, aad: context })
+            .encrypt(
+                nonce,
+                Payload {
+                    msg: plaintext,
+                    aad: context,
+                },
+            )
             .unwrap_or_default();
         let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
         out.extend_from_slice(&nonce_bytes);
@@ -77,7 +83,16 @@ impl Keyring {
         let nonce = XNonce::from_slice(nonce);
         self.keys
             .iter()
-            .find_map(|k| k.decrypt(nonce, Payload { msg: ct, aad: context }).ok())
+            .find_map(|k| {
+                k.decrypt(
+                    nonce,
+                    Payload {
+                        msg: ct,
+                        aad: context,
+                    },
+                )
+                .ok()
+            })
             .map(Zeroizing::new)
             .ok_or(KeyringError::Undecryptable)
     }
@@ -89,7 +104,14 @@ impl Keyring {
         }
         let (nonce, ct) = blob.split_at(NONCE_LEN);
         self.keys.first().is_some_and(|k| {
-            k.decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: context }).is_ok()
+            k.decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: context,
+                },
+            )
+            .is_ok()
         })
     }
 }
@@ -102,13 +124,26 @@ mod tests {
     fn round_trip_and_rotation() {
         let old = Keyring::new(&["an-old-secret-of-32-characters!!"]).expect("ok");
         let blob = old.encrypt(b"private key", b"kid-1");
-        let rotated = Keyring::new(&["a-new-secret-of-32-characters!!!", "an-old-secret-of-32-characters!!"]).expect("ok");
-        assert_eq!(rotated.decrypt(&blob, b"kid-1").expect("decrypts").as_slice(), b"private key");
+        let rotated = Keyring::new(&[
+            "a-new-secret-of-32-characters!!!",
+            "an-old-secret-of-32-characters!!",
+        ])
+        .expect("ok");
+        assert_eq!(
+            rotated
+                .decrypt(&blob, b"kid-1")
+                .expect("decrypts")
+                .as_slice(),
+            b"private key"
+        );
         assert!(!rotated.is_current(&blob, b"kid-1"));
         let again = rotated.encrypt(b"private key", b"kid-1");
         assert!(rotated.is_current(&again, b"kid-1"));
         let only_new = Keyring::new(&["a-new-secret-of-32-characters!!!"]).expect("ok");
-        assert_eq!(only_new.decrypt(&blob, b"kid-1"), Err(KeyringError::Undecryptable));
+        assert_eq!(
+            only_new.decrypt(&blob, b"kid-1"),
+            Err(KeyringError::Undecryptable)
+        );
     }
 
     #[test]
@@ -122,6 +157,9 @@ mod tests {
     #[test]
     fn short_or_missing_secrets_are_refused() {
         assert_eq!(Keyring::new::<&str>(&[]).err(), Some(KeyringError::Empty));
-        assert_eq!(Keyring::new(&["short"]).err(), Some(KeyringError::TooShort(0)));
+        assert_eq!(
+            Keyring::new(&["short"]).err(),
+            Some(KeyringError::TooShort(0))
+        );
     }
 }

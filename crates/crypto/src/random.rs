@@ -6,8 +6,13 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 pub fn bytes<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
     // The system RNG only fails when the OS cannot provide entropy, which is unrecoverable.
-    #[expect(clippy::expect_used, reason = "no entropy is not a state the server can run in")]
-    SystemRandom::new().fill(&mut out).expect("system randomness unavailable");
+    #[expect(
+        clippy::expect_used,
+        reason = "no entropy is not a state the server can run in"
+    )]
+    SystemRandom::new()
+        .fill(&mut out)
+        .expect("system randomness unavailable");
     out
 }
 

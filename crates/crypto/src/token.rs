@@ -129,7 +129,8 @@ impl FromStr for PlainToken {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (prefix, rest) = s.split_once('_').ok_or(TokenParseError::Malformed)?;
         let kind = TokenKind::from_prefix(prefix).ok_or(TokenParseError::UnknownPrefix)?;
-        if rest.len() != RANDOM_LEN + CHECKSUM_LEN || !rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        if rest.len() != RANDOM_LEN + CHECKSUM_LEN
+            || !rest.bytes().all(|b| b.is_ascii_alphanumeric())
         {
             return Err(TokenParseError::Malformed);
         }
@@ -137,7 +138,10 @@ impl FromStr for PlainToken {
         if !crate::ct_eq(checksum(body).as_bytes(), sum.as_bytes()) {
             return Err(TokenParseError::BadChecksum);
         }
-        Ok(PlainToken { kind, value: s.to_owned() })
+        Ok(PlainToken {
+            kind,
+            value: s.to_owned(),
+        })
     }
 }
 
@@ -212,7 +216,10 @@ mod tests {
         let i = 10;
         chars[i] = if chars[i] == 'a' { 'b' } else { 'a' };
         let typo: String = chars.into_iter().collect();
-        assert_eq!(typo.parse::<PlainToken>(), Err(TokenParseError::BadChecksum));
+        assert_eq!(
+            typo.parse::<PlainToken>(),
+            Err(TokenParseError::BadChecksum)
+        );
     }
 
     #[test]

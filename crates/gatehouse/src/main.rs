@@ -1,1 +1,333 @@
-fn main() {}
+//! The `gatehouse` command: parses the CLI, loads and validates config, binds, and hands over to
+//! the library.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use gatehouse::App;
+use gatehouse::config::Config;
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Gatehouse: OAuth 2.0 / OpenID Connect provider, identities and access gateway in one binary"
+)]
+struct Cli {
+    /// YAML configuration file (every key can also be set as GATEHOUSE_<KEY_PATH>).
+    #[arg(long, short, global = true, env = "GATEHOUSE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the public and admin listeners.
+    Serve,
+    /// Applies database migrations and exits.
+    Migrate,
+    /// Validates the configuration and prints the resolved values (secrets redacted).
+    CheckConfig,
+    /// Prints the version.
+    Version,
+    /// Signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// OAuth 2.0 clients.
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Lists signing keys with their schedule.
+    List,
+    /// Adds a new signing key; it is published first and signs after `keys.publish_before_use`.
+    Rotate {
+        /// Sign with the new key at once (single replica, or verifiers that refetch on unknown kid).
+        #[arg(long)]
+        immediately: bool,
+    },
+    /// Re-encrypts every private key under the first secret of `secrets.system`.
+    Reencrypt,
+}
+
+#[derive(Subcommand)]
+enum ClientsCommand {
+    /// Creates a client; the secret is printed once.
+    Create {
+        #[arg(long)]
+        name: Option<String>,
+        /// Grant types (repeatable): authorization_code, refresh_token, client_credentials.
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Space-separated scopes.
+        #[arg(long)]
+        scope: Option<String>,
+        #[arg(long = "token-endpoint-auth-method")]
+        auth_method: Option<String>,
+        /// opaque or jwt.
+        #[arg(long = "access-token-strategy")]
+        strategy: Option<String>,
+        /// Full client JSON instead of the flags above.
+        #[arg(long)]
+        json: Option<String>,
+    },
+    List,
+    Get {
+        id: String,
+    },
+    Delete {
+        id: String,
+    },
+}
+
+fn init_tracing(config: &Config) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(format!("{},sqlx=warn", config.log.level))
+        });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn print(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let started = Instant::now();
+    let cli = Cli::parse();
+    if matches!(cli.command, Command::Version) {
+        println!("gatehouse {}", env!("CARGO_PKG_VERSION"));
+        return Ok(());
+    }
+    let config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    init_tracing(&config);
+    match cli.command {
+        Command::Version => Ok(()),
+        Command::CheckConfig => {
+            let mut v = serde_json::to_value(&config)?;
+            if let Some(s) = v.pointer_mut("/secrets/system") {
+                *s = json!(
+                    config
+                        .secrets
+                        .system
+                        .iter()
+                        .map(|_| "<redacted>")
+                        .collect::<Vec<_>>()
+                );
+            }
+            if let Some(t) = v
+                .pointer_mut("/serve/admin/auth/token")
+                .filter(|t| !t.is_null())
+            {
+                *t = json!("<redacted>");
+            }
+            if let Some(d) = v.pointer_mut("/dsn") {
+                *d = json!(redact_dsn(&config.dsn));
+            }
+            print(&v)?;
+            eprintln!("configuration is valid");
+            Ok(())
+        }
+        Command::Migrate => {
+            let store = gatehouse_store::connect(&database_url(&config)?).await?;
+            store.migrate().await?;
+            eprintln!("migrations applied ({})", store.backend());
+            Ok(())
+        }
+        Command::Serve => serve(config, started).await,
+        Command::Keys { command } => {
+            let app = App::build(config).await?;
+            let now = gatehouse::clock::now();
+            match command {
+                KeysCommand::List => {
+                    let rows = app.store.list_all_keys().await?;
+                    let out: Vec<Value> = rows
+                        .iter()
+                        .map(|r| json!({"kid": r.kid, "set": r.set_name, "alg": r.alg, "created_at": gatehouse::clock::rfc3339(r.created_at), "signs_from": gatehouse::clock::rfc3339(r.activate_at), "signs_until": r.retire_at.map(gatehouse::clock::rfc3339), "published_until": r.expire_at.map(gatehouse::clock::rfc3339)}))
+                        .collect();
+                    print(&out)
+                }
+                KeysCommand::Rotate { immediately } => {
+                    let row = app.provider.keys.rotate(now, immediately).await?;
+                    print(
+                        &json!({"kid": row.kid, "alg": row.alg, "signs_from": gatehouse::clock::rfc3339(row.activate_at)}),
+                    )
+                }
+                KeysCommand::Reencrypt => {
+                    let n = app.provider.keys.reencrypt_all().await?;
+                    eprintln!("re-encrypted {n} keys");
+                    Ok(())
+                }
+            }
+        }
+        Command::Clients { command } => {
+            let app = App::build(config).await?;
+            let p = &app.provider;
+            let now = gatehouse::clock::now();
+            match command {
+                ClientsCommand::Create {
+                    name,
+                    grant_types,
+                    redirect_uris,
+                    scope,
+                    auth_method,
+                    strategy,
+                    json: raw,
+                } => {
+                    let body: Value = match raw {
+                        Some(r) => serde_json::from_str(&r).context("--json is not valid JSON")?,
+                        None => {
+                            let mut v = json!({"client_name": name.unwrap_or_default(), "redirect_uris": redirect_uris});
+                            if !grant_types.is_empty() {
+                                v["grant_types"] = json!(grant_types);
+                            }
+                            if let Some(s) = scope {
+                                v["scope"] = json!(s);
+                            }
+                            if let Some(m) = auth_method {
+                                v["token_endpoint_auth_method"] = json!(m);
+                            }
+                            if let Some(s) = strategy {
+                                v["access_token_strategy"] = json!(s);
+                            }
+                            v
+                        }
+                    };
+                    let c = p
+                        .create_client(body, false, now)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let mut v = serde_json::to_value(&c.client)?;
+                    if let Some(s) = c.secret {
+                        v["client_secret"] = json!(s);
+                    }
+                    print(&v)
+                }
+                ClientsCommand::List => print(
+                    &p.list_clients(1000, 0)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?,
+                ),
+                ClientsCommand::Get { id } => print(
+                    &p.get_client(&id)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?
+                        .client,
+                ),
+                ClientsCommand::Delete { id } => {
+                    p.delete_client(&id)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    eprintln!("deleted client {id}");
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+fn database_url(config: &Config) -> anyhow::Result<String> {
+    if config.dsn.is_empty() {
+        std::fs::create_dir_all(&config.data_dir)?;
+    }
+    Ok(config.database_url())
+}
+
+fn redact_dsn(dsn: &str) -> String {
+    match url::Url::parse(dsn) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("redacted"));
+            u.to_string()
+        }
+        _ => dsn.to_owned(),
+    }
+}
+
+async fn bind(
+    enabled: bool,
+    host: &str,
+    port: u16,
+    what: &str,
+) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    if !enabled {
+        return Ok(None);
+    }
+    let l = tokio::net::TcpListener::bind((host, port))
+        .await
+        .with_context(|| format!("binding the {what} listener on {host}:{port}"))?;
+    Ok(Some(l))
+}
+
+async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
+    // Bind first: a port in use fails before any database work.
+    let public = bind(
+        config.serve.public.enabled,
+        &config.serve.public.host,
+        config.serve.public.port,
+        "public",
+    )
+    .await?;
+    let admin = bind(
+        config.serve.admin.enabled,
+        &config.serve.admin.host,
+        config.serve.admin.port,
+        "admin",
+    )
+    .await?;
+    let app = App::build(config).await?;
+    let addr = |l: &Option<tokio::net::TcpListener>| {
+        l.as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "off".into())
+    };
+    tracing::info!(
+        issuer = %app.provider.issuer,
+        public = %addr(&public),
+        admin = %addr(&admin),
+        database = app.store.backend(),
+        data_dir = %app.config.data_dir.display(),
+        ready_ms = started.elapsed().as_millis() as u64,
+        "gatehouse is ready"
+    );
+    let shutdown = async {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(t) => t,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        return;
+                    }
+                };
+            tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+    };
+    gatehouse::serve(&app, public, admin, shutdown).await
+}

@@ -53,17 +53,22 @@ impl RawParams {
             }
             if k == "resource" {
                 p.resources.push(v);
-            } else if p.single.contains_key(&k) {
+            } else if let std::collections::hash_map::Entry::Vacant(slot) =
+                p.single.entry(k.clone())
+            {
+                slot.insert(v);
+            } else {
                 p.duplicate.get_or_insert(k);
-            } else if !v.is_empty() {
-                p.single.insert(k, v);
             }
         }
         p
     }
 
     pub fn get(&self, k: &str) -> Option<&str> {
-        self.single.get(k).map(String::as_str)
+        self.single
+            .get(k)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -73,7 +78,12 @@ pub enum AuthorizeError {
     /// Shown to the user; the client or redirect URI cannot be trusted.
     Page(OAuthError),
     /// Sent to the client's redirect URI.
-    Redirect { redirect_uri: String, response_mode: ResponseMode, state: Option<String>, error: OAuthError },
+    Redirect {
+        redirect_uri: String,
+        response_mode: ResponseMode,
+        state: Option<String>,
+        error: OAuthError,
+    },
 }
 
 /// A validated authorization request.
@@ -101,12 +111,21 @@ pub struct AuthorizeRequest {
 /// Step one: the client id, before the client is looked up.
 pub fn client_id(p: &RawParams) -> Result<&str, AuthorizeError> {
     if p.oversized {
-        return Err(AuthorizeError::Page(OAuthError::invalid_request("The request has too many or too long parameters.")));
+        return Err(AuthorizeError::Page(OAuthError::invalid_request(
+            "The request has too many or too long parameters.",
+        )));
     }
-    if p.duplicate.as_deref() == Some("client_id") || p.duplicate.as_deref() == Some("redirect_uri") {
-        return Err(AuthorizeError::Page(OAuthError::invalid_request("client_id and redirect_uri must not be repeated.")));
+    if p.duplicate.as_deref() == Some("client_id") || p.duplicate.as_deref() == Some("redirect_uri")
+    {
+        return Err(AuthorizeError::Page(OAuthError::invalid_request(
+            "client_id and redirect_uri must not be repeated.",
+        )));
     }
-    p.get("client_id").ok_or_else(|| AuthorizeError::Page(OAuthError::invalid_request("The client_id parameter is missing.")))
+    p.get("client_id").ok_or_else(|| {
+        AuthorizeError::Page(OAuthError::invalid_request(
+            "The client_id parameter is missing.",
+        ))
+    })
 }
 
 /// Step two: every other rule, given the client.
@@ -115,9 +134,18 @@ pub fn validate(p: &RawParams, client: &Client) -> Result<AuthorizeRequest, Auth
     // The redirect URI is settled first; nothing is redirected before it is.
     let (redirect_uri, redirect_uri_sent) = match p.get("redirect_uri") {
         Some(r) if redirect::matches(&client.redirect_uris, r) => (r.to_owned(), true),
-        Some(_) => return Err(page(OAuthError::new(ErrorCode::InvalidRequest, "The redirect_uri does not match any URI registered for this client."))),
+        Some(_) => {
+            return Err(page(OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "The redirect_uri does not match any URI registered for this client.",
+            )));
+        }
         None if client.redirect_uris.len() == 1 => (client.redirect_uris[0].clone(), false),
-        None => return Err(page(OAuthError::invalid_request("The redirect_uri parameter is required for this client."))),
+        None => {
+            return Err(page(OAuthError::invalid_request(
+                "The redirect_uri parameter is required for this client.",
+            )));
+        }
     };
     let state = p.get("state").map(str::to_owned);
     let response_mode = match p.get("response_mode") {
@@ -125,60 +153,125 @@ pub fn validate(p: &RawParams, client: &Client) -> Result<AuthorizeRequest, Auth
         Some("form_post") => ResponseMode::FormPost,
         Some(_) => ResponseMode::Query,
     };
-    let fail = |error: OAuthError| AuthorizeError::Redirect { redirect_uri: redirect_uri.clone(), response_mode, state: state.clone(), error };
+    let fail = |error: OAuthError| AuthorizeError::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        response_mode,
+        state: state.clone(),
+        error,
+    };
 
     if let Some(d) = &p.duplicate {
-        return Err(fail(OAuthError::invalid_request(format!("The {d} parameter must not be repeated."))));
+        return Err(fail(OAuthError::invalid_request(format!(
+            "The {d} parameter must not be repeated."
+        ))));
     }
-    if !matches!(p.get("response_mode"), None | Some("query") | Some("form_post")) {
-        return Err(fail(OAuthError::invalid_request("response_mode must be query or form_post.")));
+    if !matches!(
+        p.get("response_mode"),
+        None | Some("query") | Some("form_post")
+    ) {
+        return Err(fail(OAuthError::invalid_request(
+            "response_mode must be query or form_post.",
+        )));
     }
     if p.get("request").is_some() {
-        return Err(fail(OAuthError::new(ErrorCode::RequestNotSupported, "Request objects are not supported.")));
+        return Err(fail(OAuthError::new(
+            ErrorCode::RequestNotSupported,
+            "Request objects are not supported.",
+        )));
     }
     if p.get("request_uri").is_some() {
-        return Err(fail(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported.")));
+        return Err(fail(OAuthError::new(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported.",
+        )));
     }
     match p.get("response_type") {
         Some("code") => {}
-        None => return Err(fail(OAuthError::invalid_request("The response_type parameter is missing."))),
-        Some(_) => return Err(fail(OAuthError::new(ErrorCode::UnsupportedResponseType, "Only the code response type is supported."))),
+        None => {
+            return Err(fail(OAuthError::invalid_request(
+                "The response_type parameter is missing.",
+            )));
+        }
+        Some(_) => {
+            return Err(fail(OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                "Only the code response type is supported.",
+            )));
+        }
     }
-    if !client.allows_grant(GrantType::AuthorizationCode) || !client.response_types.iter().any(|r| r == "code") {
-        return Err(fail(OAuthError::new(ErrorCode::UnauthorizedClient, "The client is not allowed to use the authorization code grant.")));
+    if !client.allows_grant(GrantType::AuthorizationCode)
+        || !client.response_types.iter().any(|r| r == "code")
+    {
+        return Err(fail(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "The client is not allowed to use the authorization code grant.",
+        )));
     }
     let scope = Scopes::parse(p.get("scope").unwrap_or_default()).map_err(fail)?;
     if !scope.is_subset_of(&client.scopes()) {
-        return Err(fail(OAuthError::invalid_scope("The client is not allowed to request one or more of the scopes.")));
+        return Err(fail(OAuthError::invalid_scope(
+            "The client is not allowed to request one or more of the scopes.",
+        )));
     }
-    let code_challenge = CodeChallenge::parse(p.get("code_challenge"), p.get("code_challenge_method")).map_err(fail)?;
+    let code_challenge =
+        CodeChallenge::parse(p.get("code_challenge"), p.get("code_challenge_method"))
+            .map_err(fail)?;
     if code_challenge.is_none() && client.is_public() {
-        return Err(fail(OAuthError::invalid_request("PKCE (code_challenge with S256) is required for public clients.")));
+        return Err(fail(OAuthError::invalid_request(
+            "PKCE (code_challenge with S256) is required for public clients.",
+        )));
     }
     let prompt = parse_prompt(p.get("prompt")).map_err(fail)?;
     let max_age = match p.get("max_age") {
         None => None,
         Some(s) => match s.parse::<i64>() {
             Ok(n) if n >= 0 => Some(n),
-            _ => return Err(fail(OAuthError::invalid_request("max_age must be a non-negative integer."))),
+            _ => {
+                return Err(fail(OAuthError::invalid_request(
+                    "max_age must be a non-negative integer.",
+                )));
+            }
         },
     };
     let mut audience: Vec<String> = Vec::new();
-    for r in p.resources.iter().map(String::as_str).chain(p.get("audience").map(|a| a.split(' ')).into_iter().flatten()) {
+    for r in p.resources.iter().map(String::as_str).chain(
+        p.get("audience")
+            .map(|a| a.split(' '))
+            .into_iter()
+            .flatten(),
+    ) {
         if r.is_empty() {
             continue;
         }
-        if url::Url::parse(r).map(|u| u.fragment().is_some()).unwrap_or(true) {
-            return Err(fail(OAuthError::new(ErrorCode::InvalidTarget, "A resource must be an absolute URI without a fragment.")));
+        if url::Url::parse(r)
+            .map(|u| u.fragment().is_some())
+            .unwrap_or(true)
+        {
+            return Err(fail(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "A resource must be an absolute URI without a fragment.",
+            )));
         }
         if !client.audience.iter().any(|a| a == r) {
-            return Err(fail(OAuthError::new(ErrorCode::InvalidTarget, "The client is not allowed to request this resource (audience).")));
+            return Err(fail(OAuthError::new(
+                ErrorCode::InvalidTarget,
+                "The client is not allowed to request this resource (audience).",
+            )));
         }
         if !audience.iter().any(|a| a == r) {
             audience.push(r.to_owned());
         }
     }
-    let list = |k: &str| p.get(k).map(|s| s.split(' ').filter(|v| !v.is_empty()).map(str::to_owned).collect()).unwrap_or_default();
+    let list = |k: &str| {
+        p.get(k)
+            .map(|s| {
+                s.split(' ')
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     Ok(AuthorizeRequest {
         client_id: client.client_id.clone(),
         redirect_uri,
@@ -207,14 +300,20 @@ fn parse_prompt(s: Option<&str>) -> Result<Vec<Prompt>, OAuthError> {
             "login" => Prompt::Login,
             "consent" => Prompt::Consent,
             "select_account" => Prompt::SelectAccount,
-            _ => return Err(OAuthError::invalid_request(format!("Unknown prompt value {v:?}."))),
+            _ => {
+                return Err(OAuthError::invalid_request(format!(
+                    "Unknown prompt value {v:?}."
+                )));
+            }
         };
         if !out.contains(&p) {
             out.push(p);
         }
     }
     if out.contains(&Prompt::None) && out.len() > 1 {
-        return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values."));
+        return Err(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other values.",
+        ));
     }
     Ok(out)
 }
@@ -233,14 +332,18 @@ mod tests {
     }
 
     fn params(q: &str) -> RawParams {
-        RawParams::from_pairs(serde_urlencoded::from_str::<Vec<(String, String)>>(q).expect("query"))
+        RawParams::from_pairs(
+            serde_urlencoded::from_str::<Vec<(String, String)>>(q).expect("query"),
+        )
     }
 
     const CH: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
     #[test]
     fn a_good_request_validates() {
-        let p = params(&format!("client_id=app&response_type=code&scope=openid&state=xyz&code_challenge={CH}&code_challenge_method=S256&resource=https%3A%2F%2Fapi.example"));
+        let p = params(&format!(
+            "client_id=app&response_type=code&scope=openid&state=xyz&code_challenge={CH}&code_challenge_method=S256&resource=https%3A%2F%2Fapi.example"
+        ));
         assert_eq!(client_id(&p), Ok("app"));
         let r = validate(&p, &client()).expect("valid");
         assert_eq!(r.redirect_uri, "https://app.example/cb");
@@ -250,8 +353,12 @@ mod tests {
 
     #[test]
     fn unregistered_redirect_uri_is_never_redirected() {
-        let p = params("client_id=app&response_type=code&redirect_uri=https%3A%2F%2Fevil.example%2Fcb");
-        assert!(matches!(validate(&p, &client()), Err(AuthorizeError::Page(_))));
+        let p =
+            params("client_id=app&response_type=code&redirect_uri=https%3A%2F%2Fevil.example%2Fcb");
+        assert!(matches!(
+            validate(&p, &client()),
+            Err(AuthorizeError::Page(_))
+        ));
     }
 
     #[test]
@@ -264,11 +371,21 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        for q in ["client_id=app&response_type=code&scope=admin", "client_id=app&response_type=code&prompt=none%20login",
-                  "client_id=app&response_type=code&code_challenge=abc&code_challenge_method=plain",
-                  "client_id=app&response_type=code&resource=https%3A%2F%2Fother.example", "client_id=app&response_type=code&state=a&state=b",
-                  "client_id=app&response_type=code&max_age=-1"] {
-            assert!(matches!(validate(&params(q), &client()), Err(AuthorizeError::Redirect { .. })), "{q}");
+        for q in [
+            "client_id=app&response_type=code&scope=admin",
+            "client_id=app&response_type=code&prompt=none%20login",
+            "client_id=app&response_type=code&code_challenge=abc&code_challenge_method=plain",
+            "client_id=app&response_type=code&resource=https%3A%2F%2Fother.example",
+            "client_id=app&response_type=code&state=a&state=b",
+            "client_id=app&response_type=code&max_age=-1",
+        ] {
+            assert!(
+                matches!(
+                    validate(&params(q), &client()),
+                    Err(AuthorizeError::Redirect { .. })
+                ),
+                "{q}"
+            );
         }
     }
 

@@ -154,7 +154,9 @@ impl Client {
     }
 
     pub fn allows_grant(&self, g: GrantType) -> bool {
-        self.grant_types.iter().any(|s| GrantType::parse(s) == Some(g))
+        self.grant_types
+            .iter()
+            .any(|s| GrantType::parse(s) == Some(g))
     }
 
     pub fn scopes(&self) -> Scopes {
@@ -164,8 +166,12 @@ impl Client {
     /// Checks the metadata; the error text names the offending field (RFC 7591 §3.2.2).
     pub fn validate(&self) -> Result<(), (crate::ErrorCode, String)> {
         use crate::ErrorCode::{InvalidClientMetadata as Meta, InvalidRedirectUri as Redir};
-        if self.client_id.len() > 255 || self.client_id.chars().any(|c| c.is_control() || c == ' ') {
-            return Err((Meta, "client_id must be at most 255 printable characters without spaces".into()));
+        if self.client_id.len() > 255 || self.client_id.chars().any(|c| c.is_control() || c == ' ')
+        {
+            return Err((
+                Meta,
+                "client_id must be at most 255 printable characters without spaces".into(),
+            ));
         }
         for (name, v) in [
             ("client_name", &self.client_name),
@@ -179,7 +185,10 @@ impl Client {
             ("backchannel_logout_uri", &self.backchannel_logout_uri),
         ] {
             if v.len() > MAX_FIELD {
-                return Err((Meta, format!("{name} is longer than {MAX_FIELD} characters")));
+                return Err((
+                    Meta,
+                    format!("{name} is longer than {MAX_FIELD} characters"),
+                ));
             }
         }
         for (name, list) in [
@@ -192,46 +201,88 @@ impl Client {
             ("allowed_cors_origins", &self.allowed_cors_origins),
         ] {
             if list.len() > MAX_LIST || list.iter().any(|v| v.len() > MAX_FIELD) {
-                return Err((Meta, format!("{name} has more than {MAX_LIST} entries or an entry that is too long")));
+                return Err((
+                    Meta,
+                    format!("{name} has more than {MAX_LIST} entries or an entry that is too long"),
+                ));
             }
         }
         for g in &self.grant_types {
             if GrantType::parse(g).is_none() {
-                return Err((Meta, format!("grant_types: {g:?} is not supported (authorization_code, refresh_token, client_credentials)")));
+                return Err((
+                    Meta,
+                    format!(
+                        "grant_types: {g:?} is not supported (authorization_code, refresh_token, client_credentials)"
+                    ),
+                ));
             }
         }
         for r in &self.response_types {
             if r != "code" {
-                return Err((Meta, format!("response_types: {r:?} is not supported (only \"code\")")));
+                return Err((
+                    Meta,
+                    format!("response_types: {r:?} is not supported (only \"code\")"),
+                ));
             }
         }
         if AuthMethod::parse(&self.token_endpoint_auth_method).is_none() {
-            return Err((Meta, format!("token_endpoint_auth_method: {:?} is not supported", self.token_endpoint_auth_method)));
+            return Err((
+                Meta,
+                format!(
+                    "token_endpoint_auth_method: {:?} is not supported",
+                    self.token_endpoint_auth_method
+                ),
+            ));
         }
-        if self.auth_method() == AuthMethod::PrivateKeyJwt && self.jwks.is_none() && self.jwks_uri.is_empty() {
+        if self.auth_method() == AuthMethod::PrivateKeyJwt
+            && self.jwks.is_none()
+            && self.jwks_uri.is_empty()
+        {
             return Err((Meta, "private_key_jwt requires jwks or jwks_uri".into()));
         }
-        if self.auth_method() == AuthMethod::None && self.allows_grant(GrantType::ClientCredentials) {
-            return Err((Meta, "a public client (token_endpoint_auth_method none) cannot use client_credentials".into()));
+        if self.auth_method() == AuthMethod::None && self.allows_grant(GrantType::ClientCredentials)
+        {
+            return Err((
+                Meta,
+                "a public client (token_endpoint_auth_method none) cannot use client_credentials"
+                    .into(),
+            ));
         }
         if !matches!(self.access_token_strategy.as_str(), "" | "opaque" | "jwt") {
-            return Err((Meta, "access_token_strategy must be \"opaque\" or \"jwt\"".into()));
+            return Err((
+                Meta,
+                "access_token_strategy must be \"opaque\" or \"jwt\"".into(),
+            ));
         }
         if !matches!(self.subject_type.as_str(), "public") {
             return Err((Meta, "subject_type must be \"public\"".into()));
         }
         if Scopes::parse(&self.scope).is_err() {
-            return Err((Meta, "scope contains characters that are not allowed".into()));
+            return Err((
+                Meta,
+                "scope contains characters that are not allowed".into(),
+            ));
         }
         if self.allows_grant(GrantType::AuthorizationCode) && self.redirect_uris.is_empty() {
-            return Err((Redir, "redirect_uris must not be empty for the authorization_code grant".into()));
+            return Err((
+                Redir,
+                "redirect_uris must not be empty for the authorization_code grant".into(),
+            ));
         }
-        for uri in self.redirect_uris.iter().chain(&self.post_logout_redirect_uris) {
+        for uri in self
+            .redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+        {
             redirect::validate_registration(uri).map_err(|e| (Redir, e))?;
         }
-        for (name, uri) in [("frontchannel_logout_uri", &self.frontchannel_logout_uri), ("backchannel_logout_uri", &self.backchannel_logout_uri)] {
+        for (name, uri) in [
+            ("frontchannel_logout_uri", &self.frontchannel_logout_uri),
+            ("backchannel_logout_uri", &self.backchannel_logout_uri),
+        ] {
             if !uri.is_empty() {
-                let u = url::Url::parse(uri).map_err(|_| (Meta, format!("{name} is not an absolute URI")))?;
+                let u = url::Url::parse(uri)
+                    .map_err(|_| (Meta, format!("{name} is not an absolute URI")))?;
                 if !matches!(u.scheme(), "http" | "https") {
                     return Err((Meta, format!("{name} must be an http(s) URI")));
                 }
@@ -248,7 +299,8 @@ mod tests {
 
     #[test]
     fn defaults_match_hydra() {
-        let c: Client = serde_json::from_value(json!({"redirect_uris": ["https://a.example/cb"]})).expect("parse");
+        let c: Client = serde_json::from_value(json!({"redirect_uris": ["https://a.example/cb"]}))
+            .expect("parse");
         assert_eq!(c.grant_types, vec!["authorization_code"]);
         assert_eq!(c.response_types, vec!["code"]);
         assert_eq!(c.token_endpoint_auth_method, "client_secret_basic");
@@ -257,11 +309,19 @@ mod tests {
 
     #[test]
     fn bad_metadata_is_refused_with_the_field_named() {
-        let c: Client = serde_json::from_value(json!({"grant_types": ["implicit"]})).expect("parse");
+        let c: Client =
+            serde_json::from_value(json!({"grant_types": ["implicit"]})).expect("parse");
         assert!(c.validate().expect_err("refused").1.contains("grant_types"));
-        let c: Client = serde_json::from_value(json!({"grant_types": ["authorization_code"]})).expect("parse");
-        assert_eq!(c.validate().expect_err("refused").0, crate::ErrorCode::InvalidRedirectUri);
-        let c: Client = serde_json::from_value(json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"})).expect("parse");
+        let c: Client =
+            serde_json::from_value(json!({"grant_types": ["authorization_code"]})).expect("parse");
+        assert_eq!(
+            c.validate().expect_err("refused").0,
+            crate::ErrorCode::InvalidRedirectUri
+        );
+        let c: Client = serde_json::from_value(
+            json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"}),
+        )
+        .expect("parse");
         assert!(c.validate().is_err());
     }
 }

@@ -77,7 +77,10 @@ pub struct OAuthError {
 
 impl OAuthError {
     pub fn new(error: ErrorCode, description: impl Into<String>) -> OAuthError {
-        OAuthError { error, error_description: Some(description.into()) }
+        OAuthError {
+            error,
+            error_description: Some(description.into()),
+        }
     }
 
     pub fn invalid_request(d: impl Into<String>) -> OAuthError {
@@ -97,7 +100,10 @@ impl OAuthError {
     }
 
     pub fn server_error() -> OAuthError {
-        OAuthError::new(ErrorCode::ServerError, "The server failed to handle the request.")
+        OAuthError::new(
+            ErrorCode::ServerError,
+            "The server failed to handle the request.",
+        )
     }
 }
 

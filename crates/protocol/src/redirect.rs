@@ -22,37 +22,49 @@ pub fn matches(registered: &[String], requested: &str) -> bool {
     if registered.iter().any(|r| r == requested) {
         return true;
     }
-    let Ok(req) = Url::parse(requested) else { return false };
+    let Ok(req) = Url::parse(requested) else {
+        return false;
+    };
     if req.scheme() != "http" || !is_loopback_host(req.host()) {
         return false;
     }
-    registered.iter().filter_map(|r| Url::parse(r).ok()).any(|reg| {
-        reg.scheme() == "http"
-            && is_loopback_host(reg.host())
-            && reg.host_str() == req.host_str()
-            && reg.path() == req.path()
-            && reg.query() == req.query()
-            && req.fragment().is_none()
-            && req.username().is_empty()
-            && req.password().is_none()
-    })
+    registered
+        .iter()
+        .filter_map(|r| Url::parse(r).ok())
+        .any(|reg| {
+            reg.scheme() == "http"
+                && is_loopback_host(reg.host())
+                && reg.host_str() == req.host_str()
+                && reg.path() == req.path()
+                && reg.query() == req.query()
+                && req.fragment().is_none()
+                && req.username().is_empty()
+                && req.password().is_none()
+        })
 }
 
 /// Checks a redirect URI at client registration: absolute, no fragment, and HTTPS unless it is a
 /// loopback address or a private-use scheme of a native app (RFC 8252 §7.1).
 pub fn validate_registration(uri: &str) -> Result<(), String> {
     if uri.len() > MAX_URI_LEN {
-        return Err(format!("redirect URI is longer than {MAX_URI_LEN} characters"));
+        return Err(format!(
+            "redirect URI is longer than {MAX_URI_LEN} characters"
+        ));
     }
-    let url = Url::parse(uri).map_err(|e| format!("redirect URI {uri:?} is not an absolute URI: {e}"))?;
+    let url =
+        Url::parse(uri).map_err(|e| format!("redirect URI {uri:?} is not an absolute URI: {e}"))?;
     if url.fragment().is_some() {
         return Err(format!("redirect URI {uri:?} must not contain a fragment"));
     }
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback_host(url.host()) => Ok(()),
-        "http" => Err(format!("redirect URI {uri:?} must use https unless it is a loopback address")),
-        "javascript" | "data" | "file" | "vbscript" => Err(format!("redirect URI scheme of {uri:?} is not allowed")),
+        "http" => Err(format!(
+            "redirect URI {uri:?} must use https unless it is a loopback address"
+        )),
+        "javascript" | "data" | "file" | "vbscript" => {
+            Err(format!("redirect URI scheme of {uri:?} is not allowed"))
+        }
         _ => Ok(()),
     }
 }
@@ -63,7 +75,10 @@ mod tests {
 
     #[test]
     fn exact_match_only_except_loopback_port() {
-        let reg = vec!["https://app.example.com/cb".to_owned(), "http://127.0.0.1/cb".to_owned()];
+        let reg = vec![
+            "https://app.example.com/cb".to_owned(),
+            "http://127.0.0.1/cb".to_owned(),
+        ];
         assert!(matches(&reg, "https://app.example.com/cb"));
         assert!(!matches(&reg, "https://app.example.com/cb/"));
         assert!(!matches(&reg, "https://app.example.com/cb?x=1"));

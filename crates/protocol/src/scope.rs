@@ -15,8 +15,14 @@ impl Scopes {
     pub fn parse(s: &str) -> Result<Scopes, OAuthError> {
         let mut out: Vec<String> = Vec::new();
         for token in s.split(' ').filter(|t| !t.is_empty()) {
-            if token.len() > MAX_SCOPE_LEN || !token.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)) {
-                return Err(OAuthError::invalid_scope("A scope contains characters that are not allowed."));
+            if token.len() > MAX_SCOPE_LEN
+                || !token
+                    .bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+            {
+                return Err(OAuthError::invalid_scope(
+                    "A scope contains characters that are not allowed.",
+                ));
             }
             if !out.iter().any(|t| t == token) {
                 out.push(token.to_owned());

@@ -13,18 +13,39 @@ pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-t
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grant {
-    AuthorizationCode { code: String, redirect_uri: Option<String>, code_verifier: Option<String> },
-    RefreshToken { refresh_token: String, scope: Option<Scopes> },
-    ClientCredentials { scope: Scopes, audience: Vec<String> },
+    AuthorizationCode {
+        code: String,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+    },
+    RefreshToken {
+        refresh_token: String,
+        scope: Option<Scopes>,
+    },
+    ClientCredentials {
+        scope: Scopes,
+        audience: Vec<String>,
+    },
 }
 
 /// How the client authenticated (not yet verified).
 #[derive(Clone, PartialEq, Eq)]
 pub enum ClientCredentials {
-    Basic { client_id: String, secret: String },
-    Post { client_id: String, secret: String },
-    Assertion { client_id: Option<String>, assertion: String },
-    None { client_id: String },
+    Basic {
+        client_id: String,
+        secret: String,
+    },
+    Post {
+        client_id: String,
+        secret: String,
+    },
+    Assertion {
+        client_id: Option<String>,
+        assertion: String,
+    },
+    None {
+        client_id: String,
+    },
 }
 
 impl std::fmt::Debug for ClientCredentials {
@@ -41,7 +62,9 @@ impl std::fmt::Debug for ClientCredentials {
 impl ClientCredentials {
     pub fn claimed_client_id(&self) -> Option<&str> {
         match self {
-            ClientCredentials::Basic { client_id, .. } | ClientCredentials::Post { client_id, .. } | ClientCredentials::None { client_id } => Some(client_id),
+            ClientCredentials::Basic { client_id, .. }
+            | ClientCredentials::Post { client_id, .. }
+            | ClientCredentials::None { client_id } => Some(client_id),
             ClientCredentials::Assertion { client_id, .. } => client_id.as_deref(),
         }
     }
@@ -54,7 +77,10 @@ pub struct TokenRequest {
 }
 
 /// Parses form pairs and an optional `Authorization` header value.
-pub fn parse(pairs: Vec<(String, String)>, authorization: Option<&str>) -> Result<TokenRequest, OAuthError> {
+pub fn parse(
+    pairs: Vec<(String, String)>,
+    authorization: Option<&str>,
+) -> Result<TokenRequest, OAuthError> {
     let mut form: HashMap<String, String> = HashMap::new();
     let mut resources: Vec<String> = Vec::new();
     for (k, v) in pairs {
@@ -66,7 +92,9 @@ pub fn parse(pairs: Vec<(String, String)>, authorization: Option<&str>) -> Resul
             continue;
         }
         if form.contains_key(&k) {
-            return Err(OAuthError::invalid_request(format!("The {k} parameter must not be repeated.")));
+            return Err(OAuthError::invalid_request(format!(
+                "The {k} parameter must not be repeated."
+            )));
         }
         if !v.is_empty() {
             form.insert(k, v);
@@ -75,14 +103,21 @@ pub fn parse(pairs: Vec<(String, String)>, authorization: Option<&str>) -> Resul
     let client = parse_client_auth(&mut form, authorization)?;
     let mut take = |k: &str| form.remove(k);
     let grant = match take("grant_type").as_deref() {
-        None => return Err(OAuthError::invalid_request("The grant_type parameter is missing.")),
+        None => {
+            return Err(OAuthError::invalid_request(
+                "The grant_type parameter is missing.",
+            ));
+        }
         Some("authorization_code") => Grant::AuthorizationCode {
-            code: take("code").ok_or_else(|| OAuthError::invalid_request("The code parameter is missing."))?,
+            code: take("code")
+                .ok_or_else(|| OAuthError::invalid_request("The code parameter is missing."))?,
             redirect_uri: take("redirect_uri"),
             code_verifier: take("code_verifier"),
         },
         Some("refresh_token") => Grant::RefreshToken {
-            refresh_token: take("refresh_token").ok_or_else(|| OAuthError::invalid_request("The refresh_token parameter is missing."))?,
+            refresh_token: take("refresh_token").ok_or_else(|| {
+                OAuthError::invalid_request("The refresh_token parameter is missing.")
+            })?,
             scope: take("scope").map(|s| Scopes::parse(&s)).transpose()?,
         },
         Some("client_credentials") => {
@@ -94,39 +129,60 @@ pub fn parse(pairs: Vec<(String, String)>, authorization: Option<&str>) -> Resul
             audience.dedup();
             Grant::ClientCredentials { scope, audience }
         }
-        Some(_) => return Err(OAuthError::new(ErrorCode::UnsupportedGrantType, "The grant_type is not supported.")),
+        Some(_) => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                "The grant_type is not supported.",
+            ));
+        }
     };
     Ok(TokenRequest { grant, client })
 }
 
 /// Client authentication from the header or the body; using more than one method is an error
 /// (RFC 6749 §2.3).
-pub fn parse_client_auth(form: &mut HashMap<String, String>, authorization: Option<&str>) -> Result<ClientCredentials, OAuthError> {
+pub fn parse_client_auth(
+    form: &mut HashMap<String, String>,
+    authorization: Option<&str>,
+) -> Result<ClientCredentials, OAuthError> {
     let basic = authorization.map(parse_basic).transpose()?;
     let form_id = form.remove("client_id");
     let form_secret = form.remove("client_secret");
     let assertion_type = form.remove("client_assertion_type");
     let assertion = form.remove("client_assertion");
-    let methods = usize::from(basic.is_some()) + usize::from(form_secret.is_some()) + usize::from(assertion.is_some());
+    let methods = usize::from(basic.is_some())
+        + usize::from(form_secret.is_some())
+        + usize::from(assertion.is_some());
     if methods > 1 {
-        return Err(OAuthError::invalid_request("The client used more than one authentication method."));
+        return Err(OAuthError::invalid_request(
+            "The client used more than one authentication method.",
+        ));
     }
     if let Some((client_id, secret)) = basic {
         if form_id.as_deref().is_some_and(|f| f != client_id) {
-            return Err(OAuthError::invalid_request("client_id in the body does not match the Authorization header."));
+            return Err(OAuthError::invalid_request(
+                "client_id in the body does not match the Authorization header.",
+            ));
         }
         return Ok(ClientCredentials::Basic { client_id, secret });
     }
     if let Some(assertion) = assertion {
         if assertion_type.as_deref() != Some(JWT_BEARER_ASSERTION) {
-            return Err(OAuthError::invalid_request("client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer."));
+            return Err(OAuthError::invalid_request(
+                "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
+            ));
         }
-        return Ok(ClientCredentials::Assertion { client_id: form_id, assertion });
+        return Ok(ClientCredentials::Assertion {
+            client_id: form_id,
+            assertion,
+        });
     }
     match (form_id, form_secret) {
         (Some(client_id), Some(secret)) => Ok(ClientCredentials::Post { client_id, secret }),
         (Some(client_id), None) => Ok(ClientCredentials::None { client_id }),
-        (None, _) => Err(OAuthError::invalid_client("Client authentication failed: no client credentials were sent.")),
+        (None, _) => Err(OAuthError::invalid_client(
+            "Client authentication failed: no client credentials were sent.",
+        )),
     }
 }
 
@@ -137,11 +193,15 @@ pub fn parse_basic(header: &str) -> Result<(String, String), OAuthError> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(bad());
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(value.trim()).map_err(|_| bad())?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .map_err(|_| bad())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
     let unescape = |s: &str| -> Result<String, OAuthError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={}", s.replace('&', "%26").replace('=', "%3D"))).map_err(|_| bad())?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(&format!("v={}", s.replace('&', "%26").replace('=', "%3D")))
+                .map_err(|_| bad())?;
         Ok(pairs.into_iter().next().map(|(_, v)| v).unwrap_or_default())
     };
     let id = unescape(id)?;
@@ -161,30 +221,95 @@ mod tests {
 
     #[test]
     fn parses_each_grant() {
-        let r = parse(pairs("grant_type=client_credentials&scope=read%20write"), Some("Basic YXBwOnMzY3JldA==")).expect("ok");
-        assert_eq!(r.client, ClientCredentials::Basic { client_id: "app".into(), secret: "s3cret".into() });
-        assert!(matches!(r.grant, Grant::ClientCredentials { ref scope, .. } if scope.0 == vec!["read", "write"]));
-        let r = parse(pairs("grant_type=authorization_code&code=c&client_id=app&code_verifier=v"), None).expect("ok");
-        assert_eq!(r.client, ClientCredentials::None { client_id: "app".into() });
-        let r = parse(pairs("grant_type=refresh_token&refresh_token=r&client_id=app&client_secret=x"), None).expect("ok");
+        let r = parse(
+            pairs("grant_type=client_credentials&scope=read%20write"),
+            Some("Basic YXBwOnMzY3JldA=="),
+        )
+        .expect("ok");
+        assert_eq!(
+            r.client,
+            ClientCredentials::Basic {
+                client_id: "app".into(),
+                secret: "s3cret".into()
+            }
+        );
+        assert!(
+            matches!(r.grant, Grant::ClientCredentials { ref scope, .. } if scope.0 == vec!["read", "write"])
+        );
+        let r = parse(
+            pairs("grant_type=authorization_code&code=c&client_id=app&code_verifier=v"),
+            None,
+        )
+        .expect("ok");
+        assert_eq!(
+            r.client,
+            ClientCredentials::None {
+                client_id: "app".into()
+            }
+        );
+        let r = parse(
+            pairs("grant_type=refresh_token&refresh_token=r&client_id=app&client_secret=x"),
+            None,
+        )
+        .expect("ok");
         assert!(matches!(r.client, ClientCredentials::Post { .. }));
     }
 
     #[test]
     fn errors_follow_rfc6749() {
-        assert_eq!(parse(pairs("grant_type=password&client_id=a"), None).expect_err("e").error, ErrorCode::UnsupportedGrantType);
-        assert_eq!(parse(pairs("client_id=a"), None).expect_err("e").error, ErrorCode::InvalidRequest);
-        assert_eq!(parse(pairs("grant_type=client_credentials"), None).expect_err("e").error, ErrorCode::InvalidClient);
-        assert_eq!(parse(pairs("grant_type=authorization_code&client_id=a"), None).expect_err("e").error, ErrorCode::InvalidRequest);
-        assert_eq!(parse(pairs("grant_type=client_credentials&client_id=a&client_secret=b"), Some("Basic YTpi")).expect_err("e").error, ErrorCode::InvalidRequest);
-        assert_eq!(parse(pairs("grant_type=client_credentials&grant_type=x&client_id=a"), None).expect_err("e").error, ErrorCode::InvalidRequest);
+        assert_eq!(
+            parse(pairs("grant_type=password&client_id=a"), None)
+                .expect_err("e")
+                .error,
+            ErrorCode::UnsupportedGrantType
+        );
+        assert_eq!(
+            parse(pairs("client_id=a"), None).expect_err("e").error,
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            parse(pairs("grant_type=client_credentials"), None)
+                .expect_err("e")
+                .error,
+            ErrorCode::InvalidClient
+        );
+        assert_eq!(
+            parse(pairs("grant_type=authorization_code&client_id=a"), None)
+                .expect_err("e")
+                .error,
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            parse(
+                pairs("grant_type=client_credentials&client_id=a&client_secret=b"),
+                Some("Basic YTpi")
+            )
+            .expect_err("e")
+            .error,
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            parse(
+                pairs("grant_type=client_credentials&grant_type=x&client_id=a"),
+                None
+            )
+            .expect_err("e")
+            .error,
+            ErrorCode::InvalidRequest
+        );
         assert!(parse(pairs("grant_type=client_credentials"), Some("Basic !!!")).is_err());
         assert!(parse(pairs("grant_type=client_credentials"), Some("Bearer x")).is_err());
     }
 
     #[test]
     fn basic_credentials_are_form_urlencoded() {
-        let h = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("my%20app:p%40ss%3Aword"));
-        assert_eq!(parse_basic(&h).expect("ok"), ("my app".into(), "p@ss:word".into()));
+        let h = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("my%20app:p%40ss%3Aword")
+        );
+        assert_eq!(
+            parse_basic(&h).expect("ok"),
+            ("my app".into(), "p@ss:word".into())
+        );
     }
 }

@@ -43,7 +43,12 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_key(&self, key: &KeyRow) -> Result<()>;
     async fn list_keys(&self, set_name: &str) -> Result<Vec<KeyRow>>;
     async fn list_all_keys(&self) -> Result<Vec<KeyRow>>;
-    async fn update_key_schedule(&self, kid: &str, retire_at: Option<i64>, expire_at: Option<i64>) -> Result<()>;
+    async fn update_key_schedule(
+        &self,
+        kid: &str,
+        retire_at: Option<i64>,
+        expire_at: Option<i64>,
+    ) -> Result<()>;
     async fn update_key_private(&self, kid: &str, private_key: &[u8]) -> Result<()>;
     async fn delete_key(&self, kid: &str) -> Result<bool>;
 
@@ -64,7 +69,11 @@ pub trait Store: Send + Sync + 'static {
     /// Revokes every token of a grant family; returns the digests revoked (for cache purges).
     async fn revoke_family(&self, family_id: &str) -> Result<Vec<String>>;
     async fn revoke_client_tokens(&self, client_id: &str) -> Result<Vec<String>>;
-    async fn revoke_subject_tokens(&self, subject: &str, client_id: Option<&str>) -> Result<Vec<String>>;
+    async fn revoke_subject_tokens(
+        &self,
+        subject: &str,
+        client_id: Option<&str>,
+    ) -> Result<Vec<String>>;
     async fn revoke_session_tokens(&self, session_id: &str) -> Result<Vec<String>>;
 
     // Authorization flows in progress (login and consent requests)
@@ -80,19 +89,36 @@ pub trait Store: Send + Sync + 'static {
 
     // Consent sessions (grants a subject gave a client)
     async fn insert_consent(&self, c: &ConsentRow) -> Result<()>;
-    async fn list_consents(&self, subject: &str, client_id: Option<&str>) -> Result<Vec<ConsentRow>>;
-    async fn list_consents_by_login_session(&self, login_session_id: &str) -> Result<Vec<ConsentRow>>;
+    async fn list_consents(
+        &self,
+        subject: &str,
+        client_id: Option<&str>,
+    ) -> Result<Vec<ConsentRow>>;
+    async fn list_consents_by_login_session(
+        &self,
+        login_session_id: &str,
+    ) -> Result<Vec<ConsentRow>>;
     async fn delete_consents(&self, subject: &str, client_id: Option<&str>) -> Result<u64>;
 
     // Back-channel logout deliveries waiting for retry
     async fn insert_logout_delivery(&self, d: &LogoutDeliveryRow) -> Result<()>;
     async fn due_logout_deliveries(&self, now: i64, limit: i64) -> Result<Vec<LogoutDeliveryRow>>;
-    async fn reschedule_logout_delivery(&self, id: &str, attempts: i64, next_attempt_at: i64) -> Result<()>;
+    async fn reschedule_logout_delivery(
+        &self,
+        id: &str,
+        attempts: i64,
+        next_attempt_at: i64,
+    ) -> Result<()>;
     async fn delete_logout_delivery(&self, id: &str) -> Result<()>;
 
     // Audit log
     async fn insert_audit(&self, e: &AuditRow) -> Result<()>;
-    async fn list_audit(&self, kind: Option<&str>, subject: Option<&str>, limit: i64) -> Result<Vec<AuditRow>>;
+    async fn list_audit(
+        &self,
+        kind: Option<&str>,
+        subject: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>>;
 
     /// Deletes expired tokens, flows, sessions and consents; returns how many rows went.
     async fn delete_expired(&self, now: i64) -> Result<u64>;

@@ -1,0 +1,669 @@
+//! Configuration: one YAML file plus `GATEHOUSE_*` environment overrides, resolved into a typed,
+//! validated [`Config`] before anything binds.
+//!
+//! Keys follow Ory Hydra's names where Hydra has the same setting (`dsn`, `urls.self.issuer`,
+//! `urls.login`, `ttl.access_token`, `secrets.system`, `strategies.access_token`, ...). An
+//! environment variable is the key path upper-cased with `.` replaced by `_`
+//! (`serve.public.port` ↔ `GATEHOUSE_SERVE_PUBLIC_PORT`); because keys may contain `_`
+//! themselves, variables are matched against the known key paths rather than split blindly.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("config file {0} is not valid YAML: {1}")]
+    Yaml(PathBuf, String),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("`{key}`: {message}")]
+    Key { key: String, message: String },
+}
+
+fn key_err(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Key {
+        key: key.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// A duration written as `30s`, `10m`, `1h`, `720h`, `1h30m` or plain seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl Dur {
+    pub fn secs(self) -> i64 {
+        i64::try_from(self.0.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    pub fn parse(s: &str) -> Option<Dur> {
+        let s = s.trim();
+        if let Ok(n) = s.parse::<u64>() {
+            return Some(Dur(Duration::from_secs(n)));
+        }
+        let mut total = 0u64;
+        let mut num = String::new();
+        let mut chars = s.chars().peekable();
+        let mut any = false;
+        while let Some(c) = chars.next() {
+            if c.is_ascii_digit() {
+                num.push(c);
+                continue;
+            }
+            let unit = if c == 'm' && chars.peek() == Some(&'s') {
+                chars.next();
+                "ms"
+            } else {
+                match c {
+                    's' => "s",
+                    'm' => "m",
+                    'h' => "h",
+                    'd' => "d",
+                    _ => return None,
+                }
+            };
+            let n: u64 = num.parse().ok()?;
+            num.clear();
+            any = true;
+            total = total.checked_add(match unit {
+                "ms" => n / 1000,
+                "s" => n,
+                "m" => n.checked_mul(60)?,
+                "h" => n.checked_mul(3600)?,
+                _ => n.checked_mul(86400)?,
+            })?;
+        }
+        (any && num.is_empty()).then_some(Dur(Duration::from_secs(total)))
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}s", self.0.as_secs()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        let parsed = match &v {
+            Value::String(s) => Dur::parse(s),
+            Value::Number(n) => n.as_u64().map(|n| Dur(Duration::from_secs(n))),
+            _ => None,
+        };
+        parsed.ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "expected a duration like \"30s\", \"10m\" or \"1h\", got {v}"
+            ))
+        })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Listener {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminAuth {
+    /// When set, every admin request must carry `Authorization: Bearer <token>`.
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminListener {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+    pub auth: AdminAuth,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Serve {
+    pub public: Listener,
+    pub admin: AdminListener,
+    /// Largest request body accepted, in bytes.
+    pub request_body_limit: usize,
+    /// `Secure` on cookies; on by default, turned off automatically for an http:// loopback issuer.
+    pub cookies_secure: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SelfUrls {
+    pub issuer: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Urls {
+    #[serde(rename = "self")]
+    pub self_: SelfUrls,
+    pub login: Option<String>,
+    pub consent: Option<String>,
+    pub logout: Option<String>,
+    pub error: Option<String>,
+    pub post_logout_redirect: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ttl {
+    pub access_token: Dur,
+    pub refresh_token: Dur,
+    pub id_token: Dur,
+    pub auth_code: Dur,
+    pub login_consent_request: Dur,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Secrets {
+    /// Encrypts signing keys at rest: the first encrypts, all decrypt. Empty: generated into the
+    /// data directory on first start (SQLite only).
+    pub system: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessTokenStrategy {
+    Opaque,
+    Jwt,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Strategies {
+    pub access_token: AccessTokenStrategy,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RefreshTokenGrant {
+    /// A rotated refresh token may be used again within this window (concurrent refreshes);
+    /// after it, reuse revokes the whole token family.
+    pub rotation_grace_period: Dur,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Grant {
+    pub refresh_token: RefreshTokenGrant,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuth2 {
+    pub grant: Grant,
+    /// Whether the authorization server's errors may include internal details.
+    pub expose_internal_errors: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Keys {
+    /// `ES256` (default), `RS256` or `EdDSA`.
+    pub algorithm: String,
+    /// How long a rotated-in key is published before it starts signing.
+    pub publish_before_use: Dur,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Janitor {
+    pub interval: Dur,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `sqlite://path`, `sqlite::memory:` or `postgres://...`. Empty: SQLite in `data_dir`.
+    pub dsn: String,
+    pub data_dir: PathBuf,
+    pub serve: Serve,
+    pub urls: Urls,
+    pub ttl: Ttl,
+    pub secrets: Secrets,
+    pub strategies: Strategies,
+    pub oauth2: OAuth2,
+    pub keys: Keys,
+    pub log: Log,
+    pub janitor: Janitor,
+}
+
+impl Default for Listener {
+    fn default() -> Self {
+        Listener {
+            enabled: true,
+            host: "127.0.0.1".into(),
+            port: 4444,
+        }
+    }
+}
+
+impl Default for AdminListener {
+    fn default() -> Self {
+        AdminListener {
+            enabled: true,
+            host: "127.0.0.1".into(),
+            port: 4445,
+            auth: AdminAuth::default(),
+        }
+    }
+}
+
+impl Default for Serve {
+    fn default() -> Self {
+        Serve {
+            public: Listener::default(),
+            admin: AdminListener::default(),
+            request_body_limit: 64 * 1024,
+            cookies_secure: None,
+        }
+    }
+}
+
+impl Default for Ttl {
+    fn default() -> Self {
+        let h = |n: u64| Dur(Duration::from_secs(n * 3600));
+        Ttl {
+            access_token: h(1),
+            refresh_token: h(720),
+            id_token: h(1),
+            auth_code: Dur(Duration::from_secs(600)),
+            login_consent_request: Dur(Duration::from_secs(1800)),
+        }
+    }
+}
+
+impl Default for Strategies {
+    fn default() -> Self {
+        Strategies {
+            access_token: AccessTokenStrategy::Opaque,
+        }
+    }
+}
+
+impl Default for RefreshTokenGrant {
+    fn default() -> Self {
+        RefreshTokenGrant {
+            rotation_grace_period: Dur(Duration::from_secs(0)),
+        }
+    }
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Keys {
+            algorithm: "ES256".into(),
+            publish_before_use: Dur(Duration::from_secs(60)),
+        }
+    }
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+impl Default for Janitor {
+    fn default() -> Self {
+        Janitor {
+            interval: Dur(Duration::from_secs(300)),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            dsn: String::new(),
+            data_dir: PathBuf::from("gatehouse-data"),
+            serve: Serve::default(),
+            urls: Urls::default(),
+            ttl: Ttl::default(),
+            secrets: Secrets::default(),
+            strategies: Strategies::default(),
+            oauth2: OAuth2::default(),
+            keys: Keys::default(),
+            log: Log::default(),
+            janitor: Janitor::default(),
+        }
+    }
+}
+
+/// Every leaf key path of the configuration, e.g. `serve.public.port`.
+fn leaf_paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaf_paths(child, &p, out);
+            }
+        }
+        _ => out.push(prefix.to_owned()),
+    }
+}
+
+fn set_path(root: &mut Value, path: &str, value: Value) {
+    let mut cur = root;
+    for part in path.split('.') {
+        if !cur.is_object() {
+            *cur = Value::Object(Default::default());
+        }
+        let Value::Object(m) = cur else { return };
+        cur = m.entry(part.to_owned()).or_insert(Value::Null);
+    }
+    *cur = value;
+}
+
+/// An environment value: JSON when it parses as JSON of the right shape, else a string (or a
+/// comma-separated list where the key is a list).
+fn env_value(raw: &str, default: &Value) -> Value {
+    match default {
+        Value::Array(_) => serde_json::from_str::<Value>(raw)
+            .ok()
+            .filter(Value::is_array)
+            .unwrap_or_else(|| {
+                Value::Array(
+                    raw.split(',')
+                        .map(|s| Value::String(s.trim().to_owned()))
+                        .filter(|v| v != "")
+                        .collect(),
+                )
+            }),
+        Value::Bool(_) | Value::Number(_) => {
+            serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_owned()))
+        }
+        Value::Null if raw == "true" || raw == "false" => Value::Bool(raw == "true"),
+        _ => Value::String(raw.to_owned()),
+    }
+}
+
+fn lookup<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(v, |cur, p| cur.get(p))
+}
+
+impl Config {
+    /// Loads the file (if any), applies `env`, and validates.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let defaults = serde_json::to_value(Config::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let mut doc = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::Read(path.to_owned(), e))?;
+                let v: Value = serde_yaml_ng::from_str(&text)
+                    .map_err(|e| ConfigError::Yaml(path.to_owned(), e.to_string()))?;
+                if v.is_null() {
+                    Value::Object(Default::default())
+                } else {
+                    v
+                }
+            }
+            None => Value::Object(Default::default()),
+        };
+        let mut paths = Vec::new();
+        leaf_paths(&defaults, "", &mut paths);
+        let env: Vec<(String, String)> = env.filter(|(k, _)| k.starts_with("GATEHOUSE_")).collect();
+        for path in &paths {
+            let var = format!("GATEHOUSE_{}", path.replace('.', "_").to_uppercase());
+            if let Some((_, raw)) = env.iter().find(|(k, _)| *k == var) {
+                let default = lookup(&defaults, path).unwrap_or(&Value::Null);
+                set_path(&mut doc, path, env_value(raw, default));
+            }
+        }
+        let config: Config = serde_path_to_error(doc)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let known_scheme = ["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|p| self.dsn.starts_with(p));
+        if !self.dsn.is_empty() && !known_scheme {
+            return Err(key_err(
+                "dsn",
+                "expected sqlite://PATH, sqlite::memory: or postgres://USER@HOST/DB",
+            ));
+        }
+        if let Some(issuer) = &self.urls.self_.issuer {
+            let u = url::Url::parse(issuer)
+                .map_err(|e| key_err("urls.self.issuer", format!("not an absolute URL: {e}")))?;
+            if !matches!(u.scheme(), "http" | "https")
+                || u.query().is_some()
+                || u.fragment().is_some()
+            {
+                return Err(key_err(
+                    "urls.self.issuer",
+                    "must be an http(s) URL without query or fragment",
+                ));
+            }
+        }
+        for (key, v) in [
+            ("urls.login", &self.urls.login),
+            ("urls.consent", &self.urls.consent),
+            ("urls.logout", &self.urls.logout),
+            ("urls.error", &self.urls.error),
+            ("urls.post_logout_redirect", &self.urls.post_logout_redirect),
+        ] {
+            if let Some(v) = v {
+                url::Url::parse(v)
+                    .map_err(|e| key_err(key, format!("not an absolute URL: {e}")))?;
+            }
+        }
+        for (i, s) in self.secrets.system.iter().enumerate() {
+            if s.len() < gatehouse_crypto::keyring::MIN_SECRET_LEN {
+                return Err(key_err(
+                    &format!("secrets.system[{i}]"),
+                    "must be at least 16 characters",
+                ));
+            }
+        }
+        if gatehouse_crypto::Algorithm::parse(&self.keys.algorithm).is_none() {
+            return Err(key_err("keys.algorithm", "expected ES256, RS256 or EdDSA"));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(key_err("log.format", "expected text or json"));
+        }
+        for (key, d) in [
+            ("ttl.access_token", self.ttl.access_token),
+            ("ttl.id_token", self.ttl.id_token),
+            ("ttl.auth_code", self.ttl.auth_code),
+            ("ttl.refresh_token", self.ttl.refresh_token),
+            ("ttl.login_consent_request", self.ttl.login_consent_request),
+        ] {
+            if d.0.is_zero() {
+                return Err(key_err(key, "must be longer than zero"));
+            }
+        }
+        if self.serve.public.enabled
+            && self.serve.admin.enabled
+            && self.serve.public.port == self.serve.admin.port
+            && self.serve.public.port != 0
+        {
+            return Err(key_err(
+                "serve.admin.port",
+                "must differ from serve.public.port",
+            ));
+        }
+        if self
+            .serve
+            .admin
+            .auth
+            .token
+            .as_ref()
+            .is_some_and(|t| t.len() < 16)
+        {
+            return Err(key_err(
+                "serve.admin.auth.token",
+                "must be at least 16 characters",
+            ));
+        }
+        if self.serve.request_body_limit < 1024 {
+            return Err(key_err(
+                "serve.request_body_limit",
+                "must be at least 1024 bytes",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The issuer URL without a trailing slash.
+    pub fn issuer(&self) -> String {
+        match &self.urls.self_.issuer {
+            Some(i) => i.trim_end_matches('/').to_owned(),
+            None => format!(
+                "http://{}:{}",
+                self.serve.public.host, self.serve.public.port
+            ),
+        }
+    }
+
+    /// The database URL: `dsn`, or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.dsn.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("gatehouse.db").display())
+        } else {
+            self.dsn.clone()
+        }
+    }
+
+    pub fn cookies_secure(&self) -> bool {
+        self.serve
+            .cookies_secure
+            .unwrap_or_else(|| self.issuer().starts_with("https://"))
+    }
+}
+
+/// Deserializes with the failing key path in the message.
+fn serde_path_to_error(doc: Value) -> Result<Config, ConfigError> {
+    // Walk the top-level sections one by one so an error names its section and key.
+    let defaults =
+        serde_json::to_value(Config::default()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    if let Value::Object(m) = &doc {
+        for (k, v) in m {
+            if defaults.get(k).is_none() {
+                return Err(key_err(k, "unknown key"));
+            }
+            if let (Value::Object(sub), Some(Value::Object(dsub))) = (v, defaults.get(k)) {
+                for (k2, v2) in sub {
+                    if !dsub.contains_key(k2) {
+                        return Err(key_err(&format!("{k}.{k2}"), "unknown key"));
+                    }
+                    let mut probe = defaults.clone();
+                    set_path(&mut probe, &format!("{k}.{k2}"), v2.clone());
+                    if let Err(e) = serde_json::from_value::<Config>(probe) {
+                        return Err(key_err(&format!("{k}.{k2}"), e.to_string()));
+                    }
+                }
+            } else {
+                let mut probe = defaults.clone();
+                set_path(&mut probe, k, v.clone());
+                if let Err(e) = serde_json::from_value::<Config>(probe) {
+                    return Err(key_err(k, e.to_string()));
+                }
+            }
+        }
+    }
+    serde_json::from_value(doc).map_err(|e| ConfigError::Invalid(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Config::load(None, env(&[])).expect("ok");
+        assert_eq!(c.serve.public.port, 4444);
+        assert_eq!(c.serve.admin.port, 4445);
+        assert_eq!(c.issuer(), "http://127.0.0.1:4444");
+        assert!(c.database_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn env_overrides_keys_with_underscores() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("GATEHOUSE_SERVE_PUBLIC_PORT", "9000"),
+                ("GATEHOUSE_URLS_SELF_ISSUER", "https://auth.example.com/"),
+                ("GATEHOUSE_TTL_ACCESS_TOKEN", "15m"),
+                (
+                    "GATEHOUSE_SECRETS_SYSTEM",
+                    "0123456789abcdef0123,fedcba9876543210fedc",
+                ),
+                ("GATEHOUSE_STRATEGIES_ACCESS_TOKEN", "jwt"),
+            ]),
+        )
+        .expect("ok");
+        assert_eq!(c.serve.public.port, 9000);
+        assert_eq!(c.issuer(), "https://auth.example.com");
+        assert_eq!(c.ttl.access_token.secs(), 900);
+        assert_eq!(c.secrets.system.len(), 2);
+        assert_eq!(c.strategies.access_token, AccessTokenStrategy::Jwt);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e =
+            Config::load(None, env(&[("GATEHOUSE_SERVE_PUBLIC_PORT", "lots")])).expect_err("bad");
+        assert!(e.to_string().contains("serve.public"), "{e}");
+        let e =
+            Config::load(None, env(&[("GATEHOUSE_TTL_ACCESS_TOKEN", "soon")])).expect_err("bad");
+        assert!(e.to_string().contains("ttl.access_token"), "{e}");
+        let e = Config::load(None, env(&[("GATEHOUSE_DSN", "mysql://x")])).expect_err("bad");
+        assert!(e.to_string().contains("dsn"), "{e}");
+        let e = Config::load(None, env(&[("GATEHOUSE_SECRETS_SYSTEM", "short")])).expect_err("bad");
+        assert!(e.to_string().contains("secrets.system[0]"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(Dur::parse("1h30m").map(Dur::secs), Some(5400));
+        assert_eq!(Dur::parse("720h").map(Dur::secs), Some(720 * 3600));
+        assert_eq!(Dur::parse("45").map(Dur::secs), Some(45));
+        assert_eq!(Dur::parse("1x"), None);
+        assert_eq!(Dur::parse("h"), None);
+    }
+}

@@ -1,0 +1,34 @@
+//! Background upkeep: deletes expired tokens, codes, challenges and sessions so tables do not
+//! grow forever, and refreshes the signing-key snapshot when a key activates or expires (or
+//! another replica rotated).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::now;
+use crate::oauth2::Provider;
+
+/// How often the key snapshot is re-read from the store.
+const KEY_REFRESH: Duration = Duration::from_secs(30);
+
+pub async fn run(provider: Arc<Provider>, interval: Duration, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut cleanup = tokio::time::interval(interval);
+    let mut keys = tokio::time::interval(KEY_REFRESH);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = cleanup.tick() => match provider.store.delete_expired(now()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "janitor removed expired rows"),
+                Err(e) => tracing::warn!(error = %e, "janitor failed"),
+            },
+            _ = keys.tick() => {
+                if let Err(e) = provider.keys.refresh(now()).await {
+                    tracing::warn!(error = %e, "refreshing signing keys failed");
+                }
+            }
+        }
+    }
+}

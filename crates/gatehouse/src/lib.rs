@@ -1,0 +1,163 @@
+//! Gatehouse: an OAuth 2.0 / OpenID Connect provider (Hydra-compatible) in one binary.
+//!
+//! `main` parses the CLI and config and calls [`App::build`] then [`serve`]; tests call the same
+//! functions on `127.0.0.1:0`.
+
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod janitor;
+pub mod keys;
+pub mod oauth2;
+pub mod web;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use gatehouse_crypto::{Algorithm, Keyring};
+use gatehouse_store::Store;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::keys::KeyManager;
+use crate::oauth2::Provider;
+use crate::web::AppState;
+
+/// Everything the listeners share, built from a validated config.
+pub struct App {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub provider: Arc<Provider>,
+    pub state: AppState,
+}
+
+/// The keyring from `secrets.system`, or — for the embedded SQLite default only — a secret
+/// generated on first start into `<data_dir>/system.secret` (mode 0600).
+fn keyring(config: &Config) -> anyhow::Result<Keyring> {
+    if !config.secrets.system.is_empty() {
+        return Keyring::new(&config.secrets.system).context("secrets.system");
+    }
+    if !config.database_url().starts_with("sqlite:") {
+        anyhow::bail!(
+            "`secrets.system`: required when `dsn` is not SQLite (every replica must share it); set GATEHOUSE_SECRETS_SYSTEM"
+        );
+    }
+    let path = config.data_dir.join("system.secret");
+    let secret = match std::fs::read_to_string(&path) {
+        Ok(s) => s.trim().to_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let s = gatehouse_crypto::random::alphanumeric(48);
+            write_private(&path, &s).with_context(|| format!("writing {}", path.display()))?;
+            tracing::info!(path = %path.display(), "generated secrets.system (keep this file safe and backed up)");
+            s
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    Keyring::new(&[secret]).context("secrets.system from the data directory")
+}
+
+fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    f.write_all(content.as_bytes())
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let config = Arc::new(config);
+        if config.dsn.is_empty() {
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!("creating data directory {}", config.data_dir.display())
+            })?;
+        }
+        let keyring = Arc::new(keyring(&config)?);
+        let store = gatehouse_store::connect(&config.database_url())
+            .await
+            .context("connecting to the database (`dsn`)")?;
+        store.migrate().await.context("running migrations")?;
+        let alg = Algorithm::parse(&config.keys.algorithm).unwrap_or(Algorithm::ES256);
+        let max_lifetime = config
+            .ttl
+            .access_token
+            .secs()
+            .max(config.ttl.id_token.secs());
+        let keys = KeyManager::load(
+            store.clone(),
+            keyring,
+            alg,
+            config.keys.publish_before_use.secs(),
+            max_lifetime,
+            clock::now(),
+        )
+        .await
+        .context("loading signing keys")?;
+        let keys = Arc::new(keys);
+        let provider = Arc::new(Provider::new(config.clone(), store.clone(), keys.clone()));
+        let discovery = oauth2::discovery::metadata(
+            &provider.issuer,
+            keys.current().signing.alg().as_str(),
+            false,
+        );
+        let state = AppState {
+            config: config.clone(),
+            provider: provider.clone(),
+            discovery: bytes::Bytes::from(discovery.to_string()),
+        };
+        Ok(App {
+            config,
+            store,
+            provider,
+            state,
+        })
+    }
+}
+
+/// Serves the public and admin routers on the given listeners until `shutdown` resolves, with the
+/// background janitor running beside them.
+pub async fn serve(
+    app: &App,
+    public: Option<TcpListener>,
+    admin: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = tx.send(true);
+    });
+    let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|v| *v).await;
+    };
+    let janitor = tokio::spawn(janitor::run(
+        app.provider.clone(),
+        app.config.janitor.interval.0,
+        wait(rx.clone()),
+    ));
+    let mut tasks = Vec::new();
+    if let Some(l) = public {
+        let router = web::public_router(app.state.clone());
+        tasks.push(tokio::spawn(
+            axum::serve(l, router)
+                .with_graceful_shutdown(wait(rx.clone()))
+                .into_future(),
+        ));
+    }
+    if let Some(l) = admin {
+        let router = web::admin_router(app.state.clone());
+        tasks.push(tokio::spawn(
+            axum::serve(l, router)
+                .with_graceful_shutdown(wait(rx.clone()))
+                .into_future(),
+        ));
+    }
+    for t in tasks {
+        t.await.context("listener task")?.context("listener")?;
+    }
+    janitor.abort();
+    Ok(())
+}

@@ -1,0 +1,474 @@
+//! OAuth 2.0 clients: registration through the admin API, secrets generated and shown once
+//! (stored as SHA-256, as they are high-entropy), and client authentication at the token,
+//! revocation and introspection endpoints.
+
+use std::sync::Arc;
+
+use gatehouse_crypto::jwk::Jwks;
+use gatehouse_crypto::jwt::UnverifiedJwt;
+use gatehouse_crypto::{PlainToken, TokenHash, TokenKind};
+use gatehouse_protocol::client::{AuthMethod, Client};
+use gatehouse_protocol::token_request::ClientCredentials;
+use gatehouse_protocol::{ErrorCode, OAuthError};
+use gatehouse_store::{ClientRow, TokenRow};
+use serde_json::Value;
+
+use super::Provider;
+use crate::clock::rfc3339;
+use crate::error::{Error, Result};
+
+/// A client secret supplied by the operator must be at least this long, because secrets are
+/// stored as fast SHA-256 digests (safe only for high-entropy secrets).
+pub const MIN_SUPPLIED_SECRET_LEN: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct StoredClient {
+    pub client: Client,
+    pub secret_hash: Option<String>,
+}
+
+/// The result of creating a client or rotating its secret: the secret is shown this once.
+pub struct Created {
+    pub client: Client,
+    pub secret: Option<String>,
+    pub registration_token: Option<String>,
+}
+
+fn meta_err((code, msg): (ErrorCode, String)) -> Error {
+    Error::OAuth(OAuthError::new(code, msg))
+}
+
+fn parse_client(mut input: Value) -> Result<(Client, Option<String>)> {
+    let supplied_secret = input
+        .as_object_mut()
+        .and_then(|m| m.remove("client_secret"))
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .filter(|s| !s.is_empty());
+    if let Some(m) = input.as_object_mut() {
+        for k in [
+            "created_at",
+            "updated_at",
+            "registration_access_token",
+            "registration_client_uri",
+            "client_secret_expires_at",
+        ] {
+            m.remove(k);
+        }
+    }
+    let client: Client = serde_json::from_value(input).map_err(|e| {
+        Error::OAuth(OAuthError::new(
+            ErrorCode::InvalidClientMetadata,
+            format!("The client metadata is invalid: {e}"),
+        ))
+    })?;
+    if let Some(s) = &supplied_secret
+        && s.len() < MIN_SUPPLIED_SECRET_LEN
+    {
+        return Err(Error::OAuth(OAuthError::new(
+            ErrorCode::InvalidClientMetadata,
+            format!(
+                "client_secret must be at least {MIN_SUPPLIED_SECRET_LEN} characters; leave it out to have one generated"
+            ),
+        )));
+    }
+    Ok((client, supplied_secret))
+}
+
+impl Provider {
+    fn client_row(
+        &self,
+        client: &Client,
+        secret_hash: Option<String>,
+        registration_hash: Option<String>,
+        created: i64,
+        now: i64,
+    ) -> Result<ClientRow> {
+        let mut stored = client.clone();
+        stored.created_at = None;
+        stored.updated_at = None;
+        Ok(ClientRow {
+            client_id: client.client_id.clone(),
+            data: serde_json::to_string(&stored).map_err(|e| Error::Internal(e.to_string()))?,
+            secret_hash,
+            registration_token_hash: registration_hash,
+            created_at: created,
+            updated_at: now,
+        })
+    }
+
+    fn from_row(row: &ClientRow) -> Result<StoredClient> {
+        let mut client: Client = serde_json::from_str(&row.data)
+            .map_err(|e| Error::Internal(format!("client {} is corrupt: {e}", row.client_id)))?;
+        client.created_at = Some(rfc3339(row.created_at));
+        client.updated_at = Some(rfc3339(row.updated_at));
+        Ok(StoredClient {
+            client,
+            secret_hash: row.secret_hash.clone(),
+        })
+    }
+
+    /// Creates a client from Hydra-shaped JSON. A secret is generated unless the client is public.
+    pub async fn create_client(
+        &self,
+        input: Value,
+        with_registration_token: bool,
+        now: i64,
+    ) -> Result<Created> {
+        let (mut client, supplied) = parse_client(input)?;
+        if client.client_id.is_empty() {
+            client.client_id = uuid::Uuid::new_v4().to_string();
+        }
+        client.validate().map_err(meta_err)?;
+        let secret = if client.is_public() || client.auth_method() == AuthMethod::PrivateKeyJwt {
+            None
+        } else {
+            Some(supplied.unwrap_or_else(|| {
+                PlainToken::generate(TokenKind::ClientSecret)
+                    .expose()
+                    .to_owned()
+            }))
+        };
+        let registration = with_registration_token
+            .then(|| PlainToken::generate(TokenKind::RegistrationAccessToken));
+        let row = self.client_row(
+            &client,
+            secret.as_deref().map(|s| TokenHash::of_secret(s).to_hex()),
+            registration.as_ref().map(|t| t.hash().to_hex()),
+            now,
+            now,
+        )?;
+        self.store.insert_client(&row).await.map_err(|e| match e {
+            gatehouse_store::StoreError::Conflict => Error::Conflict(format!(
+                "a client with id {:?} already exists",
+                client.client_id
+            )),
+            other => other.into(),
+        })?;
+        let stored = Self::from_row(&row)?;
+        Ok(Created {
+            client: stored.client,
+            secret,
+            registration_token: registration.map(|t| t.expose().to_owned()),
+        })
+    }
+
+    pub async fn get_client(&self, client_id: &str) -> Result<Arc<StoredClient>> {
+        if let Some(c) = self.client_cache.get(client_id) {
+            return Ok(c);
+        }
+        let row = self
+            .store
+            .get_client(client_id)
+            .await?
+            .ok_or_else(|| Error::NotFound("the client does not exist".into()))?;
+        let c = Arc::new(Self::from_row(&row)?);
+        self.client_cache.insert(client_id.to_owned(), c.clone());
+        Ok(c)
+    }
+
+    pub async fn list_clients(&self, limit: i64, offset: i64) -> Result<Vec<Client>> {
+        let rows = self.store.list_clients(limit, offset).await?;
+        rows.iter()
+            .map(|r| Self::from_row(r).map(|s| s.client))
+            .collect()
+    }
+
+    /// Replaces a client's metadata (PUT). A `client_secret` in the body sets a new secret;
+    /// without one the secret is kept.
+    pub async fn update_client(&self, client_id: &str, input: Value, now: i64) -> Result<Created> {
+        let row = self
+            .store
+            .get_client(client_id)
+            .await?
+            .ok_or_else(|| Error::NotFound("the client does not exist".into()))?;
+        let (mut client, supplied) = parse_client(input)?;
+        client.client_id = client_id.to_owned();
+        client.validate().map_err(meta_err)?;
+        let secret_hash = if client.is_public() || client.auth_method() == AuthMethod::PrivateKeyJwt
+        {
+            None
+        } else if let Some(s) = &supplied {
+            Some(TokenHash::of_secret(s).to_hex())
+        } else {
+            row.secret_hash.clone()
+        };
+        let new_secret = if secret_hash.is_none()
+            && !(client.is_public() || client.auth_method() == AuthMethod::PrivateKeyJwt)
+        {
+            Some(
+                PlainToken::generate(TokenKind::ClientSecret)
+                    .expose()
+                    .to_owned(),
+            )
+        } else {
+            None
+        };
+        let secret_hash = secret_hash.or_else(|| {
+            new_secret
+                .as_deref()
+                .map(|s| TokenHash::of_secret(s).to_hex())
+        });
+        let updated = self.client_row(
+            &client,
+            secret_hash,
+            row.registration_token_hash.clone(),
+            row.created_at,
+            now,
+        )?;
+        self.store.update_client(&updated).await?;
+        self.client_cache.invalidate(client_id);
+        Ok(Created {
+            client: Self::from_row(&updated)?.client,
+            secret: new_secret.or(supplied),
+            registration_token: None,
+        })
+    }
+
+    /// Applies an RFC 6902 JSON Patch (add, replace, remove) to a client (Hydra's PATCH).
+    pub async fn patch_client(&self, client_id: &str, patch: Value, now: i64) -> Result<Created> {
+        let current = self.get_client(client_id).await?;
+        let mut doc =
+            serde_json::to_value(&current.client).map_err(|e| Error::Internal(e.to_string()))?;
+        let ops = patch
+            .as_array()
+            .ok_or_else(|| Error::BadRequest("the body must be a JSON Patch array".into()))?;
+        for op in ops {
+            let path = op
+                .get("path")
+                .and_then(Value::as_str)
+                .ok_or_else(|| Error::BadRequest("every operation needs a path".into()))?;
+            if path == "/client_id" {
+                return Err(Error::BadRequest("client_id cannot be changed".into()));
+            }
+            match op.get("op").and_then(Value::as_str) {
+                Some("add" | "replace") => {
+                    let value = op
+                        .get("value")
+                        .cloned()
+                        .ok_or_else(|| Error::BadRequest("add and replace need a value".into()))?;
+                    json_pointer_set(&mut doc, path, value)?;
+                }
+                Some("remove") => json_pointer_remove(&mut doc, path)?,
+                _ => {
+                    return Err(Error::BadRequest(
+                        "only add, replace and remove operations are supported".into(),
+                    ));
+                }
+            }
+        }
+        self.update_client(client_id, doc, now).await
+    }
+
+    pub async fn delete_client(&self, client_id: &str) -> Result<()> {
+        if !self.store.delete_client(client_id).await? {
+            return Err(Error::NotFound("the client does not exist".into()));
+        }
+        self.client_cache.invalidate(client_id);
+        Ok(())
+    }
+
+    /// Authenticates a client at the token, revocation or introspection endpoints. Every failure
+    /// is the same `invalid_client`, so the answer does not reveal which part was wrong.
+    pub async fn authenticate(
+        &self,
+        creds: &ClientCredentials,
+        now: i64,
+    ) -> Result<Arc<StoredClient>> {
+        let fail = || {
+            Error::OAuth(OAuthError::invalid_client(
+                "Client authentication failed (unknown client, no client authentication included, or unsupported authentication method).",
+            ))
+        };
+        let client_id = match creds {
+            ClientCredentials::Assertion {
+                client_id,
+                assertion,
+            } => match client_id {
+                Some(id) => id.clone(),
+                None => UnverifiedJwt::parse(assertion)
+                    .ok()
+                    .and_then(|j| {
+                        j.claims
+                            .get("iss")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    })
+                    .ok_or_else(fail)?,
+            },
+            other => other.claimed_client_id().unwrap_or_default().to_owned(),
+        };
+        let stored = match self.get_client(&client_id).await {
+            Ok(c) => c,
+            Err(Error::NotFound(_)) => {
+                // Same work as a real check, so timing does not reveal whether the client exists.
+                let _ = gatehouse_crypto::ct_eq(&TokenHash::of_secret("x").0, &[0u8; 32]);
+                return Err(fail());
+            }
+            Err(e) => return Err(e),
+        };
+        let method = stored.client.auth_method();
+        let ok = match (creds, method) {
+            (ClientCredentials::Basic { secret, .. }, AuthMethod::ClientSecretBasic)
+            | (ClientCredentials::Post { secret, .. }, AuthMethod::ClientSecretPost) => {
+                stored.secret_hash.as_deref().is_some_and(|h| {
+                    gatehouse_crypto::ct_eq(
+                        TokenHash::of_secret(secret).to_hex().as_bytes(),
+                        h.as_bytes(),
+                    )
+                })
+            }
+            (ClientCredentials::None { .. }, AuthMethod::None) => true,
+            (ClientCredentials::Assertion { assertion, .. }, AuthMethod::PrivateKeyJwt) => self
+                .verify_assertion(&stored.client, assertion, now)
+                .await
+                .is_ok(),
+            _ => false,
+        };
+        if ok { Ok(stored) } else { Err(fail()) }
+    }
+
+    /// RFC 7523 §3: a client assertion signed by a key of the client, for us, unexpired and used once.
+    async fn verify_assertion(&self, client: &Client, assertion: &str, now: i64) -> Result<()> {
+        let bad = |m: &str| Error::OAuth(OAuthError::invalid_client(m.to_owned()));
+        let jwt = UnverifiedJwt::parse(assertion).map_err(|_| bad("malformed client assertion"))?;
+        let jwks: Jwks = match &client.jwks {
+            Some(v) => {
+                serde_json::from_value(v.clone()).map_err(|_| bad("client jwks is invalid"))?
+            }
+            None => self
+                .http
+                .get(&client.jwks_uri)
+                .send()
+                .await
+                .map_err(|_| bad("jwks_uri unreachable"))?
+                .json()
+                .await
+                .map_err(|_| bad("jwks_uri invalid"))?,
+        };
+        let claims = jwt
+            .verify(&jwks.keys)
+            .map_err(|_| bad("client assertion signature"))?;
+        let s = |k: &str| claims.get(k).and_then(Value::as_str);
+        if s("iss") != Some(&client.client_id) || s("sub") != Some(&client.client_id) {
+            return Err(bad("iss and sub must be the client_id"));
+        }
+        let token_endpoint = format!("{}/oauth2/token", self.issuer);
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(a)) => *a == token_endpoint || *a == self.issuer,
+            Some(Value::Array(a)) => a
+                .iter()
+                .any(|v| v.as_str() == Some(&token_endpoint) || v.as_str() == Some(&self.issuer)),
+            _ => false,
+        };
+        if !aud_ok {
+            return Err(bad("aud must be the token endpoint"));
+        }
+        let exp = claims
+            .get("exp")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| bad("exp is required"))?;
+        if exp <= now || exp > now + 3600 {
+            return Err(bad("assertion expired or too long-lived"));
+        }
+        let jti = s("jti").ok_or_else(|| bad("jti is required"))?;
+        // Replay protection: the jti is recorded until the assertion expires.
+        let row = TokenRow {
+            hash: TokenHash::of_secret(&format!("{}:{jti}", client.client_id)).to_hex(),
+            kind: "assertion_jti".into(),
+            client_id: client.client_id.clone(),
+            subject: None,
+            family_id: String::new(),
+            session_id: None,
+            data: "{}".into(),
+            created_at: now,
+            expires_at: exp,
+            revoked: false,
+            used_at: Some(now),
+        };
+        self.store
+            .insert_token(&row)
+            .await
+            .map_err(|_| bad("assertion replayed"))?;
+        Ok(())
+    }
+}
+
+fn pointer_parts(path: &str) -> Result<Vec<String>> {
+    let rest = path
+        .strip_prefix('/')
+        .ok_or_else(|| Error::BadRequest(format!("invalid JSON pointer {path:?}")))?;
+    Ok(rest
+        .split('/')
+        .map(|p| p.replace("~1", "/").replace("~0", "~"))
+        .collect())
+}
+
+fn json_pointer_set(doc: &mut Value, path: &str, value: Value) -> Result<()> {
+    let parts = pointer_parts(path)?;
+    let (last, parents) = parts
+        .split_last()
+        .ok_or_else(|| Error::BadRequest("empty path".into()))?;
+    let mut cur = doc;
+    for p in parents {
+        cur = match cur {
+            Value::Object(m) => m
+                .entry(p.clone())
+                .or_insert(Value::Object(Default::default())),
+            Value::Array(a) => p
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| a.get_mut(i))
+                .ok_or_else(|| Error::BadRequest(format!("path {path:?} does not exist")))?,
+            _ => return Err(Error::BadRequest(format!("path {path:?} does not exist"))),
+        };
+    }
+    match cur {
+        Value::Object(m) => {
+            m.insert(last.clone(), value);
+        }
+        Value::Array(a) if last == "-" => a.push(value),
+        Value::Array(a) => {
+            let i: usize = last
+                .parse()
+                .map_err(|_| Error::BadRequest(format!("bad index in {path:?}")))?;
+            if i > a.len() {
+                return Err(Error::BadRequest(format!("index out of range in {path:?}")));
+            }
+            a.insert(i, value);
+        }
+        _ => return Err(Error::BadRequest(format!("path {path:?} does not exist"))),
+    }
+    Ok(())
+}
+
+fn json_pointer_remove(doc: &mut Value, path: &str) -> Result<()> {
+    let parts = pointer_parts(path)?;
+    let (last, parents) = parts
+        .split_last()
+        .ok_or_else(|| Error::BadRequest("empty path".into()))?;
+    let mut cur = doc;
+    for p in parents {
+        cur = match cur {
+            Value::Object(m) => m.get_mut(p),
+            Value::Array(a) => p.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
+            _ => None,
+        }
+        .ok_or_else(|| Error::BadRequest(format!("path {path:?} does not exist")))?;
+    }
+    let removed = match cur {
+        Value::Object(m) => m.remove(last).is_some(),
+        Value::Array(a) => match last.parse::<usize>() {
+            Ok(i) if i < a.len() => {
+                a.remove(i);
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    };
+    if removed {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(format!("path {path:?} does not exist")))
+    }
+}

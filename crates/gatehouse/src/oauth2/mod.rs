@@ -1,0 +1,107 @@
+//! The OAuth 2.0 / OpenID Connect provider's domain services: clients, the token endpoint,
+//! introspection and revocation, and the login/consent flow of the authorization endpoint.
+//! No HTTP types here: handlers in `web` translate requests into these calls.
+
+pub mod clients;
+pub mod discovery;
+pub mod flows;
+pub mod introspect;
+pub mod issue;
+pub mod token;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatehouse_store::{Store, TokenRow};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::keys::KeyManager;
+
+/// Kinds of rows in the token table.
+pub mod kind {
+    pub const ACCESS: &str = "access_token";
+    pub const REFRESH: &str = "refresh_token";
+    pub const CODE: &str = "authorization_code";
+    pub const JWT_ACCESS: &str = "jwt_access_token";
+    pub const LOGIN_CHALLENGE: &str = "login_challenge";
+    pub const LOGIN_VERIFIER: &str = "login_verifier";
+    pub const CONSENT_CHALLENGE: &str = "consent_challenge";
+    pub const CONSENT_VERIFIER: &str = "consent_verifier";
+    pub const LOGOUT_CHALLENGE: &str = "logout_challenge";
+    pub const LOGOUT_VERIFIER: &str = "logout_verifier";
+}
+
+/// What a grant carries from consent to every token issued under it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct GrantData {
+    pub scope: Vec<String>,
+    pub audience: Vec<String>,
+    pub grant_type: String,
+    /// `session.access_token` from the consent accept: extra claims for the access token.
+    #[serde(default)]
+    pub ext: Value,
+    /// `session.id_token` from the consent accept: extra claims for the ID token and userinfo.
+    #[serde(default)]
+    pub id_token_claims: Value,
+    #[serde(default)]
+    pub auth_time: Option<i64>,
+    #[serde(default)]
+    pub acr: Option<String>,
+    #[serde(default)]
+    pub amr: Vec<String>,
+    #[serde(default)]
+    pub nonce: Option<String>,
+    #[serde(default)]
+    pub redirect_uri: Option<String>,
+    #[serde(default)]
+    pub code_challenge: Option<String>,
+    #[serde(default)]
+    pub requested_at: i64,
+}
+
+/// The provider: shared state for every OAuth 2.0 operation.
+pub struct Provider {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub keys: Arc<KeyManager>,
+    pub issuer: String,
+    /// Clients by id, for the token endpoint's hot path; purged on every change.
+    pub client_cache: moka::sync::Cache<String, Arc<clients::StoredClient>>,
+    /// Token rows by digest, for introspection's hot path; purged on revocation.
+    pub token_cache: moka::sync::Cache<String, Arc<TokenRow>>,
+    pub http: reqwest::Client,
+}
+
+impl Provider {
+    pub fn new(config: Arc<Config>, store: Arc<dyn Store>, keys: Arc<KeyManager>) -> Provider {
+        let issuer = config.issuer();
+        Provider {
+            issuer,
+            config,
+            store,
+            keys,
+            client_cache: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(30))
+                .build(),
+            token_cache: moka::sync::Cache::builder()
+                .max_capacity(200_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Drops revoked tokens from the local cache at once.
+    pub fn purge_tokens(&self, hashes: &[String]) {
+        for h in hashes {
+            self.token_cache.invalidate(h);
+        }
+    }
+}

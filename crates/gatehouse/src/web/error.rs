@@ -1,0 +1,63 @@
+//! The one error type of the web layer. OAuth errors get RFC 6749 §5.2 JSON (with
+//! `WWW-Authenticate` for `invalid_client`); admin errors get Hydra's `{error, error_description,
+//! status_code}`. Internal errors are logged here, once, and never described to the caller.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use gatehouse_protocol::{ErrorCode, OAuthError};
+use serde_json::json;
+
+use crate::error::Error;
+
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> Self {
+        ApiError(Error::OAuth(e))
+    }
+}
+
+pub fn oauth_response(e: &OAuthError) -> Response {
+    let status = StatusCode::from_u16(e.error.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut resp = (status, axum::Json(e)).into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    if e.error == ErrorCode::InvalidClient {
+        h.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"gatehouse\""),
+        );
+    }
+    resp
+}
+
+fn generic(status: StatusCode, error: &str, description: &str) -> Response {
+    (status, axum::Json(json!({"error": error, "error_description": description, "status_code": status.as_u16()}))).into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self.0 {
+            Error::OAuth(e) => oauth_response(&e),
+            Error::NotFound(d) => generic(StatusCode::NOT_FOUND, "not_found", &d),
+            Error::Conflict(d) => generic(StatusCode::CONFLICT, "conflict", &d),
+            Error::BadRequest(d) => generic(StatusCode::BAD_REQUEST, "invalid_request", &d),
+            Error::Gone(redirect_to) => (
+                StatusCode::GONE,
+                axum::Json(json!({"error": "request_handled", "error_description": "The request was handled already.", "status_code": 410, "redirect_to": redirect_to})),
+            )
+                .into_response(),
+            Error::Internal(d) => {
+                tracing::error!(error = %d, "internal error");
+                generic(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "The server failed to handle the request.")
+            }
+        }
+    }
+}

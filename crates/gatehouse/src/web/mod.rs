@@ -1,0 +1,88 @@
+//! The HTTP layer (axum only): one router per listener, shared state, and the layers every
+//! request passes through — in order: request id, tracing span, panic catcher, body size limit.
+
+pub mod admin;
+pub mod error;
+pub mod extract;
+pub mod public;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::oauth2::Provider;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub provider: Arc<Provider>,
+    /// The discovery document, serialised once.
+    pub discovery: bytes::Bytes,
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+fn layered(router: Router, limit: usize) -> Router {
+    router
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+pub fn public_router(state: AppState) -> Router {
+    let limit = state.config.serve.request_body_limit;
+    layered(public::router(state), limit)
+}
+
+pub fn admin_router(state: AppState) -> Router {
+    let limit = state.config.serve.request_body_limit;
+    layered(admin::router(state), limit)
+}
+
+pub async fn health_alive() -> Response {
+    axum::Json(json!({"status": "ok"})).into_response()
+}
+
+pub async fn health_ready(State(s): State<AppState>) -> Response {
+    match s.provider.store.ping().await {
+        Ok(()) => axum::Json(json!({"status": "ok"})).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "database not reachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"errors": {"database": "not reachable"}})),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}

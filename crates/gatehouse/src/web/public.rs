@@ -1,0 +1,291 @@
+//! The public listener: discovery, JWKS, the authorization, token, revocation and userinfo
+//! endpoints (Hydra's paths), and health. Handlers only translate HTTP to provider calls.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use gatehouse_protocol::token_request;
+use gatehouse_protocol::{ErrorCode, OAuthError};
+
+use super::error::ApiError;
+use super::extract::{FormPairs, QueryPairs, cookies};
+use super::{AppState, health_alive, health_ready, html_escape};
+use crate::clock::now;
+use crate::oauth2::flows::{Outcome, SetCookie};
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/.well-known/oauth-authorization-server", get(discovery))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/oauth2/auth", get(authorize_get).post(authorize_post))
+        .route("/oauth2/token", post(token))
+        .route("/oauth2/revoke", post(revoke))
+        .route("/userinfo", get(userinfo).post(userinfo))
+        .route("/oauth2/fallbacks/login", get(fallback_login))
+        .route("/oauth2/fallbacks/consent", get(fallback_consent))
+        .route("/oauth2/fallbacks/error", get(fallback_error))
+        .route("/health/alive", get(health_alive))
+        .route("/health/ready", get(health_ready))
+        .with_state(state)
+}
+
+fn json_bytes(body: bytes::Bytes, cache: &'static str) -> Response {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn discovery(State(s): State<AppState>) -> Response {
+    json_bytes(s.discovery.clone(), "public, max-age=3600")
+}
+
+async fn jwks(State(s): State<AppState>) -> Response {
+    json_bytes(
+        s.provider.keys.current().jwks_json.clone(),
+        "public, max-age=60",
+    )
+}
+
+async fn authorize_get(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    QueryPairs(q): QueryPairs,
+) -> Result<Response, ApiError> {
+    let url = format!(
+        "{}{}",
+        s.provider.issuer,
+        uri.path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/oauth2/auth")
+    );
+    let outcome = s
+        .provider
+        .authorize(q, &url, &cookies(&headers), now())
+        .await?;
+    Ok(render_outcome(&s, outcome))
+}
+
+async fn authorize_post(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    FormPairs(f): FormPairs,
+) -> Result<Response, ApiError> {
+    let url = format!("{}/oauth2/auth", s.provider.issuer);
+    let outcome = s
+        .provider
+        .authorize(f, &url, &cookies(&headers), now())
+        .await?;
+    Ok(render_outcome(&s, outcome))
+}
+
+pub fn cookie_header(s: &AppState, c: &SetCookie) -> Option<HeaderValue> {
+    let mut v = format!("{}={}; Path=/; HttpOnly; SameSite=Lax", c.name, c.value);
+    if s.config.cookies_secure() {
+        v.push_str("; Secure");
+    }
+    if let Some(age) = c.max_age {
+        v.push_str(&format!("; Max-Age={age}"));
+    }
+    HeaderValue::from_str(&v).ok()
+}
+
+fn render_outcome(s: &AppState, outcome: Outcome) -> Response {
+    match outcome {
+        Outcome::Redirect { location, cookies } => {
+            let mut resp = StatusCode::SEE_OTHER.into_response();
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                resp.headers_mut().insert(header::LOCATION, v);
+            }
+            for c in &cookies {
+                if let Some(v) = cookie_header(s, c) {
+                    resp.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Outcome::FormPost {
+            action,
+            fields,
+            cookies,
+        } => {
+            let inputs: String = fields
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        r#"<input type="hidden" name="{}" value="{}">"#,
+                        html_escape(k),
+                        html_escape(v)
+                    )
+                })
+                .collect();
+            let body = format!(
+                r#"<!doctype html><html><head><meta charset="utf-8"><title>Submit</title></head><body onload="document.forms[0].submit()"><form method="post" action="{}">{inputs}<noscript><button type="submit">Continue</button></noscript></form></body></html>"#,
+                html_escape(&action)
+            );
+            let mut resp = Html(body).into_response();
+            for c in &cookies {
+                if let Some(v) = cookie_header(s, c) {
+                    resp.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; script-src 'unsafe-inline'; form-action *",
+                ),
+            );
+            resp
+        }
+        Outcome::Page(e) => error_page(StatusCode::BAD_REQUEST, &e),
+    }
+}
+
+pub fn error_page(status: StatusCode, e: &OAuthError) -> Response {
+    let body = format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Authorization error</title><style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2937}}code{{background:#f3f4f6;padding:.1rem .3rem;border-radius:.25rem}}</style></head><body><h1>The request could not be completed</h1><p><code>{}</code></p><p>{}</p></body></html>"#,
+        html_escape(e.error.as_str()),
+        html_escape(e.error_description.as_deref().unwrap_or_default())
+    );
+    let mut resp = (status, Html(body)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn authorization_header(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
+async fn token(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    FormPairs(f): FormPairs,
+) -> Result<Response, ApiError> {
+    let req = token_request::parse(f, authorization_header(&headers))?;
+    let resp = s.provider.token(req, now()).await?;
+    let mut r = axum::Json(resp).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    Ok(r)
+}
+
+async fn revoke(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    FormPairs(f): FormPairs,
+) -> Result<Response, ApiError> {
+    let mut form: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for (k, v) in f {
+        if form.insert(k.clone(), v).is_some() {
+            return Err(OAuthError::invalid_request(format!(
+                "The {k} parameter must not be repeated."
+            ))
+            .into());
+        }
+    }
+    let creds = token_request::parse_client_auth(&mut form, authorization_header(&headers))?;
+    let client = s.provider.authenticate(&creds, now()).await?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("The token parameter is missing."))?;
+    s.provider.revoke(&client, token).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+fn bearer_error(code: ErrorCode, description: &str) -> Response {
+    let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
+    let challenge = format!(
+        r#"Bearer error="{}", error_description="{}""#,
+        code.as_str(),
+        description
+    );
+    let mut resp = (status, axum::Json(OAuthError::new(code, description))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    resp
+}
+
+async fn userinfo(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let Some(token) = authorization_header(&headers).and_then(|h| {
+        h.strip_prefix("Bearer ")
+            .or_else(|| h.strip_prefix("bearer "))
+    }) else {
+        let mut resp = StatusCode::UNAUTHORIZED.into_response();
+        resp.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return Ok(resp);
+    };
+    let Some(active) = s.provider.active_access_token(token.trim(), now()).await? else {
+        return Ok(bearer_error(
+            ErrorCode::InvalidToken,
+            "The access token is invalid or has expired.",
+        ));
+    };
+    if !active.grant.scope.iter().any(|s| s == "openid") {
+        return Ok(bearer_error(
+            ErrorCode::InsufficientScope,
+            "The access token lacks the openid scope.",
+        ));
+    }
+    let mut r = axum::Json(s.provider.userinfo(&active)).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+fn fallback(title: &str, text: &str) -> Response {
+    Html(format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{t}</title></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto"><h1>{t}</h1><p>{x}</p></body></html>"#,
+        t = html_escape(title),
+        x = html_escape(text)
+    ))
+    .into_response()
+}
+
+async fn fallback_login() -> Response {
+    fallback(
+        "No login app is configured",
+        "Set urls.login to the URL of your login app; it receives the login_challenge and accepts it through the admin API.",
+    )
+}
+
+async fn fallback_consent() -> Response {
+    fallback(
+        "No consent app is configured",
+        "Set urls.consent to the URL of your consent app; it receives the consent_challenge and accepts it through the admin API.",
+    )
+}
+
+async fn fallback_error(QueryPairs(q): QueryPairs) -> Response {
+    let get = |k: &str| {
+        q.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    fallback(
+        &format!("Error: {}", get("error")),
+        &get("error_description"),
+    )
+}
