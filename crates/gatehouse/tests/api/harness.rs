@@ -1,0 +1,353 @@
+//! `TestApp`: a Gatehouse on free loopback ports with its own database, and helpers that read
+//! like the API (create a client, run a login/consent flow, exchange a code).
+
+use std::sync::Arc;
+
+use gatehouse::App;
+use gatehouse::config::Config;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Backend {
+    Sqlite,
+}
+
+/// Runs an async test body on both backends.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body(
+                    $crate::harness::TestApp::spawn($crate::harness::Backend::Sqlite).await,
+                )
+                .await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::harness::TestApp::spawn_postgres().await {
+                    super::$body(app).await;
+                }
+            }
+        }
+    };
+}
+
+pub struct TestApp {
+    pub public: String,
+    pub admin: String,
+    pub app: Arc<App>,
+    pub http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub const REDIRECT: &str = "https://app.example.com/callback";
+pub const LOGIN_URL: &str = "https://login.example.com/login";
+pub const CONSENT_URL: &str = "https://login.example.com/consent";
+
+async fn postgres_dsn() -> Option<String> {
+    let Ok(base) = std::env::var("GATEHOUSE_TEST_POSTGRES_DSN") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "GATEHOUSE_TEST_POSTGRES_DSN must be set in CI (scripts/test starts PostgreSQL)"
+        );
+        eprintln!(
+            "GATEHOUSE_TEST_POSTGRES_DSN not set: PostgreSQL variant not run (use scripts/test)"
+        );
+        return None;
+    };
+    let name = format!("gh_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(&base)
+        .await
+        .expect("connect to test PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .expect("create test database");
+    pool.close().await;
+    let mut url = url::Url::parse(&base).expect("dsn");
+    url.set_path(&format!("/{name}"));
+    Some(url.to_string())
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_postgres() -> Option<TestApp> {
+        let dsn = postgres_dsn().await?;
+        Some(Self::build(Some(dsn), |_| {}).await)
+    }
+
+    pub async fn spawn_with(backend: Backend, f: impl FnOnce(&mut Config)) -> TestApp {
+        match backend {
+            Backend::Sqlite => Self::build(None, f).await,
+        }
+    }
+
+    async fn build(dsn: Option<String>, f: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let public = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let public_url = format!("http://{}", public.local_addr().expect("addr"));
+        let admin_url = format!("http://{}", admin.local_addr().expect("addr"));
+        let mut config = Config::default();
+        config.data_dir = dir.path().to_owned();
+        if let Some(dsn) = dsn {
+            config.dsn = dsn;
+            config.secrets.system = vec!["test-secret-0123456789abcdef".into()];
+        }
+        config.urls.self_.issuer = Some(public_url.clone());
+        config.urls.login = Some(LOGIN_URL.into());
+        config.urls.consent = Some(CONSENT_URL.into());
+        f(&mut config);
+        let app = Arc::new(App::build(config).await.expect("app builds"));
+        let (tx, rx) = oneshot::channel::<()>();
+        let served = app.clone();
+        tokio::spawn(async move {
+            let _ = gatehouse::serve(&served, Some(public), Some(admin), async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        TestApp {
+            public: public_url,
+            admin: admin_url,
+            app,
+            http,
+            shutdown: Some(tx),
+            _dir: dir,
+        }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.public
+    }
+
+    /// Creates a client through the admin API and returns its JSON (with `client_secret`).
+    pub async fn create_client(&self, body: Value) -> Value {
+        let resp = self
+            .http
+            .post(format!("{}/admin/clients", self.admin))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        let v: Value = resp.json().await.expect("json");
+        assert_eq!(status, StatusCode::CREATED, "{v}");
+        v
+    }
+
+    /// A confidential web client for the code flow.
+    pub async fn web_client(&self) -> Value {
+        self.create_client(json!({
+            "client_name": "web",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "redirect_uris": [REDIRECT],
+            "scope": "openid offline_access profile",
+        }))
+        .await
+    }
+
+    pub async fn token(
+        &self,
+        client: &Value,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+        let resp = self
+            .http
+            .post(format!("{}/oauth2/token", self.public))
+            .basic_auth(
+                client["client_id"].as_str().unwrap_or_default(),
+                client["client_secret"].as_str(),
+            )
+            .form(form)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        (status, resp.json().await.unwrap_or(Value::Null), headers)
+    }
+
+    pub async fn introspect(&self, token: &str) -> Value {
+        self.http
+            .post(format!("{}/admin/oauth2/introspect", self.admin))
+            .form(&[("token", token)])
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    pub async fn admin_put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .put(format!("{}{path}", self.admin))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.admin))
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// A browser: follows nothing by itself, keeps cookies.
+#[derive(Default)]
+pub struct Browser {
+    pub cookies: Vec<(String, String)>,
+}
+
+pub struct Hop {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+impl Browser {
+    pub async fn get(&mut self, app: &TestApp, url: &str) -> Hop {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let mut req = app.http.get(url);
+        if !cookie.is_empty() {
+            req = req.header("cookie", cookie);
+        }
+        let resp = req.send().await.expect("request");
+        for v in resp.headers().get_all("set-cookie") {
+            let s = v.to_str().unwrap_or_default();
+            let first = s.split(';').next().unwrap_or_default();
+            if let Some((k, val)) = first.split_once('=') {
+                self.cookies.retain(|(n, _)| n != k);
+                if !s.contains("Max-Age=0") {
+                    self.cookies.push((k.to_owned(), val.to_owned()));
+                }
+            }
+        }
+        let status = resp.status();
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Hop {
+            status,
+            location,
+            body: resp.text().await.unwrap_or_default(),
+        }
+    }
+}
+
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    url::Url::parse(url)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mA0vHZ8tRxmhNmsX0GbHq8n35Ds0Ic";
+pub const CHALLENGE: &str = "t2PzgwpGIAiq1EyA27txBw1d9FQAzP_RKgClcuWqpSA";
+
+/// Runs /oauth2/auth → login accept → consent accept and returns the final redirect to the client.
+pub async fn login_and_consent(
+    app: &TestApp,
+    browser: &mut Browser,
+    client: &Value,
+    extra: &str,
+    remember: bool,
+) -> String {
+    let auth_url = format!(
+        "{}/oauth2/auth?client_id={}&response_type=code&redirect_uri={}&scope=openid+offline_access&state=st4te1234&nonce=n0nce1234&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}",
+        app.public,
+        client["client_id"].as_str().unwrap_or_default(),
+        urlencode(REDIRECT),
+    );
+    let hop = browser.get(app, &auth_url).await;
+    assert_eq!(hop.status, StatusCode::SEE_OTHER, "{}", hop.body);
+    let login = hop.location.expect("redirect to login");
+    assert!(login.starts_with(LOGIN_URL), "{login}");
+    let challenge = query_param(&login, "login_challenge").expect("login_challenge");
+    let (status, req) = app
+        .admin_get(&format!(
+            "/admin/oauth2/auth/requests/login?login_challenge={challenge}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{req}");
+    let subject = req["subject"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("alice")
+        .to_owned();
+    let (status, accepted) = app
+        .admin_put(&format!("/admin/oauth2/auth/requests/login/accept?login_challenge={challenge}"), json!({"subject": subject, "remember": remember, "remember_for": 3600, "acr": "1", "amr": ["pwd"]}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{accepted}");
+    let hop = browser
+        .get(app, accepted["redirect_to"].as_str().expect("redirect_to"))
+        .await;
+    assert_eq!(hop.status, StatusCode::SEE_OTHER, "{}", hop.body);
+    let consent = hop.location.expect("redirect to consent");
+    if consent.starts_with(REDIRECT) {
+        return consent;
+    }
+    let challenge = query_param(&consent, "consent_challenge").expect("consent_challenge");
+    let (status, req) = app
+        .admin_get(&format!(
+            "/admin/oauth2/auth/requests/consent?consent_challenge={challenge}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{req}");
+    let (status, accepted) = app
+        .admin_put(
+            &format!("/admin/oauth2/auth/requests/consent/accept?consent_challenge={challenge}"),
+            json!({"grant_scope": req["requested_scope"], "remember": remember, "remember_for": 3600, "session": {"id_token": {"email": "alice@example.com"}, "access_token": {"team": "blue"}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{accepted}");
+    let hop = browser
+        .get(app, accepted["redirect_to"].as_str().expect("redirect_to"))
+        .await;
+    assert_eq!(hop.status, StatusCode::SEE_OTHER, "{}", hop.body);
+    hop.location.expect("redirect to client")
+}
+
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

@@ -1,0 +1,13 @@
+//! One integration-test binary: every test drives the real HTTP surface of an in-process
+//! Gatehouse on 127.0.0.1:0, once on SQLite and once on PostgreSQL (each test its own database).
+//! Files mirror the routes they exercise.
+
+mod harness;
+
+mod admin_auth;
+mod authorize;
+mod bad_input;
+mod clients;
+mod discovery;
+mod keys;
+mod token;

@@ -1,0 +1,421 @@
+//! `/oauth2/token`, `/admin/oauth2/introspect`, `/oauth2/revoke`, `/userinfo`.
+
+use gatehouse_crypto::jwt::UnverifiedJwt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::harness::{Browser, REDIRECT, TestApp, VERIFIER, login_and_consent, query_param};
+
+async fn client_credentials_opaque(app: TestApp) {
+    let c = app.create_client(json!({"grant_types": ["client_credentials"], "scope": "read write", "audience": ["https://api.example"]})).await;
+    let (status, body, headers) = app
+        .token(
+            &c,
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "read"),
+                ("audience", "https://api.example"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 3600);
+    assert!(body.get("refresh_token").is_none());
+    let at = body["access_token"].as_str().expect("token");
+    assert!(at.starts_with("gat_"));
+
+    let i = app.introspect(at).await;
+    assert_eq!(i["active"], true);
+    assert_eq!(i["scope"], "read");
+    assert_eq!(i["client_id"], c["client_id"]);
+    assert_eq!(i["aud"], json!(["https://api.example"]));
+    assert_eq!(i["token_use"], "access_token");
+    // Hydra's `scope` parameter on introspection requires the scopes.
+    let i: Value = app
+        .http
+        .post(format!("{}/admin/oauth2/introspect", app.admin))
+        .form(&[("token", at), ("scope", "write")])
+        .send()
+        .await
+        .expect("req")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(i["active"], false);
+
+    // Revocation by the owning client makes it inactive at once.
+    let resp = app
+        .http
+        .post(format!("{}/oauth2/revoke", app.public))
+        .basic_auth(
+            c["client_id"].as_str().unwrap_or_default(),
+            c["client_secret"].as_str(),
+        )
+        .form(&[("token", at)])
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(app.introspect(at).await, json!({"active": false}));
+    // A mistyped token is inactive (refused by its checksum, no database read).
+    assert_eq!(app.introspect(&at.replace('a', "b")).await["active"], false);
+}
+both_backends!(client_credentials, client_credentials_opaque);
+
+async fn client_credentials_errors(app: TestApp) {
+    let c = app
+        .create_client(json!({"grant_types": ["client_credentials"], "scope": "read"}))
+        .await;
+    let wrong = json!({"client_id": c["client_id"], "client_secret": "gcs_wrong"});
+    let (status, body, headers) = app
+        .token(&wrong, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "invalid_client");
+    assert!(headers.contains_key("www-authenticate"));
+    let unknown = json!({"client_id": "nobody", "client_secret": "x"});
+    let (status, body, _) = app
+        .token(&unknown, &[("grant_type", "client_credentials")])
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let (status, body, _) = app
+        .token(
+            &c,
+            &[("grant_type", "client_credentials"), ("scope", "admin")],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope"))
+    );
+    let (status, body, _) = app.token(&c, &[("grant_type", "password")]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    );
+    let (status, body, _) = app
+        .token(
+            &c,
+            &[("grant_type", "authorization_code"), ("code", "gac_x")],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unauthorized_client"))
+    );
+    let (status, body, _) = app
+        .token(
+            &c,
+            &[
+                ("grant_type", "client_credentials"),
+                ("audience", "https://other.example"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_target"))
+    );
+    // client_secret_post is refused for a client registered for client_secret_basic.
+    let resp = app
+        .http
+        .post(format!("{}/oauth2/token", app.public))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", c["client_id"].as_str().unwrap_or_default()),
+            (
+                "client_secret",
+                c["client_secret"].as_str().unwrap_or_default(),
+            ),
+        ])
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+}
+both_backends!(token_errors, client_credentials_errors);
+
+async fn jwt_access_tokens(app: TestApp) {
+    let c = app.create_client(json!({"grant_types": ["client_credentials"], "scope": "read", "access_token_strategy": "jwt"})).await;
+    let (status, body, _) = app
+        .token(
+            &c,
+            &[("grant_type", "client_credentials"), ("scope", "read")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let at = body["access_token"].as_str().expect("token");
+    let jwks: gatehouse_crypto::jwk::Jwks = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.public))
+        .send()
+        .await
+        .expect("req")
+        .json()
+        .await
+        .expect("jwks");
+    let jwt = UnverifiedJwt::parse(at).expect("a JWT");
+    assert_eq!(jwt.header.typ.as_deref(), Some("at+jwt"));
+    let claims = jwt.verify(&jwks.keys).expect("verifies against the JWKS");
+    assert_eq!(claims["iss"], app.issuer());
+    assert_eq!(claims["client_id"], c["client_id"]);
+    assert_eq!(claims["scope"], "read");
+    assert!(claims["exp"].as_i64().is_some() && claims["jti"].as_str().is_some());
+    assert_eq!(app.introspect(at).await["active"], true);
+}
+both_backends!(jwt_strategy, jwt_access_tokens);
+
+async fn authorization_code_refresh_and_reuse(app: TestApp) {
+    let c = app.web_client().await;
+    let mut browser = Browser::default();
+    let back = login_and_consent(&app, &mut browser, &c, "", false).await;
+    assert!(back.starts_with(REDIRECT), "{back}");
+    assert_eq!(query_param(&back, "state").as_deref(), Some("st4te1234"));
+    assert_eq!(query_param(&back, "iss").as_deref(), Some(app.issuer()));
+    let code = query_param(&back, "code").expect("code");
+
+    // PKCE: the wrong verifier fails (and burns the code).
+    let exchange = |verifier: &'static str, code: String| {
+        let app = &app;
+        let c = &c;
+        async move {
+            app.token(
+                c,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT),
+                    ("code_verifier", verifier),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, body, _) = exchange(VERIFIER, code.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let at = body["access_token"].as_str().expect("at").to_owned();
+    let rt = body["refresh_token"].as_str().expect("rt").to_owned();
+    let id_token = body["id_token"].as_str().expect("id_token");
+
+    let jwks: gatehouse_crypto::jwk::Jwks = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.public))
+        .send()
+        .await
+        .expect("req")
+        .json()
+        .await
+        .expect("jwks");
+    let claims = UnverifiedJwt::parse(id_token)
+        .expect("jwt")
+        .verify(&jwks.keys)
+        .expect("signature");
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["aud"], json!([c["client_id"]]));
+    assert_eq!(claims["nonce"], "n0nce1234");
+    assert_eq!(claims["email"], "alice@example.com");
+    assert_eq!(claims["acr"], "1");
+    assert_eq!(claims["amr"], json!(["pwd"]));
+    assert!(claims["sid"].as_str().is_some() && claims["auth_time"].as_i64().is_some());
+    assert_eq!(claims["at_hash"].as_str().map(str::len), Some(22));
+
+    let info: Value = app
+        .http
+        .get(format!("{}/userinfo", app.public))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .expect("req")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(info, json!({"sub": "alice", "email": "alice@example.com"}));
+    let i = app.introspect(&at).await;
+    assert_eq!(i["ext"], json!({"team": "blue"}));
+
+    // The code is single-use; reusing it revokes what it issued.
+    let (status, body, _) = exchange(VERIFIER, code.clone()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(
+        app.introspect(&at).await["active"],
+        false,
+        "code reuse revoked the access token"
+    );
+    assert_eq!(
+        app.introspect(&rt).await["active"],
+        false,
+        "and the refresh token"
+    );
+
+    // A fresh grant: refresh rotates; reusing the old refresh token revokes the family.
+    let back = login_and_consent(&app, &mut browser, &c, "", false).await;
+    let code = query_param(&back, "code").expect("code");
+    let (_, body, _) = exchange(VERIFIER, code).await;
+    let rt1 = body["refresh_token"].as_str().expect("rt").to_owned();
+    let (status, body, _) = app
+        .token(
+            &c,
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt1)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rt2 = body["refresh_token"].as_str().expect("rotated").to_owned();
+    assert_ne!(rt1, rt2);
+    assert!(body["id_token"].as_str().is_some());
+    let at2 = body["access_token"].as_str().expect("at").to_owned();
+    let (status, body, _) = app
+        .token(
+            &c,
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt1)],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    assert_eq!(
+        app.introspect(&rt2).await["active"],
+        false,
+        "reuse revoked the newest refresh token"
+    );
+    assert_eq!(
+        app.introspect(&at2).await["active"],
+        false,
+        "and its access token"
+    );
+}
+both_backends!(code_flow, authorization_code_refresh_and_reuse);
+
+async fn pkce_and_redirect_binding(app: TestApp) {
+    let c = app.web_client().await;
+    let mut browser = Browser::default();
+    let back = login_and_consent(&app, &mut browser, &c, "", false).await;
+    let code = query_param(&back, "code").expect("code");
+    let (status, body, _) = app
+        .token(
+            &c,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", "x".repeat(43).as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    let back = login_and_consent(&app, &mut browser, &c, "", false).await;
+    let code = query_param(&back, "code").expect("code");
+    let (status, body, _) = app
+        .token(
+            &c,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "https://app.example.com/other"),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+
+    // A code is bound to its client.
+    let other = app.web_client().await;
+    let back = login_and_consent(&app, &mut browser, &c, "", false).await;
+    let code = query_param(&back, "code").expect("code");
+    let (status, body, _) = app
+        .token(
+            &other,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+}
+both_backends!(pkce, pkce_and_redirect_binding);
+
+#[tokio::test]
+async fn refresh_grace_period_allows_a_concurrent_retry() {
+    let app = TestApp::spawn_with(crate::harness::Backend::Sqlite, |c| {
+        c.oauth2.grant.refresh_token.rotation_grace_period =
+            gatehouse::config::Dur(std::time::Duration::from_secs(30))
+    })
+    .await;
+    let c = app.web_client().await;
+    let mut browser = Browser::default();
+    let back = login_and_consent(&app, &mut browser, &c, "", false).await;
+    let code = query_param(&back, "code").expect("code");
+    let (_, body, _) = app
+        .token(
+            &c,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    let rt = body["refresh_token"].as_str().expect("rt").to_owned();
+    let (s1, _, _) = app
+        .token(
+            &c,
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+        )
+        .await;
+    let (s2, b2, _) = app
+        .token(
+            &c,
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt)],
+        )
+        .await;
+    assert_eq!((s1, s2), (StatusCode::OK, StatusCode::OK), "{b2}");
+}
+
+async fn userinfo_needs_a_valid_token(app: TestApp) {
+    let resp = app
+        .http
+        .get(format!("{}/userinfo", app.public))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+    let resp = app
+        .http
+        .get(format!("{}/userinfo", app.public))
+        .bearer_auth("gat_nope")
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap_or_default()
+            .contains("invalid_token")
+    );
+}
+both_backends!(userinfo, userinfo_needs_a_valid_token);
