@@ -105,8 +105,10 @@ impl TestApp {
         let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let public_url = format!("http://{}", public.local_addr().expect("addr"));
         let admin_url = format!("http://{}", admin.local_addr().expect("addr"));
-        let mut config = Config::default();
-        config.data_dir = dir.path().to_owned();
+        let mut config = Config {
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
         if let Some(dsn) = dsn {
             config.dsn = dsn;
             config.secrets.system = vec!["test-secret-0123456789abcdef".into()];
