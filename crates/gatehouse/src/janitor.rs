@@ -1,6 +1,6 @@
 //! Background upkeep: deletes expired tokens, codes, challenges and sessions so tables do not
 //! grow forever, and refreshes the signing-key snapshot when a key activates or expires (or
-//! another replica rotated).
+//! another replica rotated), and retries back-channel logout deliveries.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,11 +11,14 @@ use crate::oauth2::Provider;
 
 /// How often the key snapshot is re-read from the store.
 const KEY_REFRESH: Duration = Duration::from_secs(30);
+/// How often queued back-channel logout deliveries are retried.
+const DELIVERY_TICK: Duration = Duration::from_secs(5);
 
 pub async fn run(provider: Arc<Provider>, interval: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     let mut cleanup = tokio::time::interval(interval);
     let mut keys = tokio::time::interval(KEY_REFRESH);
+    let mut deliveries = tokio::time::interval(DELIVERY_TICK);
     loop {
         tokio::select! {
             _ = &mut shutdown => return,
@@ -24,6 +27,11 @@ pub async fn run(provider: Arc<Provider>, interval: Duration, shutdown: impl Fut
                 Ok(n) => tracing::info!(rows = n, "janitor removed expired rows"),
                 Err(e) => tracing::warn!(error = %e, "janitor failed"),
             },
+            _ = deliveries.tick() => {
+                if let Err(e) = provider.deliver_logouts(now()).await {
+                    tracing::warn!(error = %e, "back-channel logout delivery failed");
+                }
+            }
             _ = keys.tick() => {
                 if let Err(e) = provider.keys.refresh(now()).await {
                     tracing::warn!(error = %e, "refreshing signing keys failed");

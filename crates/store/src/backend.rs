@@ -334,6 +334,12 @@ macro_rules! store_impl {
                 self.hashes("UPDATE oauth2_tokens SET revoked = 1 WHERE session_id = $1 AND revoked = 0 RETURNING hash", session_id).await
             }
 
+            async fn session_client_ids(&self, session_id: &str) -> Result<Vec<String>> {
+                let rows = sqlx::query("SELECT DISTINCT client_id FROM oauth2_tokens WHERE session_id = $1 ORDER BY client_id")
+                    .bind(session_id).fetch_all(&self.pool).await?;
+                rows.iter().map(|r| Ok(r.try_get::<String, _>("client_id")?)).collect()
+            }
+
             async fn put_flow(&self, id: &str, data: &str, expires_at: i64) -> Result<()> {
                 sqlx::query("INSERT INTO oauth2_flows (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET data = excluded.data, expires_at = excluded.expires_at")
                     .bind(id).bind(data).bind(expires_at).execute(&self.pool).await?;

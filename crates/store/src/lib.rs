@@ -75,6 +75,8 @@ pub trait Store: Send + Sync + 'static {
         client_id: Option<&str>,
     ) -> Result<Vec<String>>;
     async fn revoke_session_tokens(&self, session_id: &str) -> Result<Vec<String>>;
+    /// The clients that received tokens or codes within a login session (for logout fan-out).
+    async fn session_client_ids(&self, session_id: &str) -> Result<Vec<String>>;
 
     // Authorization flows in progress (login and consent requests)
     async fn put_flow(&self, id: &str, data: &str, expires_at: i64) -> Result<()>;

@@ -12,6 +12,7 @@ pub fn metadata(issuer: &str, signing_alg: &str, registration_enabled: bool) -> 
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
         "userinfo_endpoint": format!("{issuer}/userinfo"),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+        "end_session_endpoint": format!("{issuer}/oauth2/sessions/logout"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
@@ -29,10 +30,10 @@ pub fn metadata(issuer: &str, signing_alg: &str, registration_enabled: bool) -> 
         "request_uri_parameter_supported": false,
         "require_request_uri_registration": false,
         "authorization_response_iss_parameter_supported": true,
-        "frontchannel_logout_supported": false,
-        "frontchannel_logout_session_supported": false,
-        "backchannel_logout_supported": false,
-        "backchannel_logout_session_supported": false,
+        "frontchannel_logout_supported": true,
+        "frontchannel_logout_session_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
     });
     if registration_enabled && let Value::Object(m) = &mut doc {

@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod flows;
 pub mod introspect;
 pub mod issue;
+pub mod logout;
 pub mod token;
 
 use std::sync::Arc;

@@ -47,6 +47,15 @@ pub fn router(state: AppState) -> Router {
             "/admin/oauth2/auth/requests/consent/reject",
             put(reject_consent),
         )
+        .route("/admin/oauth2/auth/requests/logout", get(get_logout))
+        .route(
+            "/admin/oauth2/auth/requests/logout/accept",
+            put(accept_logout),
+        )
+        .route(
+            "/admin/oauth2/auth/requests/logout/reject",
+            put(reject_logout),
+        )
         .route(
             "/admin/oauth2/auth/sessions/consent",
             get(list_consent_sessions).delete(revoke_consent_sessions),
@@ -272,6 +281,39 @@ async fn reject_consent(
         .reject_consent(required(&p, "consent_challenge")?, body, now())
         .await?;
     Ok(axum::Json(json!({"redirect_to": to})).into_response())
+}
+
+async fn get_logout(
+    State(s): State<AppState>,
+    QueryPairs(p): QueryPairs,
+) -> Result<Response, ApiError> {
+    Ok(axum::Json(
+        s.provider
+            .logout_request(required(&p, "logout_challenge")?, now())
+            .await?,
+    )
+    .into_response())
+}
+
+async fn accept_logout(
+    State(s): State<AppState>,
+    QueryPairs(p): QueryPairs,
+) -> Result<Response, ApiError> {
+    let to = s
+        .provider
+        .accept_logout(required(&p, "logout_challenge")?, now())
+        .await?;
+    Ok(axum::Json(json!({"redirect_to": to})).into_response())
+}
+
+async fn reject_logout(
+    State(s): State<AppState>,
+    QueryPairs(p): QueryPairs,
+) -> Result<Response, ApiError> {
+    s.provider
+        .reject_logout(required(&p, "logout_challenge")?, now())
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn list_consent_sessions(

@@ -14,6 +14,7 @@ use super::extract::{FormPairs, QueryPairs, cookies};
 use super::{AppState, health_alive, health_ready, html_escape};
 use crate::clock::now;
 use crate::oauth2::flows::{Outcome, SetCookie};
+use crate::oauth2::logout::LogoutOutcome;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -24,6 +25,12 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth2/token", post(token))
         .route("/oauth2/revoke", post(revoke))
         .route("/userinfo", get(userinfo).post(userinfo))
+        .route("/oauth2/sessions/logout", get(logout_get).post(logout_post))
+        .route("/oauth2/fallbacks/logout", get(fallback_logout))
+        .route(
+            "/oauth2/fallbacks/logout/callback",
+            get(fallback_logout_done),
+        )
         .route("/oauth2/fallbacks/login", get(fallback_login))
         .route("/oauth2/fallbacks/consent", get(fallback_consent))
         .route("/oauth2/fallbacks/error", get(fallback_error))
@@ -99,6 +106,89 @@ pub fn cookie_header(s: &AppState, c: &SetCookie) -> Option<HeaderValue> {
         v.push_str(&format!("; Max-Age={age}"));
     }
     HeaderValue::from_str(&v).ok()
+}
+
+async fn logout_get(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    QueryPairs(q): QueryPairs,
+) -> Result<Response, ApiError> {
+    let url = format!(
+        "{}{}",
+        s.provider.issuer,
+        uri.path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/oauth2/sessions/logout")
+    );
+    logout(s, headers, q, url).await
+}
+
+async fn logout_post(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    FormPairs(f): FormPairs,
+) -> Result<Response, ApiError> {
+    let url = format!("{}/oauth2/sessions/logout", s.provider.issuer);
+    logout(s, headers, f, url).await
+}
+
+async fn logout(
+    s: AppState,
+    headers: HeaderMap,
+    pairs: Vec<(String, String)>,
+    url: String,
+) -> Result<Response, ApiError> {
+    let outcome = s
+        .provider
+        .logout(pairs, &url, &cookies(&headers), now())
+        .await?;
+    Ok(match outcome {
+        LogoutOutcome::Redirect { location, cookies } => {
+            deliver_logouts_now(&s);
+            render_outcome(&s, Outcome::Redirect { location, cookies })
+        }
+        LogoutOutcome::Frontchannel {
+            iframes,
+            next,
+            cookies,
+        } => {
+            deliver_logouts_now(&s);
+            let frames: String = iframes
+                .iter()
+                .map(|u| {
+                    format!(
+                        r#"<iframe src="{}" style="display:none"></iframe>"#,
+                        html_escape(u)
+                    )
+                })
+                .collect();
+            let body = format!(
+                r#"<!doctype html><html><head><meta charset="utf-8"><title>Logging out</title><meta http-equiv="refresh" content="2;url={n}"></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto"><p>Logging you out of every application…</p>{frames}<p><a href="{n}">Continue</a></p></body></html>"#,
+                n = html_escape(&next)
+            );
+            let mut resp = Html(body).into_response();
+            for c in &cookies {
+                if let Some(v) = cookie_header(&s, c) {
+                    resp.headers_mut().append(header::SET_COOKIE, v);
+                }
+            }
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        LogoutOutcome::Page(e) => error_page(StatusCode::BAD_REQUEST, &e),
+    })
+}
+
+/// Back-channel logout tokens go out at once; the janitor retries what fails.
+fn deliver_logouts_now(s: &AppState) {
+    let provider = s.provider.clone();
+    tokio::spawn(async move {
+        if let Err(e) = provider.deliver_logouts(now()).await {
+            tracing::warn!(error = %e, "back-channel logout delivery failed");
+        }
+    });
 }
 
 fn render_outcome(s: &AppState, outcome: Outcome) -> Response {
@@ -275,6 +365,17 @@ async fn fallback_consent() -> Response {
         "No consent app is configured",
         "Set urls.consent to the URL of your consent app; it receives the consent_challenge and accepts it through the admin API.",
     )
+}
+
+async fn fallback_logout() -> Response {
+    fallback(
+        "No logout app is configured",
+        "Set urls.logout to the URL of your logout app; it receives the logout_challenge and accepts it through the admin API.",
+    )
+}
+
+async fn fallback_logout_done() -> Response {
+    fallback("You are logged out", "You can close this window.")
 }
 
 async fn fallback_error(QueryPairs(q): QueryPairs) -> Response {

@@ -10,4 +10,5 @@ mod bad_input;
 mod clients;
 mod discovery;
 mod keys;
+mod logout;
 mod token;

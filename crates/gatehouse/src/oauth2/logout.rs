@@ -1,0 +1,466 @@
+//! Logout: RP-initiated (OIDC RP-Initiated Logout 1.0) through a logout app in Hydra's model
+//! (`logout_challenge`, admin accept/reject), then front-channel iframes and back-channel logout
+//! tokens (OIDC Back-Channel Logout 1.0) to every client that got tokens in the session.
+//! Back-channel deliveries are queued in the database and retried with backoff.
+
+use gatehouse_crypto::jwt::{self, UnverifiedJwt};
+use gatehouse_crypto::{PlainToken, TokenKind};
+use gatehouse_protocol::OAuthError;
+use gatehouse_store::{LogoutDeliveryRow, TokenRow};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::flows::{SESSION_COOKIE, SetCookie};
+use super::{Provider, kind};
+use crate::error::{Error, Result};
+
+/// Retry schedule for back-channel logout deliveries, in seconds after the previous attempt.
+const BACKOFF: [i64; 5] = [10, 60, 300, 1800, 7200];
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogoutFlow {
+    pub id: String,
+    pub subject: Option<String>,
+    pub sid: Option<String>,
+    pub client_id: Option<String>,
+    pub post_logout_redirect_uri: Option<String>,
+    pub state: Option<String>,
+    pub rp_initiated: bool,
+    pub request_url: String,
+    pub accepted: bool,
+}
+
+/// What the browser gets at the end of a logout.
+#[derive(Debug)]
+pub enum LogoutOutcome {
+    Redirect {
+        location: String,
+        cookies: Vec<SetCookie>,
+    },
+    /// Front-channel logout iframes, then on to `next`.
+    Frontchannel {
+        iframes: Vec<String>,
+        next: String,
+        cookies: Vec<SetCookie>,
+    },
+    Page(OAuthError),
+}
+
+impl Provider {
+    /// `GET|POST /oauth2/sessions/logout`.
+    pub async fn logout(
+        &self,
+        pairs: Vec<(String, String)>,
+        request_url: &str,
+        cookies: &[(String, String)],
+        now: i64,
+    ) -> Result<LogoutOutcome> {
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(v) = get("logout_verifier") {
+            return self.finish_logout(v, now).await;
+        }
+        let session = match cookies.iter().find(|(k, _)| k == SESSION_COOKIE) {
+            Some((_, v)) => self
+                .store
+                .get_login_session(&gatehouse_crypto::TokenHash::of_secret(v).to_hex())
+                .await?
+                .filter(|s| s.expires_at > now),
+            None => None,
+        };
+        let mut client_id = get("client_id").map(str::to_owned);
+        let mut hint_sub = None;
+        if let Some(hint) = get("id_token_hint") {
+            // The hint may have expired; it must be ours and intact.
+            let claims = UnverifiedJwt::parse(hint)
+                .and_then(|j| j.verify(&self.keys.current().jwks.keys))
+                .map_err(|_| {
+                    Error::OAuth(OAuthError::invalid_request(
+                        "The id_token_hint is not a valid ID token from this issuer.",
+                    ))
+                })?;
+            if claims.get("iss").and_then(Value::as_str) != Some(&self.issuer) {
+                return Ok(LogoutOutcome::Page(OAuthError::invalid_request(
+                    "The id_token_hint was issued by another issuer.",
+                )));
+            }
+            let aud = match claims.get("aud") {
+                Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_owned),
+                Some(Value::String(s)) => Some(s.clone()),
+                _ => None,
+            };
+            if client_id.is_some() && client_id != aud {
+                return Ok(LogoutOutcome::Page(OAuthError::invalid_request(
+                    "client_id does not match the id_token_hint audience.",
+                )));
+            }
+            client_id = aud;
+            hint_sub = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
+        }
+        let post_logout = get("post_logout_redirect_uri").map(str::to_owned);
+        if let Some(uri) = &post_logout {
+            let Some(cid) = &client_id else {
+                return Ok(LogoutOutcome::Page(OAuthError::invalid_request(
+                    "post_logout_redirect_uri requires id_token_hint or client_id.",
+                )));
+            };
+            let client = match self.get_client(cid).await {
+                Ok(c) => c,
+                Err(Error::NotFound(_)) => {
+                    return Ok(LogoutOutcome::Page(OAuthError::invalid_request(
+                        "The client does not exist.",
+                    )));
+                }
+                Err(e) => return Err(e),
+            };
+            if !client
+                .client
+                .post_logout_redirect_uris
+                .iter()
+                .any(|u| u == uri)
+            {
+                return Ok(LogoutOutcome::Page(OAuthError::invalid_request(
+                    "The post_logout_redirect_uri is not registered for this client.",
+                )));
+            }
+        }
+        if session.is_none() {
+            // Nobody to log out: go straight on.
+            return Ok(LogoutOutcome::Redirect {
+                location: self.after_logout_url(post_logout.as_deref(), get("state")),
+                cookies: vec![],
+            });
+        }
+        if let (Some(s), Some(h)) = (&session, &hint_sub)
+            && s.subject != *h
+        {
+            return Ok(LogoutOutcome::Page(OAuthError::invalid_request(
+                "The id_token_hint belongs to another user than the current session.",
+            )));
+        }
+        let flow = LogoutFlow {
+            id: uuid::Uuid::new_v4().to_string(),
+            subject: session.as_ref().map(|s| s.subject.clone()),
+            sid: session.as_ref().map(|s| s.id.clone()),
+            client_id,
+            post_logout_redirect_uri: post_logout,
+            state: get("state").map(str::to_owned),
+            rp_initiated: get("id_token_hint").is_some() || get("client_id").is_some(),
+            request_url: request_url.to_owned(),
+            accepted: false,
+        };
+        let challenge = PlainToken::generate(TokenKind::LogoutChallenge);
+        self.save_logout(&flow, now).await?;
+        self.insert_logout_step(&challenge, kind::LOGOUT_CHALLENGE, &flow, now)
+            .await?;
+        let base = self
+            .config
+            .urls
+            .logout
+            .clone()
+            .unwrap_or_else(|| format!("{}/oauth2/fallbacks/logout", self.issuer));
+        let mut url =
+            url::Url::parse(&base).map_err(|e| Error::Internal(format!("urls.logout: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("logout_challenge", challenge.expose());
+        Ok(LogoutOutcome::Redirect {
+            location: url.to_string(),
+            cookies: vec![],
+        })
+    }
+
+    fn after_logout_url(&self, post_logout: Option<&str>, state: Option<&str>) -> String {
+        match post_logout {
+            Some(uri) => match url::Url::parse(uri) {
+                Ok(mut u) => {
+                    if let Some(s) = state {
+                        u.query_pairs_mut().append_pair("state", s);
+                    }
+                    u.to_string()
+                }
+                Err(_) => uri.to_owned(),
+            },
+            None => self
+                .config
+                .urls
+                .post_logout_redirect
+                .clone()
+                .unwrap_or_else(|| format!("{}/oauth2/fallbacks/logout/callback", self.issuer)),
+        }
+    }
+
+    async fn save_logout(&self, flow: &LogoutFlow, now: i64) -> Result<()> {
+        let data = serde_json::to_string(flow).map_err(|e| Error::Internal(e.to_string()))?;
+        self.store
+            .put_flow(
+                &flow.id,
+                &data,
+                now + self.config.ttl.login_consent_request.secs(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_logout_step(
+        &self,
+        token: &PlainToken,
+        kind: &str,
+        flow: &LogoutFlow,
+        now: i64,
+    ) -> Result<()> {
+        self.store
+            .insert_token(&TokenRow {
+                hash: token.hash().to_hex(),
+                kind: kind.to_owned(),
+                client_id: flow.client_id.clone().unwrap_or_default(),
+                subject: flow.subject.clone(),
+                family_id: flow.id.clone(),
+                session_id: None,
+                data: "{}".into(),
+                created_at: now,
+                expires_at: now + self.config.ttl.login_consent_request.secs(),
+                revoked: false,
+                used_at: None,
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn logout_flow(
+        &self,
+        value: &str,
+        token_kind: TokenKind,
+        row_kind: &str,
+        now: i64,
+    ) -> Result<(LogoutFlow, TokenRow)> {
+        let not_found = || Error::NotFound(format!("the {row_kind} does not exist or has expired"));
+        let token = PlainToken::parse_as(value, token_kind).map_err(|_| not_found())?;
+        let row = self
+            .store
+            .get_token(&token.hash().to_hex())
+            .await?
+            .filter(|r| r.kind == row_kind && r.expires_at > now)
+            .ok_or_else(not_found)?;
+        let data = self
+            .store
+            .get_flow(&row.family_id)
+            .await?
+            .ok_or_else(not_found)?;
+        Ok((
+            serde_json::from_str(&data).map_err(|e| Error::Internal(e.to_string()))?,
+            row,
+        ))
+    }
+
+    /// `GET /admin/oauth2/auth/requests/logout`.
+    pub async fn logout_request(&self, challenge: &str, now: i64) -> Result<Value> {
+        let (flow, row) = self
+            .logout_flow(
+                challenge,
+                TokenKind::LogoutChallenge,
+                kind::LOGOUT_CHALLENGE,
+                now,
+            )
+            .await?;
+        if row.used_at.is_some() {
+            return Err(Error::Gone(String::new()));
+        }
+        let client = match &flow.client_id {
+            Some(id) => self
+                .get_client(id)
+                .await
+                .ok()
+                .map(|c| serde_json::to_value(&c.client).unwrap_or_default()),
+            None => None,
+        };
+        Ok(json!({
+            "challenge": challenge,
+            "subject": flow.subject.unwrap_or_default(),
+            "sid": flow.sid.unwrap_or_default(),
+            "request_url": flow.request_url,
+            "rp_initiated": flow.rp_initiated,
+            "client": client,
+        }))
+    }
+
+    /// `PUT /admin/oauth2/auth/requests/logout/accept`: returns `redirect_to`.
+    pub async fn accept_logout(&self, challenge: &str, now: i64) -> Result<String> {
+        let (mut flow, row) = self
+            .logout_flow(
+                challenge,
+                TokenKind::LogoutChallenge,
+                kind::LOGOUT_CHALLENGE,
+                now,
+            )
+            .await?;
+        if row.used_at.is_some() || !self.store.use_token(&row.hash, now).await? {
+            return Err(Error::Gone(String::new()));
+        }
+        flow.accepted = true;
+        self.save_logout(&flow, now).await?;
+        let verifier = PlainToken::generate(TokenKind::LogoutVerifier);
+        self.insert_logout_step(&verifier, kind::LOGOUT_VERIFIER, &flow, now)
+            .await?;
+        Ok(format!(
+            "{}/oauth2/sessions/logout?logout_verifier={}",
+            self.issuer,
+            verifier.expose()
+        ))
+    }
+
+    /// `PUT /admin/oauth2/auth/requests/logout/reject`: the user stays logged in.
+    pub async fn reject_logout(&self, challenge: &str, now: i64) -> Result<()> {
+        let (_, row) = self
+            .logout_flow(
+                challenge,
+                TokenKind::LogoutChallenge,
+                kind::LOGOUT_CHALLENGE,
+                now,
+            )
+            .await?;
+        if row.used_at.is_some() || !self.store.use_token(&row.hash, now).await? {
+            return Err(Error::Gone(String::new()));
+        }
+        Ok(())
+    }
+
+    async fn finish_logout(&self, verifier: &str, now: i64) -> Result<LogoutOutcome> {
+        let (flow, row) = match self
+            .logout_flow(
+                verifier,
+                TokenKind::LogoutVerifier,
+                kind::LOGOUT_VERIFIER,
+                now,
+            )
+            .await
+        {
+            Ok(v) => v,
+            Err(Error::NotFound(_)) => {
+                return Ok(LogoutOutcome::Page(OAuthError::invalid_request(
+                    "The logout verifier is invalid or has expired.",
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        if row.used_at.is_some() || !self.store.use_token(&row.hash, now).await? || !flow.accepted {
+            return Ok(LogoutOutcome::Page(OAuthError::invalid_request(
+                "The logout verifier has been used already.",
+            )));
+        }
+        let mut iframes = Vec::new();
+        if let Some(sid) = &flow.sid {
+            self.store.delete_login_session(sid).await?;
+            for client_id in self.store.session_client_ids(sid).await? {
+                let Ok(client) = self.get_client(&client_id).await else {
+                    continue;
+                };
+                let c = &client.client;
+                if !c.frontchannel_logout_uri.is_empty()
+                    && let Ok(mut u) = url::Url::parse(&c.frontchannel_logout_uri)
+                {
+                    u.query_pairs_mut()
+                        .append_pair("iss", &self.issuer)
+                        .append_pair("sid", sid);
+                    iframes.push(u.to_string());
+                }
+                if !c.backchannel_logout_uri.is_empty() {
+                    let token = self.logout_token(&client_id, flow.subject.as_deref(), sid, now);
+                    let d = LogoutDeliveryRow {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        client_id: client_id.clone(),
+                        url: c.backchannel_logout_uri.clone(),
+                        logout_token: token,
+                        attempts: 0,
+                        next_attempt_at: now,
+                        created_at: now,
+                    };
+                    self.store.insert_logout_delivery(&d).await?;
+                }
+            }
+        }
+        let cookies = vec![SetCookie {
+            name: SESSION_COOKIE.into(),
+            value: String::new(),
+            max_age: Some(0),
+        }];
+        let next = self.after_logout_url(
+            flow.post_logout_redirect_uri.as_deref(),
+            flow.state.as_deref(),
+        );
+        tracing::info!(
+            subject = flow.subject.as_deref().unwrap_or_default(),
+            "logged out"
+        );
+        if iframes.is_empty() {
+            Ok(LogoutOutcome::Redirect {
+                location: next,
+                cookies,
+            })
+        } else {
+            Ok(LogoutOutcome::Frontchannel {
+                iframes,
+                next,
+                cookies,
+            })
+        }
+    }
+
+    /// A logout token (OIDC Back-Channel Logout §2.4).
+    pub fn logout_token(
+        &self,
+        client_id: &str,
+        subject: Option<&str>,
+        sid: &str,
+        now: i64,
+    ) -> String {
+        let mut claims = json!({
+            "iss": self.issuer,
+            "aud": [client_id],
+            "iat": now,
+            "exp": now + 300,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "sid": sid,
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
+        });
+        if let Some(s) = subject {
+            claims["sub"] = json!(s);
+        }
+        jwt::sign(&self.keys.current().signing, Some("logout+jwt"), &claims)
+    }
+
+    /// Sends due back-channel logout tokens; failures are rescheduled with backoff and dropped
+    /// after the last attempt.
+    pub async fn deliver_logouts(&self, now: i64) -> Result<usize> {
+        let due = self.store.due_logout_deliveries(now, 50).await?;
+        let mut sent = 0;
+        for d in due {
+            let ok = self
+                .http
+                .post(&d.url)
+                .form(&[("logout_token", d.logout_token.as_str())])
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            if ok {
+                self.store.delete_logout_delivery(&d.id).await?;
+                sent += 1;
+            } else if let Some(wait) =
+                BACKOFF.get(usize::try_from(d.attempts).unwrap_or(usize::MAX))
+            {
+                self.store
+                    .reschedule_logout_delivery(&d.id, d.attempts + 1, now + wait)
+                    .await?;
+            } else {
+                tracing::warn!(client_id = %d.client_id, url = %d.url, "back-channel logout failed after every retry");
+                self.store.delete_logout_delivery(&d.id).await?;
+            }
+        }
+        Ok(sent)
+    }
+}
