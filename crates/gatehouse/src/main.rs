@@ -225,7 +225,7 @@ async fn main() -> anyhow::Result<()> {
                     print(&v)
                 }
                 ClientsCommand::List => print(
-                    &p.list_clients(1000, 0)
+                    &p.list_clients(1000, 0, None, None)
                         .await
                         .map_err(|e| anyhow::anyhow!("{e}"))?,
                 ),

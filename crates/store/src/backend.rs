@@ -12,6 +12,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
+use tokio::sync::{mpsc, oneshot};
 
 use crate::migrate;
 use crate::model::*;
@@ -32,6 +33,109 @@ pub async fn connect(dsn: &str) -> Result<Arc<dyn Store>> {
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Token inserts go through one writer task that commits them in groups: SQLite has one
+    /// writer at a time, and many connections contending for its lock spend their time in the
+    /// busy handler instead of writing.
+    writer: mpsc::Sender<(TokenRow, oneshot::Sender<Result<()>>)>,
+}
+
+/// Most rows committed in one transaction by the SQLite writer.
+const WRITE_BATCH: usize = 256;
+
+const INSERT_TOKEN: &str = "INSERT INTO oauth2_tokens (hash, kind, client_id, subject, family_id, session_id, data, created_at, expires_at, revoked, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (hash) DO NOTHING";
+
+fn bind_token<'q, DB: sqlx::Database>(
+    q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>,
+    t: &'q TokenRow,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments>
+where
+    String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    q.bind(t.hash.clone())
+        .bind(t.kind.clone())
+        .bind(t.client_id.clone())
+        .bind(t.subject.clone())
+        .bind(t.family_id.clone())
+        .bind(t.session_id.clone())
+        .bind(t.data.clone())
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .bind(i64::from(t.revoked))
+        .bind(t.used_at)
+}
+
+async fn sqlite_writer(
+    pool: SqlitePool,
+    mut rx: mpsc::Receiver<(TokenRow, oneshot::Sender<Result<()>>)>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        let mut outcomes: Vec<Result<()>> = Vec::with_capacity(batch.len());
+        let committed: std::result::Result<(), sqlx::Error> = async {
+            let mut tx = pool.begin().await?;
+            for (row, _) in &batch {
+                let r = bind_token(sqlx::query(INSERT_TOKEN), row)
+                    .execute(&mut *tx)
+                    .await?;
+                outcomes.push(if r.rows_affected() == 1 {
+                    Ok(())
+                } else {
+                    Err(StoreError::Conflict)
+                });
+            }
+            tx.commit().await
+        }
+        .await;
+        match committed {
+            Ok(()) => {
+                for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(StoreError::Database(sqlx::Error::Protocol(
+                        msg.clone(),
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+impl SqliteStore {
+    async fn insert_token_row(&self, t: &TokenRow) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        self.writer
+            .send((t.clone(), tx))
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
+        rx.await
+            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?
+    }
+}
+
+impl PostgresStore {
+    async fn insert_token_row(&self, t: &TokenRow) -> Result<()> {
+        let r = bind_token(sqlx::query(INSERT_TOKEN), t)
+            .execute(&self.pool)
+            .await?;
+        if r.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
+        }
+    }
 }
 
 impl SqliteStore {
@@ -56,7 +160,9 @@ impl SqliteStore {
             .max_lifetime(None)
             .connect_with(opts)
             .await?;
-        Ok(SqliteStore { pool })
+        let (writer, rx) = mpsc::channel(4096);
+        tokio::spawn(sqlite_writer(pool.clone(), rx));
+        Ok(SqliteStore { pool, writer })
     }
 }
 
@@ -102,6 +208,8 @@ macro_rules! store_impl {
             fn client_row(r: &$row) -> Result<ClientRow> {
                 Ok(ClientRow {
                     client_id: r.try_get("client_id")?,
+                    client_name: r.try_get("client_name")?,
+                    owner: r.try_get("owner")?,
                     data: r.try_get("data")?,
                     secret_hash: r.try_get("secret_hash")?,
                     registration_token_hash: r.try_get("registration_token_hash")?,
@@ -256,9 +364,9 @@ macro_rules! store_impl {
             }
 
             async fn insert_client(&self, c: &ClientRow) -> Result<()> {
-                sqlx::query("INSERT INTO clients (client_id, data, secret_hash, registration_token_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                sqlx::query("INSERT INTO clients (client_id, data, secret_hash, registration_token_hash, created_at, updated_at, client_name, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
                     .bind(&c.client_id).bind(&c.data).bind(&c.secret_hash).bind(&c.registration_token_hash)
-                    .bind(c.created_at).bind(c.updated_at)
+                    .bind(c.created_at).bind(c.updated_at).bind(&c.client_name).bind(&c.owner)
                     .execute(&self.pool).await.map_err(conflict)?;
                 Ok(())
             }
@@ -268,15 +376,15 @@ macro_rules! store_impl {
                 row.as_ref().map(Self::client_row).transpose()
             }
 
-            async fn list_clients(&self, limit: i64, offset: i64) -> Result<Vec<ClientRow>> {
-                let rows = sqlx::query("SELECT * FROM clients ORDER BY created_at, client_id LIMIT $1 OFFSET $2")
-                    .bind(limit).bind(offset).fetch_all(&self.pool).await?;
+            async fn list_clients(&self, limit: i64, offset: i64, client_name: Option<&str>, owner: Option<&str>) -> Result<Vec<ClientRow>> {
+                let rows = sqlx::query("SELECT * FROM clients WHERE ($3 IS NULL OR client_name = $3) AND ($4 IS NULL OR owner = $4) ORDER BY created_at, client_id LIMIT $1 OFFSET $2")
+                    .bind(limit).bind(offset).bind(client_name).bind(owner).fetch_all(&self.pool).await?;
                 rows.iter().map(Self::client_row).collect()
             }
 
             async fn update_client(&self, c: &ClientRow) -> Result<bool> {
-                let r = sqlx::query("UPDATE clients SET data = $2, secret_hash = $3, registration_token_hash = $4, updated_at = $5 WHERE client_id = $1")
-                    .bind(&c.client_id).bind(&c.data).bind(&c.secret_hash).bind(&c.registration_token_hash).bind(c.updated_at)
+                let r = sqlx::query("UPDATE clients SET data = $2, secret_hash = $3, registration_token_hash = $4, updated_at = $5, client_name = $6, owner = $7 WHERE client_id = $1")
+                    .bind(&c.client_id).bind(&c.data).bind(&c.secret_hash).bind(&c.registration_token_hash).bind(c.updated_at).bind(&c.client_name).bind(&c.owner)
                     .execute(&self.pool).await?;
                 Ok(r.rows_affected() > 0)
             }
@@ -291,12 +399,7 @@ macro_rules! store_impl {
             }
 
             async fn insert_token(&self, t: &TokenRow) -> Result<()> {
-                sqlx::query("INSERT INTO oauth2_tokens (hash, kind, client_id, subject, family_id, session_id, data, created_at, expires_at, revoked, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)")
-                    .bind(&t.hash).bind(&t.kind).bind(&t.client_id).bind(&t.subject).bind(&t.family_id)
-                    .bind(&t.session_id).bind(&t.data).bind(t.created_at).bind(t.expires_at)
-                    .bind(i64::from(t.revoked)).bind(t.used_at)
-                    .execute(&self.pool).await.map_err(conflict)?;
-                Ok(())
+                self.insert_token_row(t).await
             }
 
             async fn get_token(&self, hash: &str) -> Result<Option<TokenRow>> {

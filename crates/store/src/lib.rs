@@ -55,7 +55,14 @@ pub trait Store: Send + Sync + 'static {
     // OAuth 2.0 clients
     async fn insert_client(&self, client: &ClientRow) -> Result<()>;
     async fn get_client(&self, client_id: &str) -> Result<Option<ClientRow>>;
-    async fn list_clients(&self, limit: i64, offset: i64) -> Result<Vec<ClientRow>>;
+    /// Clients in creation order; `client_name` and `owner` filter by exact match.
+    async fn list_clients(
+        &self,
+        limit: i64,
+        offset: i64,
+        client_name: Option<&str>,
+        owner: Option<&str>,
+    ) -> Result<Vec<ClientRow>>;
     async fn update_client(&self, client: &ClientRow) -> Result<bool>;
     async fn delete_client(&self, client_id: &str) -> Result<bool>;
 

@@ -21,6 +21,9 @@ pub struct KeyRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientRow {
     pub client_id: String,
+    /// Copies of two metadata fields, for Hydra's list filters.
+    pub client_name: String,
+    pub owner: String,
     pub data: String,
     pub secret_hash: Option<String>,
     pub registration_token_hash: Option<String>,

@@ -88,6 +88,8 @@ impl Provider {
         stored.updated_at = None;
         Ok(ClientRow {
             client_id: client.client_id.clone(),
+            client_name: client.client_name.clone(),
+            owner: client.owner.clone(),
             data: serde_json::to_string(&stored).map_err(|e| Error::Internal(e.to_string()))?,
             secret_hash,
             registration_token_hash: registration_hash,
@@ -166,8 +168,17 @@ impl Provider {
         Ok(c)
     }
 
-    pub async fn list_clients(&self, limit: i64, offset: i64) -> Result<Vec<Client>> {
-        let rows = self.store.list_clients(limit, offset).await?;
+    pub async fn list_clients(
+        &self,
+        limit: i64,
+        offset: i64,
+        client_name: Option<&str>,
+        owner: Option<&str>,
+    ) -> Result<Vec<Client>> {
+        let rows = self
+            .store
+            .list_clients(limit, offset, client_name, owner)
+            .await?;
         rows.iter()
             .map(|r| Self::from_row(r).map(|s| s.client))
             .collect()

@@ -148,7 +148,10 @@ async fn list_clients(
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
         .max(0);
-    let clients = s.provider.list_clients(size + 1, offset).await?;
+    let clients = s
+        .provider
+        .list_clients(size + 1, offset, q(&p, "client_name"), q(&p, "owner"))
+        .await?;
     let more = clients.len() as i64 > size;
     let page: Vec<_> = clients.into_iter().take(size as usize).collect();
     let mut resp = axum::Json(page).into_response();

@@ -15,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
@@ -31,6 +33,32 @@ pub struct AppState {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Request ids: a random per-process prefix and a counter — unique across replicas and
+/// restarts without a system call per request.
+#[derive(Clone)]
+struct SequentialId {
+    prefix: Arc<str>,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SequentialId {
+    fn new() -> Self {
+        SequentialId {
+            prefix: gatehouse_crypto::random::alphanumeric(12).into(),
+            next: Arc::default(),
+        }
+    }
+}
+
+impl MakeRequestId for SequentialId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        axum::http::HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
 fn layered(router: Router, limit: usize) -> Router {
     router
         .layer(RequestBodyLimitLayer::new(limit))
@@ -40,7 +68,7 @@ fn layered(router: Router, limit: usize) -> Router {
             tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, SequentialId::new()))
 }
 
 pub fn public_router(state: AppState) -> Router {

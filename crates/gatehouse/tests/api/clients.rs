@@ -134,3 +134,43 @@ async fn bad_metadata_is_refused(app: TestApp) {
     assert_eq!(resp.status(), StatusCode::CONFLICT);
 }
 both_backends!(client_validation, bad_metadata_is_refused);
+
+async fn list_filters(app: TestApp) {
+    app.create_client(
+        json!({"client_name": "alpha", "owner": "team-a", "grant_types": ["client_credentials"]}),
+    )
+    .await;
+    app.create_client(
+        json!({"client_name": "beta", "owner": "team-b", "grant_types": ["client_credentials"]}),
+    )
+    .await;
+    let (_, by_name) = app.admin_get("/admin/clients?client_name=alpha").await;
+    let names: Vec<&str> = by_name
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["client_name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["alpha"]);
+    let (_, by_owner) = app.admin_get("/admin/clients?owner=team-b").await;
+    let names: Vec<&str> = by_owner
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|c| c["client_name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["beta"]);
+    let resp = app
+        .http
+        .get(format!("{}/admin/clients?page_size=1", app.admin))
+        .send()
+        .await
+        .expect("req");
+    assert!(
+        resp.headers()["link"]
+            .to_str()
+            .unwrap_or_default()
+            .contains("page_token=1")
+    );
+}
+both_backends!(client_list_filters, list_filters);

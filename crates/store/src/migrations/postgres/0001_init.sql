@@ -13,12 +13,17 @@ CREATE INDEX signing_keys_set ON signing_keys (set_name);
 
 CREATE TABLE clients (
     client_id TEXT PRIMARY KEY,
+    client_name TEXT NOT NULL,
+    owner TEXT NOT NULL,
     data TEXT NOT NULL,
     secret_hash TEXT,
     registration_token_hash TEXT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
+
+CREATE INDEX clients_name ON clients (client_name);
+CREATE INDEX clients_owner ON clients (owner);
 
 CREATE TABLE oauth2_tokens (
     hash TEXT PRIMARY KEY,
