@@ -135,7 +135,7 @@ pub struct Serve {
     pub admin: AdminListener,
     /// Largest request body accepted, in bytes.
     pub request_body_limit: usize,
-    /// `Secure` on cookies; on by default, turned off automatically for an http:// loopback issuer.
+    /// `Secure` on cookies; when unset, on for an https:// issuer and off for an http:// one.
     pub cookies_secure: Option<bool>,
 }
 

@@ -271,6 +271,9 @@ impl Provider {
     }
 
     pub async fn delete_client(&self, client_id: &str) -> Result<()> {
+        // Revoke first so the cached copies of its tokens are purged at once.
+        let revoked = self.store.revoke_client_tokens(client_id).await?;
+        self.purge_tokens(&revoked);
         if !self.store.delete_client(client_id).await? {
             return Err(Error::NotFound("the client does not exist".into()));
         }

@@ -86,6 +86,15 @@ impl Provider {
         let Ok(jwt) = UnverifiedJwt::parse(token) else {
             return Ok(None);
         };
+        // Only our access tokens (RFC 9068 `typ`), never ID or logout tokens signed by the same key.
+        if jwt
+            .header
+            .typ
+            .as_deref()
+            .is_none_or(|t| !t.eq_ignore_ascii_case("at+jwt"))
+        {
+            return Ok(None);
+        }
         let snap = self.keys.current();
         let Ok(claims) = jwt.verify(&snap.jwks.keys) else {
             return Ok(None);
