@@ -248,6 +248,41 @@ pub struct Config {
     pub keys: Keys,
     pub log: Log,
     pub janitor: Janitor,
+    pub oidc: Oidc,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Oidc {
+    pub dynamic_client_registration: DynamicClientRegistration,
+}
+
+/// OAuth 2.0 Dynamic Client Registration (RFC 7591/7592): off by default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DynamicClientRegistration {
+    pub enabled: bool,
+    /// Scope given to a registered client that asks for none.
+    pub default_scope: Vec<String>,
+    /// Redirect URIs a registered client may use; `*` matches any run of characters. Empty: any
+    /// URI that passes the usual checks (https, loopback, private-use scheme).
+    pub allowed_redirect_uri_patterns: Vec<String>,
+    /// Grant types a registered client may ask for.
+    pub allowed_grant_types: Vec<String>,
+    /// Registrations accepted per client IP per hour.
+    pub rate_limit_per_hour: u32,
+}
+
+impl Default for DynamicClientRegistration {
+    fn default() -> Self {
+        DynamicClientRegistration {
+            enabled: false,
+            default_scope: vec!["openid".into(), "offline_access".into()],
+            allowed_redirect_uri_patterns: Vec::new(),
+            allowed_grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            rate_limit_per_hour: 20,
+        }
+    }
 }
 
 impl Default for Listener {
@@ -351,6 +386,7 @@ impl Default for Config {
             keys: Keys::default(),
             log: Log::default(),
             janitor: Janitor::default(),
+            oidc: Oidc::default(),
         }
     }
 }

@@ -101,13 +101,13 @@ impl App {
         let discovery = oauth2::discovery::metadata(
             &provider.issuer,
             keys.current().signing.alg().as_str(),
-            false,
+            config.oidc.dynamic_client_registration.enabled,
         );
-        let state = AppState {
-            config: config.clone(),
-            provider: provider.clone(),
-            discovery: bytes::Bytes::from(discovery.to_string()),
-        };
+        let state = AppState::new(
+            config.clone(),
+            provider.clone(),
+            bytes::Bytes::from(discovery.to_string()),
+        );
         Ok(App {
             config,
             store,
@@ -140,7 +140,8 @@ pub async fn serve(
     ));
     let mut tasks = Vec::new();
     if let Some(l) = public {
-        let router = web::public_router(app.state.clone());
+        let router = web::public_router(app.state.clone())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
         tasks.push(tokio::spawn(
             axum::serve(l, router)
                 .with_graceful_shutdown(wait(rx.clone()))

@@ -8,6 +8,7 @@ pub mod flows;
 pub mod introspect;
 pub mod issue;
 pub mod logout;
+pub mod registration;
 pub mod token;
 
 use std::sync::Arc;

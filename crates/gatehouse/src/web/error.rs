@@ -29,11 +29,13 @@ pub fn oauth_response(e: &OAuthError) -> Response {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    if e.error == ErrorCode::InvalidClient {
-        h.insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"gatehouse\""),
-        );
+    let challenge = match e.error {
+        ErrorCode::InvalidClient => Some("Basic realm=\"gatehouse\""),
+        ErrorCode::InvalidToken => Some("Bearer error=\"invalid_token\""),
+        _ => None,
+    };
+    if let Some(c) = challenge {
+        h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
     }
     resp
 }

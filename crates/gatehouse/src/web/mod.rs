@@ -29,6 +29,22 @@ pub struct AppState {
     pub provider: Arc<Provider>,
     /// The discovery document, serialised once.
     pub discovery: bytes::Bytes,
+    /// Dynamic registrations per client IP in the current hour.
+    pub registrations: moka::sync::Cache<std::net::IpAddr, Arc<std::sync::atomic::AtomicU32>>,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>, provider: Arc<Provider>, discovery: bytes::Bytes) -> AppState {
+        AppState {
+            config,
+            provider,
+            discovery,
+            registrations: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(3600))
+                .build(),
+        }
+    }
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -2,7 +2,10 @@
 //! endpoints (Hydra's paths), and health. Handlers only translate HTTP to provider calls.
 
 use axum::Router;
-use axum::extract::State;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -10,7 +13,7 @@ use gatehouse_protocol::token_request;
 use gatehouse_protocol::{ErrorCode, OAuthError};
 
 use super::error::ApiError;
-use super::extract::{FormPairs, QueryPairs, cookies};
+use super::extract::{FormPairs, Json, QueryPairs, cookies};
 use super::{AppState, health_alive, health_ready, html_escape};
 use crate::clock::now;
 use crate::oauth2::flows::{Outcome, SetCookie};
@@ -26,6 +29,13 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth2/revoke", post(revoke))
         .route("/userinfo", get(userinfo).post(userinfo))
         .route("/oauth2/sessions/logout", get(logout_get).post(logout_post))
+        .route("/oauth2/register", post(register))
+        .route(
+            "/oauth2/register/{id}",
+            get(get_registration)
+                .put(update_registration)
+                .delete(delete_registration),
+        )
         .route("/oauth2/fallbacks/logout", get(fallback_logout))
         .route(
             "/oauth2/fallbacks/logout/callback",
@@ -189,6 +199,99 @@ fn deliver_logouts_now(s: &AppState) {
             tracing::warn!(error = %e, "back-channel logout delivery failed");
         }
     });
+}
+
+fn registration_enabled(s: &AppState) -> Result<(), ApiError> {
+    if s.config.oidc.dynamic_client_registration.enabled {
+        Ok(())
+    } else {
+        Err(ApiError(crate::error::Error::NotFound(
+            "dynamic client registration is disabled (oidc.dynamic_client_registration.enabled)"
+                .into(),
+        )))
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    authorization_header(headers)
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
+/// `POST /oauth2/register` (RFC 7591), limited per client IP.
+async fn register(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Json(body): Json<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    registration_enabled(&s)?;
+    let count = s.registrations.get_with(peer.ip(), Default::default);
+    let limit = s
+        .config
+        .oidc
+        .dynamic_client_registration
+        .rate_limit_per_hour;
+    if count.fetch_add(1, Ordering::Relaxed) >= limit {
+        let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(serde_json::json!({"error": "too_many_requests", "error_description": "Too many client registrations from this address; try again later."}))).into_response();
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("3600"));
+        return Ok(resp);
+    }
+    let v = s.provider.register_client(body, now()).await?;
+    tracing::info!(client_id = v["client_id"].as_str().unwrap_or_default(), ip = %peer.ip(), "client registered dynamically");
+    let mut r = (StatusCode::CREATED, axum::Json(v)).into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+async fn get_registration(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    registration_enabled(&s)?;
+    s.provider
+        .check_registration_token(&id, bearer(&headers))
+        .await?;
+    Ok(axum::Json(s.provider.registered_client(&id).await?).into_response())
+}
+
+async fn update_registration(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    registration_enabled(&s)?;
+    s.provider
+        .check_registration_token(&id, bearer(&headers))
+        .await?;
+    let mut r = axum::Json(
+        s.provider
+            .update_registered_client(&id, body, now())
+            .await?,
+    )
+    .into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(r)
+}
+
+async fn delete_registration(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    registration_enabled(&s)?;
+    s.provider
+        .check_registration_token(&id, bearer(&headers))
+        .await?;
+    s.provider.delete_client(&id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 fn render_outcome(s: &AppState, outcome: Outcome) -> Response {

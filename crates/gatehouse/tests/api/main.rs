@@ -11,4 +11,5 @@ mod clients;
 mod discovery;
 mod keys;
 mod logout;
+mod registration;
 mod token;
