@@ -419,3 +419,70 @@ async fn userinfo_needs_a_valid_token(app: TestApp) {
     );
 }
 both_backends!(userinfo, userinfo_needs_a_valid_token);
+
+async fn private_key_jwt_client_authentication(app: TestApp) {
+    use gatehouse_crypto::{Algorithm, SigningKey, jwt};
+    let key = SigningKey::generate(Algorithm::EdDSA).expect("key");
+    let c = app
+        .create_client(json!({"grant_types": ["client_credentials"], "scope": "read", "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [key.public_jwk()]}}))
+        .await;
+    assert!(
+        c.get("client_secret").is_none(),
+        "no secret for private_key_jwt"
+    );
+    let id = c["client_id"].as_str().expect("id").to_owned();
+    let now = gatehouse::clock::now();
+    let assertion = |jti: &str, aud: String, key: &SigningKey| {
+        jwt::sign(
+            key,
+            None,
+            &json!({"iss": id, "sub": id, "aud": aud, "exp": now + 60, "iat": now, "jti": jti}),
+        )
+    };
+    let token_url = format!("{}/oauth2/token", app.public);
+    let post = |a: String| {
+        let app = &app;
+        let url = token_url.clone();
+        async move {
+            let resp = app
+                .http
+                .post(url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", a.as_str()),
+                ])
+                .send()
+                .await
+                .expect("req");
+            (
+                resp.status(),
+                resp.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let a1 = assertion("jti-1", token_url.clone(), &key);
+    let (status, body) = post(a1.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Replay of the same assertion (same jti) is refused.
+    let (status, body) = post(a1).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    // Wrong audience, or a key the client never registered.
+    let (status, _) = post(assertion(
+        "jti-2",
+        "https://elsewhere.example/token".into(),
+        &key,
+    ))
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let other = SigningKey::generate(Algorithm::EdDSA).expect("key");
+    let (status, _) = post(assertion("jti-3", token_url.clone(), &other)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+both_backends!(private_key_jwt, private_key_jwt_client_authentication);
