@@ -3,6 +3,7 @@
 //! `main` parses the CLI and config and calls [`App::build`] then [`serve`]; tests call the same
 //! functions on `127.0.0.1:0`.
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod error;

@@ -170,6 +170,19 @@ async fn main() -> anyhow::Result<()> {
                 }
                 KeysCommand::Rotate { immediately } => {
                     let row = app.provider.keys.rotate(now, immediately).await?;
+                    app.store
+                        .insert_audit(&gatehouse_store::AuditRow {
+                            id: uuid::Uuid::new_v4().to_string(),
+                            at: now,
+                            kind: gatehouse::audit::event::KEY_ROTATED.into(),
+                            subject: None,
+                            client_id: None,
+                            ip: None,
+                            data:
+                                json!({"kid": row.kid, "alg": row.alg, "immediately": immediately})
+                                    .to_string(),
+                        })
+                        .await?;
                     print(
                         &json!({"kid": row.kid, "alg": row.alg, "signs_from": gatehouse::clock::rfc3339(row.activate_at)}),
                     )

@@ -14,6 +14,7 @@ use gatehouse_store::{ClientRow, TokenRow};
 use serde_json::Value;
 
 use super::Provider;
+use crate::audit::{Event, event};
 use crate::clock::rfc3339;
 use crate::error::{Error, Result};
 
@@ -147,6 +148,13 @@ impl Provider {
             other => other.into(),
         })?;
         let stored = Self::from_row(&row)?;
+        self.audit.record(
+            event::CLIENT_CREATED,
+            Event {
+                client_id: Some(&row.client_id),
+                ..Event::default()
+            },
+        );
         Ok(Created {
             client: stored.client,
             secret,
@@ -228,6 +236,13 @@ impl Provider {
         )?;
         self.store.update_client(&updated).await?;
         self.client_cache.invalidate(client_id);
+        self.audit.record(
+            event::CLIENT_UPDATED,
+            Event {
+                client_id: Some(client_id),
+                ..Event::default()
+            },
+        );
         Ok(Created {
             client: Self::from_row(&updated)?.client,
             secret: new_secret.or(supplied),
@@ -278,6 +293,13 @@ impl Provider {
             return Err(Error::NotFound("the client does not exist".into()));
         }
         self.client_cache.invalidate(client_id);
+        self.audit.record(
+            event::CLIENT_DELETED,
+            Event {
+                client_id: Some(client_id),
+                ..Event::default()
+            },
+        );
         Ok(())
     }
 
@@ -338,7 +360,20 @@ impl Provider {
                 .is_ok(),
             _ => false,
         };
-        if ok { Ok(stored) } else { Err(fail()) }
+        if ok {
+            Ok(stored)
+        } else {
+            let data = serde_json::json!({"method": method.as_str()});
+            self.audit.record(
+                event::CLIENT_AUTH_FAILED,
+                Event {
+                    client_id: Some(&client_id),
+                    data,
+                    ..Event::default()
+                },
+            );
+            Err(fail())
+        }
     }
 
     /// RFC 7523 §3: a client assertion signed by a key of the client, for us, unexpired and used once.

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{GrantData, Provider, kind};
+use crate::audit::{Event, event};
 use crate::error::{Error, Result};
 
 pub const SESSION_COOKIE: &str = "gatehouse_authentication_session";
@@ -479,6 +480,18 @@ impl Provider {
             context: body.context,
             auth_time: flow.existing_auth_time.unwrap_or(now),
         });
+        if let Some(l) = &flow.login {
+            let data = json!({"remember": l.remember, "acr": l.acr, "amr": l.amr});
+            self.audit.record(
+                event::LOGIN_ACCEPTED,
+                Event {
+                    subject: Some(&l.subject),
+                    client_id: Some(&flow.request.client_id),
+                    data,
+                    ..Event::default()
+                },
+            );
+        }
         let verifier = PlainToken::generate(TokenKind::LoginVerifier);
         let redirect_to = format!(
             "{}/oauth2/auth?login_verifier={}",
@@ -528,6 +541,13 @@ impl Provider {
             )
             .await?;
         self.consume(&row, &flow, now).await?;
+        self.audit.record(
+            event::LOGIN_REJECTED,
+            Event {
+                client_id: Some(&flow.request.client_id),
+                ..Event::default()
+            },
+        );
         let to = self.rejection(&flow, body);
         flow.redirect_to = Some(to.clone());
         self.save_flow(&flow, now).await?;
@@ -766,6 +786,18 @@ impl Provider {
             id_token: body.session.id_token,
             handled_at: now,
         });
+        if let (Some(l), Some(c)) = (&flow.login, &flow.consent) {
+            let data = json!({"grant_scope": c.grant_scope, "remember": c.remember});
+            self.audit.record(
+                event::CONSENT_ACCEPTED,
+                Event {
+                    subject: Some(&l.subject),
+                    client_id: Some(&flow.request.client_id),
+                    data,
+                    ..Event::default()
+                },
+            );
+        }
         let verifier = PlainToken::generate(TokenKind::ConsentVerifier);
         let redirect_to = format!(
             "{}/oauth2/auth?consent_verifier={}",
@@ -789,6 +821,13 @@ impl Provider {
             )
             .await?;
         self.consume(&row, &flow, now).await?;
+        self.audit.record(
+            event::CONSENT_REJECTED,
+            Event {
+                client_id: Some(&flow.request.client_id),
+                ..Event::default()
+            },
+        );
         let to = self.rejection(&flow, body);
         flow.redirect_to = Some(to.clone());
         self.save_flow(&flow, now).await?;
@@ -940,6 +979,14 @@ impl Provider {
         client_id: Option<&str>,
     ) -> Result<()> {
         self.store.delete_consents(subject, client_id).await?;
+        self.audit.record(
+            event::CONSENT_REVOKED,
+            Event {
+                subject: Some(subject),
+                client_id,
+                ..Event::default()
+            },
+        );
         let revoked = self.store.revoke_subject_tokens(subject, client_id).await?;
         self.purge_tokens(&revoked);
         Ok(())

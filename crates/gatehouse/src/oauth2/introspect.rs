@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::clients::StoredClient;
 use super::{GrantData, Provider, kind};
+use crate::audit::{Event, event};
 use crate::error::Result;
 
 #[derive(Debug, Serialize, Default)]
@@ -235,8 +236,18 @@ impl Provider {
                 self.store.revoke_token(&hash).await?;
                 self.purge_tokens(&[hash]);
             }
-            _ => {}
+            _ => return Ok(()),
         }
+        let data = serde_json::json!({"token_use": if plain.kind() == TokenKind::RefreshToken { "refresh_token" } else { "access_token" }});
+        self.audit.record(
+            event::TOKEN_REVOKED,
+            Event {
+                subject: row.subject.as_deref(),
+                client_id: Some(&row.client_id),
+                data,
+                ..Event::default()
+            },
+        );
         Ok(())
     }
 

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::flows::{SESSION_COOKIE, SetCookie};
 use super::{Provider, kind};
+use crate::audit::{Event, event};
 use crate::error::{Error, Result};
 
 /// Retry schedule for back-channel logout deliveries, in seconds after the previous attempt.
@@ -391,6 +392,14 @@ impl Provider {
         let next = self.after_logout_url(
             flow.post_logout_redirect_uri.as_deref(),
             flow.state.as_deref(),
+        );
+        self.audit.record(
+            event::LOGOUT,
+            Event {
+                subject: flow.subject.as_deref(),
+                client_id: flow.client_id.as_deref(),
+                ..Event::default()
+            },
         );
         tracing::info!(
             subject = flow.subject.as_deref().unwrap_or_default(),

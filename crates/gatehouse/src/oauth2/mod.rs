@@ -74,12 +74,14 @@ pub struct Provider {
     /// Token rows by digest, for introspection's hot path; purged on revocation.
     pub token_cache: moka::sync::Cache<String, Arc<TokenRow>>,
     pub http: reqwest::Client,
+    pub audit: crate::audit::AuditLog,
 }
 
 impl Provider {
     pub fn new(config: Arc<Config>, store: Arc<dyn Store>, keys: Arc<KeyManager>) -> Provider {
         let issuer = config.issuer();
         Provider {
+            audit: crate::audit::AuditLog::new(store.clone()),
             issuer,
             config,
             store,

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::Provider;
 use super::clients::Created;
+use crate::audit::{Event, event};
 use crate::error::{Error, Result};
 
 const PRIVILEGED: [&str; 7] = [
@@ -94,6 +95,13 @@ impl Provider {
     pub async fn register_client(&self, body: Value, now: i64) -> Result<Value> {
         let body = self.registration_policy(body)?;
         let created = self.create_client(body, true, now).await?;
+        self.audit.record(
+            event::CLIENT_REGISTERED,
+            Event {
+                client_id: Some(&created.client.client_id),
+                ..Event::default()
+            },
+        );
         Ok(self.registration_response(created))
     }
 

@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::clients::StoredClient;
 use super::issue::Subject;
 use super::{GrantData, Provider, kind};
+use crate::audit::{Event, event};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Serialize)]
@@ -150,6 +151,14 @@ impl Provider {
             let revoked = self.store.revoke_family(&row.family_id).await?;
             self.purge_tokens(&revoked);
             tracing::warn!(client_id = %client.client_id, "authorization code reused; grant revoked");
+            self.audit.record(
+                event::CODE_REUSED,
+                Event {
+                    subject: row.subject.as_deref(),
+                    client_id: Some(&client.client_id),
+                    ..Event::default()
+                },
+            );
             return Err(invalid());
         }
         if row.revoked || row.expires_at <= now {
@@ -199,7 +208,18 @@ impl Provider {
             family_id: &row.family_id,
             session_id: row.session_id.as_deref(),
         };
-        self.issue_for_grant(&who, &grant, now).await
+        let issued = self.issue_for_grant(&who, &grant, now).await?;
+        let data = serde_json::json!({"grant_type": "authorization_code", "scope": issued.scope});
+        self.audit.record(
+            event::TOKENS_ISSUED,
+            Event {
+                subject: Some(&subject),
+                client_id: Some(&client.client_id),
+                data,
+                ..Event::default()
+            },
+        );
+        Ok(issued)
     }
 
     async fn issue_for_grant(
@@ -283,6 +303,14 @@ impl Provider {
                 let revoked = self.store.revoke_family(&row.family_id).await?;
                 self.purge_tokens(&revoked);
                 tracing::warn!(client_id = %client.client_id, "rotated refresh token reused; token family revoked");
+                self.audit.record(
+                    event::REFRESH_REUSED,
+                    Event {
+                        subject: row.subject.as_deref(),
+                        client_id: Some(&client.client_id),
+                        ..Event::default()
+                    },
+                );
                 return Err(invalid());
             }
         }

@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(delete_client_tokens),
         )
         .route("/admin/keys/{set}", get(get_key_set))
+        .route("/admin/audit-events", get(list_audit_events))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_admin_token,
@@ -385,4 +386,36 @@ async fn get_key_set(
     }
     // Public keys only: private keys never leave the server.
     Ok(axum::Json(&s.provider.keys.current().jwks).into_response())
+}
+
+/// `GET /admin/audit-events?kind=&subject=&limit=` (Gatehouse's own): newest first.
+async fn list_audit_events(
+    State(s): State<AppState>,
+    QueryPairs(p): QueryPairs,
+) -> Result<Response, ApiError> {
+    let limit: i64 = q(&p, "limit")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100)
+        .clamp(1, 1000);
+    let rows = s
+        .provider
+        .store
+        .list_audit(q(&p, "kind"), q(&p, "subject"), limit)
+        .await
+        .map_err(Error::from)?;
+    let out: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "at": crate::clock::rfc3339(r.at),
+                "kind": r.kind,
+                "subject": r.subject,
+                "client_id": r.client_id,
+                "ip": r.ip,
+                "data": serde_json::from_str::<Value>(&r.data).unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    Ok(axum::Json(out).into_response())
 }

@@ -5,6 +5,7 @@
 mod harness;
 
 mod admin_auth;
+mod audit;
 mod authorize;
 mod bad_input;
 mod clients;
