@@ -350,7 +350,7 @@ impl Default for Keys {
     fn default() -> Self {
         Keys {
             algorithm: "ES256".into(),
-            publish_before_use: Dur(Duration::from_secs(60)),
+            publish_before_use: Dur(Duration::from_secs(120)),
         }
     }
 }

@@ -74,6 +74,7 @@ pub struct LogoutDeliveryRow {
     pub id: String,
     pub client_id: String,
     pub url: String,
+    /// The logout token's claims (JSON); the sender signs a fresh token at each attempt.
     pub logout_token: String,
     pub attempts: i64,
     pub next_attempt_at: i64,

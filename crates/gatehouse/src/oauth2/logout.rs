@@ -78,13 +78,13 @@ impl Provider {
         let mut hint_sub = None;
         if let Some(hint) = get("id_token_hint") {
             // The hint may have expired; it must be ours and intact.
-            let claims = UnverifiedJwt::parse(hint)
-                .and_then(|j| j.verify(&self.keys.current().jwks.keys))
-                .map_err(|_| {
-                    Error::OAuth(OAuthError::invalid_request(
-                        "The id_token_hint is not a valid ID token from this issuer.",
-                    ))
-                })?;
+            let Ok(claims) =
+                UnverifiedJwt::parse(hint).and_then(|j| j.verify(&self.keys.current().jwks.keys))
+            else {
+                return Ok(LogoutOutcome::Page(OAuthError::invalid_request(
+                    "The id_token_hint is not a valid ID token from this issuer.",
+                )));
+            };
             if claims.get("iss").and_then(Value::as_str) != Some(&self.issuer) {
                 return Ok(LogoutOutcome::Page(OAuthError::invalid_request(
                     "The id_token_hint was issued by another issuer.",
@@ -370,7 +370,8 @@ impl Provider {
                     iframes.push(u.to_string());
                 }
                 if !c.backchannel_logout_uri.is_empty() {
-                    let token = self.logout_token(&client_id, flow.subject.as_deref(), sid, now);
+                    // The claims are queued; each attempt signs a fresh, short-lived token.
+                    let token = json!({"sub": flow.subject, "sid": sid}).to_string();
                     let d = LogoutDeliveryRow {
                         id: uuid::Uuid::new_v4().to_string(),
                         client_id: client_id.clone(),
@@ -448,10 +449,21 @@ impl Provider {
         let due = self.store.due_logout_deliveries(now, 50).await?;
         let mut sent = 0;
         for d in due {
+            let claims: Value = serde_json::from_str(&d.logout_token).unwrap_or_default();
+            let sid = claims
+                .get("sid")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let token = self.logout_token(
+                &d.client_id,
+                claims.get("sub").and_then(Value::as_str),
+                sid,
+                now,
+            );
             let ok = self
                 .http
                 .post(&d.url)
-                .form(&[("logout_token", d.logout_token.as_str())])
+                .form(&[("logout_token", token.as_str())])
                 .send()
                 .await
                 .map(|r| r.status().is_success())
