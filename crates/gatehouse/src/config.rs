@@ -474,7 +474,8 @@ impl Config {
         let env: Vec<(String, String)> = env.filter(|(k, _)| k.starts_with("GATEHOUSE_")).collect();
         for path in &paths {
             let var = format!("GATEHOUSE_{}", path.replace('.', "_").to_uppercase());
-            if let Some((_, raw)) = env.iter().find(|(k, _)| *k == var) {
+            // An empty variable is treated as unset.
+            if let Some((_, raw)) = env.iter().find(|(k, v)| *k == var && !v.is_empty()) {
                 let default = lookup(&defaults, path).unwrap_or(&Value::Null);
                 set_path(&mut doc, path, env_value(raw, default));
             }

@@ -58,6 +58,17 @@ fn keyring(config: &Config) -> anyhow::Result<Keyring> {
     Keyring::new(&[secret]).context("secrets.system from the data directory")
 }
 
+/// The data directory holds the database and the system secret: owner-only (0700 on Unix).
+pub fn create_data_dir(path: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
@@ -72,7 +83,7 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let config = Arc::new(config);
         if config.dsn.is_empty() {
-            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            create_data_dir(&config.data_dir).with_context(|| {
                 format!("creating data directory {}", config.data_dir.display())
             })?;
         }

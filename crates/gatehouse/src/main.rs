@@ -262,7 +262,7 @@ async fn main() -> anyhow::Result<()> {
 
 fn database_url(config: &Config) -> anyhow::Result<String> {
     if config.dsn.is_empty() {
-        std::fs::create_dir_all(&config.data_dir)?;
+        gatehouse::create_data_dir(&config.data_dir)?;
     }
     Ok(config.database_url())
 }

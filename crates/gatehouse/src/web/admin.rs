@@ -156,10 +156,18 @@ async fn list_clients(
     let more = clients.len() as i64 > size;
     let page: Vec<_> = clients.into_iter().take(size as usize).collect();
     let mut resp = axum::Json(page).into_response();
+    let mut next = url::form_urlencoded::Serializer::new(String::new());
+    next.append_pair("page_size", &size.to_string())
+        .append_pair("page_token", &(offset + size).to_string());
+    for k in ["client_name", "owner"] {
+        if let Some(v) = q(&p, k) {
+            next.append_pair(k, v);
+        }
+    }
     if more
         && let Ok(v) = header::HeaderValue::from_str(&format!(
-            "</admin/clients?page_size={size}&page_token={}>; rel=\"next\"",
-            offset + size
+            "</admin/clients?{}>; rel=\"next\"",
+            next.finish()
         ))
     {
         resp.headers_mut().insert(header::LINK, v);

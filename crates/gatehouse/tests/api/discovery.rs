@@ -84,3 +84,22 @@ async fn health_endpoints_answer(app: TestApp) {
     }
 }
 both_backends!(health, health_endpoints_answer);
+
+#[tokio::test]
+async fn the_data_directory_and_secret_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn(crate::harness::Backend::Sqlite).await;
+    let dir = &app.app.config.data_dir;
+    assert_eq!(
+        std::fs::metadata(dir).expect("dir").permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::metadata(dir.join("system.secret"))
+            .expect("secret")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+}
