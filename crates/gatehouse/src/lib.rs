@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod janitor;
 pub mod keys;
+pub mod metrics;
 pub mod oauth2;
 pub mod web;
 

@@ -75,6 +75,7 @@ pub struct Provider {
     pub token_cache: moka::sync::Cache<String, Arc<TokenRow>>,
     pub http: reqwest::Client,
     pub audit: crate::audit::AuditLog,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Provider {
@@ -82,6 +83,7 @@ impl Provider {
         let issuer = config.issuer();
         Provider {
             audit: crate::audit::AuditLog::new(store.clone()),
+            metrics: Arc::default(),
             issuer,
             config,
             store,

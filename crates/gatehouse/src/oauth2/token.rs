@@ -46,7 +46,23 @@ fn unauthorized(g: &str) -> Error {
 impl Provider {
     pub async fn token(&self, req: TokenRequest, now: i64) -> Result<TokenResponse> {
         let client = self.authenticate(&req.client, now).await?;
-        match req.grant {
+        let grant_type = match &req.grant {
+            Grant::ClientCredentials { .. } => "client_credentials",
+            Grant::AuthorizationCode { .. } => "authorization_code",
+            Grant::RefreshToken { .. } => "refresh_token",
+        };
+        let issued = self.grant(&client, req.grant, now).await?;
+        self.metrics
+            .tokens_issued
+            .get_or_create(&crate::metrics::GrantLabels {
+                grant_type: grant_type.to_owned(),
+            })
+            .inc();
+        Ok(issued)
+    }
+
+    async fn grant(&self, client: &StoredClient, grant: Grant, now: i64) -> Result<TokenResponse> {
+        match grant {
             Grant::ClientCredentials { scope, audience } => {
                 self.client_credentials(&client, scope, audience, now).await
             }

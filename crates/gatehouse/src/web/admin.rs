@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/admin/keys/{set}", get(get_key_set))
         .route("/admin/audit-events", get(list_audit_events))
+        .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_admin_token,
@@ -426,4 +427,16 @@ async fn list_audit_events(
         })
         .collect();
     Ok(axum::Json(out).into_response())
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics(State(s): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.provider.metrics.encode(),
+    )
+        .into_response()
 }

@@ -75,8 +75,9 @@ impl MakeRequestId for SequentialId {
     }
 }
 
-fn layered(router: Router, limit: usize) -> Router {
+fn layered(router: Router, limit: usize, observe: crate::metrics::Observe) -> Router {
     router
+        .layer(axum::middleware::from_fn_with_state(observe, crate::metrics::observe))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
@@ -89,12 +90,20 @@ fn layered(router: Router, limit: usize) -> Router {
 
 pub fn public_router(state: AppState) -> Router {
     let limit = state.config.serve.request_body_limit;
-    layered(public::router(state), limit)
+    let observe = crate::metrics::Observe {
+        metrics: state.provider.metrics.clone(),
+        listener: "public",
+    };
+    layered(public::router(state), limit, observe)
 }
 
 pub fn admin_router(state: AppState) -> Router {
     let limit = state.config.serve.request_body_limit;
-    layered(admin::router(state), limit)
+    let observe = crate::metrics::Observe {
+        metrics: state.provider.metrics.clone(),
+        listener: "admin",
+    };
+    layered(admin::router(state), limit, observe)
 }
 
 pub async fn health_alive() -> Response {

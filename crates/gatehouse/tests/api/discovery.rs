@@ -103,3 +103,45 @@ async fn the_data_directory_and_secret_are_private() {
         0o600
     );
 }
+
+async fn metrics_are_exposed_on_the_admin_listener(app: TestApp) {
+    let c = app
+        .create_client(serde_json::json!({"grant_types": ["client_credentials"]}))
+        .await;
+    let _ = app.token(&c, &[("grant_type", "client_credentials")]).await;
+    let _ = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.public))
+        .send()
+        .await
+        .expect("req");
+    let text = app
+        .http
+        .get(format!("{}/metrics", app.admin))
+        .send()
+        .await
+        .expect("req")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains(r#"gatehouse_tokens_issued_total{grant_type="client_credentials"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="/.well-known/jwks.json""#), "{text}");
+    assert!(
+        text.contains("gatehouse_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    // Not on the public listener.
+    assert_eq!(
+        app.http
+            .get(format!("{}/metrics", app.public))
+            .send()
+            .await
+            .expect("req")
+            .status(),
+        404
+    );
+}
+both_backends!(metrics, metrics_are_exposed_on_the_admin_listener);
