@@ -64,7 +64,7 @@ impl Provider {
     async fn grant(&self, client: &StoredClient, grant: Grant, now: i64) -> Result<TokenResponse> {
         match grant {
             Grant::ClientCredentials { scope, audience } => {
-                self.client_credentials(&client, scope, audience, now).await
+                self.client_credentials(client, scope, audience, now).await
             }
             Grant::AuthorizationCode {
                 code,
@@ -72,7 +72,7 @@ impl Provider {
                 code_verifier,
             } => {
                 self.exchange_code(
-                    &client,
+                    client,
                     &code,
                     redirect_uri.as_deref(),
                     code_verifier.as_deref(),
@@ -83,7 +83,7 @@ impl Provider {
             Grant::RefreshToken {
                 refresh_token,
                 scope,
-            } => self.refresh(&client, &refresh_token, scope, now).await,
+            } => self.refresh(client, &refresh_token, scope, now).await,
         }
     }
 
