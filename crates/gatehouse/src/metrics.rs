@@ -2,7 +2,8 @@
 //! listener, route and status, and tokens issued per grant type. Routes are the matched route
 //! templates (`/admin/clients/{id}`), never raw paths, so label sets stay bounded.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -17,15 +18,15 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub listener: &'static str,
-    pub method: String,
-    pub route: String,
+    pub method: &'static str,
+    pub route: &'static str,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     pub listener: &'static str,
-    pub route: String,
+    pub route: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -88,20 +89,54 @@ pub struct Observe {
     pub listener: &'static str,
 }
 
+/// Route templates as `&'static str`: a handful per router, leaked once each, so labelling a
+/// request allocates nothing.
+fn intern(route: &str) -> &'static str {
+    static ROUTES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
+    let set = ROUTES.get_or_init(Default::default);
+    if let Some(r) = set.read().ok().and_then(|s| s.get(route).copied()) {
+        return r;
+    }
+    let Ok(mut w) = set.write() else {
+        return "unknown";
+    };
+    if let Some(r) = w.get(route) {
+        return r;
+    }
+    if w.len() >= 512 {
+        return "other";
+    }
+    let leaked: &'static str = Box::leak(route.to_owned().into_boxed_str());
+    w.insert(leaked);
+    leaked
+}
+
+fn method_label(m: &axum::http::Method) -> &'static str {
+    match *m {
+        axum::http::Method::GET => "GET",
+        axum::http::Method::POST => "POST",
+        axum::http::Method::PUT => "PUT",
+        axum::http::Method::PATCH => "PATCH",
+        axum::http::Method::DELETE => "DELETE",
+        axum::http::Method::HEAD => "HEAD",
+        axum::http::Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 pub async fn observe(State(o): State<Observe>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().as_str().to_owned();
+        .map_or("unmatched", |p| intern(p.as_str()));
+    let method = method_label(req.method());
     let resp = next.run(req).await;
     o.metrics
         .latency
         .get_or_create(&RouteLabels {
             listener: o.listener,
-            route: route.clone(),
+            route,
         })
         .observe(started.elapsed().as_secs_f64());
     o.metrics
