@@ -35,6 +35,8 @@ pub struct GrantLabels {
 }
 
 pub struct Metrics {
+    /// Unique per instance (tests run several servers in one process).
+    id: u64,
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,
@@ -62,7 +64,9 @@ impl Default for Metrics {
             "Token responses issued by the token endpoint",
             tokens_issued.clone(),
         );
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Metrics {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             registry,
             requests,
             latency,
@@ -124,6 +128,58 @@ fn method_label(m: &axum::http::Method) -> &'static str {
     }
 }
 
+/// Handles for one (registry, listener, method, route, status), cloned out of the families once
+/// per worker thread so the hot path does no lock and no label hashing of strings.
+type HandleKey = (u64, usize, usize, usize, u16);
+
+thread_local! {
+    static HANDLES: std::cell::RefCell<std::collections::HashMap<HandleKey, (Counter, Histogram)>> = Default::default();
+}
+
+fn handles(
+    o: &Observe,
+    method: &'static str,
+    route: &'static str,
+    status: u16,
+) -> (Counter, Histogram) {
+    let key = (
+        o.metrics.id,
+        o.listener.as_ptr() as usize,
+        method.as_ptr() as usize,
+        route.as_ptr() as usize,
+        status,
+    );
+    HANDLES.with(|h| {
+        let mut h = h.borrow_mut();
+        if h.len() > 4096 {
+            h.clear();
+        }
+        h.entry(key)
+            .or_insert_with(|| {
+                let c = o
+                    .metrics
+                    .requests
+                    .get_or_create(&RequestLabels {
+                        listener: o.listener,
+                        method,
+                        route,
+                        status,
+                    })
+                    .clone();
+                let l = o
+                    .metrics
+                    .latency
+                    .get_or_create(&RouteLabels {
+                        listener: o.listener,
+                        route,
+                    })
+                    .clone();
+                (c, l)
+            })
+            .clone()
+    })
+}
+
 pub async fn observe(State(o): State<Observe>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     let route = req
@@ -132,21 +188,8 @@ pub async fn observe(State(o): State<Observe>, req: Request, next: Next) -> Resp
         .map_or("unmatched", |p| intern(p.as_str()));
     let method = method_label(req.method());
     let resp = next.run(req).await;
-    o.metrics
-        .latency
-        .get_or_create(&RouteLabels {
-            listener: o.listener,
-            route,
-        })
-        .observe(started.elapsed().as_secs_f64());
-    o.metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            listener: o.listener,
-            method,
-            route,
-            status: resp.status().as_u16(),
-        })
-        .inc();
+    let (count, latency) = handles(&o, method, route, resp.status().as_u16());
+    latency.observe(started.elapsed().as_secs_f64());
+    count.inc();
     resp
 }
