@@ -32,7 +32,7 @@ pub async fn connect(dsn: &str) -> Result<Arc<dyn Store>> {
 }
 
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     /// Token inserts go through one writer task that commits them in groups: SQLite has one
     /// writer at a time, and many connections contending for its lock spend their time in the
     /// busy handler instead of writing.
@@ -167,7 +167,7 @@ impl SqliteStore {
 }
 
 pub struct PostgresStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 impl PostgresStore {
@@ -181,7 +181,7 @@ impl PostgresStore {
     }
 }
 
-fn conflict(e: sqlx::Error) -> StoreError {
+pub(crate) fn conflict(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
         _ => StoreError::Database(e),
@@ -550,6 +550,7 @@ macro_rules! store_impl {
                     "DELETE FROM oauth2_tokens WHERE expires_at < $1",
                     "DELETE FROM oauth2_flows WHERE expires_at < $1",
                     "DELETE FROM login_sessions WHERE expires_at < $1",
+                    "DELETE FROM identity_sessions WHERE expires_at < $1",
                     "DELETE FROM consent_sessions WHERE expires_at IS NOT NULL AND expires_at < $1",
                     "DELETE FROM signing_keys WHERE expire_at IS NOT NULL AND expire_at < $1",
                 ] {

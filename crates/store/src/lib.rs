@@ -7,12 +7,15 @@
 //! `$1` placeholders PostgreSQL uses, and every column is TEXT, an integer or bytes.
 
 mod backend;
+mod identity;
+mod identity_backend;
 mod migrate;
 mod model;
 
 use async_trait::async_trait;
 
 pub use backend::{PostgresStore, SqliteStore, connect};
+pub use identity::*;
 pub use model::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +34,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Everything Gatehouse persists. Times are Unix seconds.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: IdentityStore + Send + Sync + 'static {
     /// Which backend this is: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Runs pending migrations.

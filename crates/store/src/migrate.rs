@@ -1,12 +1,23 @@
 //! Embedded migrations, one list per backend, applied in order and recorded in
 //! `gatehouse_migrations`. Each migration runs in a transaction.
 
-pub(crate) const SQLITE: &[(&str, &str)] =
-    &[("0001_init", include_str!("migrations/sqlite/0001_init.sql"))];
-pub(crate) const POSTGRES: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("migrations/postgres/0001_init.sql"),
-)];
+pub(crate) const SQLITE: &[(&str, &str)] = &[
+    ("0001_init", include_str!("migrations/sqlite/0001_init.sql")),
+    (
+        "0002_identities",
+        include_str!("migrations/sqlite/0002_identities.sql"),
+    ),
+];
+pub(crate) const POSTGRES: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("migrations/postgres/0001_init.sql"),
+    ),
+    (
+        "0002_identities",
+        include_str!("migrations/postgres/0002_identities.sql"),
+    ),
+];
 
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS gatehouse_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
