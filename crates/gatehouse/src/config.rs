@@ -13,6 +13,9 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+mod identity;
+pub use identity::*;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {0}: {1}")]
@@ -249,6 +252,12 @@ pub struct Config {
     pub log: Log,
     pub janitor: Janitor,
     pub oidc: Oidc,
+    pub identity: IdentityConfig,
+    pub session: SessionConfig,
+    pub selfservice: SelfService,
+    pub courier: Courier,
+    pub hashers: Hashers,
+    pub rate_limits: RateLimits,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -387,6 +396,12 @@ impl Default for Config {
             log: Log::default(),
             janitor: Janitor::default(),
             oidc: Oidc::default(),
+            identity: IdentityConfig::default(),
+            session: SessionConfig::default(),
+            selfservice: SelfService::default(),
+            courier: Courier::default(),
+            hashers: Hashers::default(),
+            rate_limits: RateLimits::default(),
         }
     }
 }

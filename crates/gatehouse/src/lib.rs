@@ -7,7 +7,9 @@ pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod error;
+
 pub mod janitor;
+pub mod json_patch;
 pub mod keys;
 pub mod metrics;
 pub mod oauth2;

@@ -255,33 +255,7 @@ impl Provider {
         let current = self.get_client(client_id).await?;
         let mut doc =
             serde_json::to_value(&current.client).map_err(|e| Error::Internal(e.to_string()))?;
-        let ops = patch
-            .as_array()
-            .ok_or_else(|| Error::BadRequest("the body must be a JSON Patch array".into()))?;
-        for op in ops {
-            let path = op
-                .get("path")
-                .and_then(Value::as_str)
-                .ok_or_else(|| Error::BadRequest("every operation needs a path".into()))?;
-            if path == "/client_id" {
-                return Err(Error::BadRequest("client_id cannot be changed".into()));
-            }
-            match op.get("op").and_then(Value::as_str) {
-                Some("add" | "replace") => {
-                    let value = op
-                        .get("value")
-                        .cloned()
-                        .ok_or_else(|| Error::BadRequest("add and replace need a value".into()))?;
-                    json_pointer_set(&mut doc, path, value)?;
-                }
-                Some("remove") => json_pointer_remove(&mut doc, path)?,
-                _ => {
-                    return Err(Error::BadRequest(
-                        "only add, replace and remove operations are supported".into(),
-                    ));
-                }
-            }
-        }
+        crate::json_patch::apply(&mut doc, &patch, &["/client_id"])?;
         self.update_client(client_id, doc, now).await
     }
 
@@ -439,85 +413,5 @@ impl Provider {
             .await
             .map_err(|_| bad("assertion replayed"))?;
         Ok(())
-    }
-}
-
-fn pointer_parts(path: &str) -> Result<Vec<String>> {
-    let rest = path
-        .strip_prefix('/')
-        .ok_or_else(|| Error::BadRequest(format!("invalid JSON pointer {path:?}")))?;
-    Ok(rest
-        .split('/')
-        .map(|p| p.replace("~1", "/").replace("~0", "~"))
-        .collect())
-}
-
-fn json_pointer_set(doc: &mut Value, path: &str, value: Value) -> Result<()> {
-    let parts = pointer_parts(path)?;
-    let (last, parents) = parts
-        .split_last()
-        .ok_or_else(|| Error::BadRequest("empty path".into()))?;
-    let mut cur = doc;
-    for p in parents {
-        cur = match cur {
-            Value::Object(m) => m
-                .entry(p.clone())
-                .or_insert(Value::Object(Default::default())),
-            Value::Array(a) => p
-                .parse::<usize>()
-                .ok()
-                .and_then(|i| a.get_mut(i))
-                .ok_or_else(|| Error::BadRequest(format!("path {path:?} does not exist")))?,
-            _ => return Err(Error::BadRequest(format!("path {path:?} does not exist"))),
-        };
-    }
-    match cur {
-        Value::Object(m) => {
-            m.insert(last.clone(), value);
-        }
-        Value::Array(a) if last == "-" => a.push(value),
-        Value::Array(a) => {
-            let i: usize = last
-                .parse()
-                .map_err(|_| Error::BadRequest(format!("bad index in {path:?}")))?;
-            if i > a.len() {
-                return Err(Error::BadRequest(format!("index out of range in {path:?}")));
-            }
-            a.insert(i, value);
-        }
-        _ => return Err(Error::BadRequest(format!("path {path:?} does not exist"))),
-    }
-    Ok(())
-}
-
-fn json_pointer_remove(doc: &mut Value, path: &str) -> Result<()> {
-    let parts = pointer_parts(path)?;
-    let (last, parents) = parts
-        .split_last()
-        .ok_or_else(|| Error::BadRequest("empty path".into()))?;
-    let mut cur = doc;
-    for p in parents {
-        cur = match cur {
-            Value::Object(m) => m.get_mut(p),
-            Value::Array(a) => p.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
-            _ => None,
-        }
-        .ok_or_else(|| Error::BadRequest(format!("path {path:?} does not exist")))?;
-    }
-    let removed = match cur {
-        Value::Object(m) => m.remove(last).is_some(),
-        Value::Array(a) => match last.parse::<usize>() {
-            Ok(i) if i < a.len() => {
-                a.remove(i);
-                true
-            }
-            _ => false,
-        },
-        _ => false,
-    };
-    if removed {
-        Ok(())
-    } else {
-        Err(Error::BadRequest(format!("path {path:?} does not exist")))
     }
 }

@@ -1,0 +1,363 @@
+//! The identity side of the configuration, under Kratos's key names where Kratos has the same
+//! setting: `identity.*`, `session.*`, `selfservice.*`, `courier.*`, `hashers.*`, plus Gatehouse's
+//! own `rate_limits.*`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::Dur;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// The schema new identities get when they name none.
+    pub default_schema_id: String,
+    /// Identity schemas; each `url` is `file:///path.json` or `base64://...`. Empty: a built-in
+    /// `default` schema with `email` (login identifier, verified and recoverable) and `name`.
+    pub schemas: Vec<SchemaSource>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaSource {
+    pub id: String,
+    pub url: String,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            default_schema_id: "default".into(),
+            schemas: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionCookie {
+    pub name: String,
+    /// e.g. `.example.com` to share the session with every subdomain (SSO). Unset: host-only.
+    pub domain: Option<String>,
+    pub path: String,
+    /// `Lax` (default), `Strict` or `None` (which forces `Secure`).
+    pub same_site: String,
+    /// A persistent cookie (with `Max-Age`) or a browser-session cookie.
+    pub persistent: bool,
+    /// Unset: follows `serve.cookies_secure`.
+    pub secure: Option<bool>,
+}
+
+impl Default for SessionCookie {
+    fn default() -> Self {
+        SessionCookie {
+            name: "gatehouse_session".into(),
+            domain: None,
+            path: "/".into(),
+            same_site: "Lax".into(),
+            persistent: true,
+            secure: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionWhoami {
+    /// `aal1`, or `highest_available`: a session of an identity with a second factor must
+    /// have used it before whoami answers.
+    pub required_aal: String,
+}
+
+impl Default for SessionWhoami {
+    fn default() -> Self {
+        SessionWhoami {
+            required_aal: "highest_available".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    pub lifespan: Dur,
+    /// A session is extended (sliding) when it is used and less than this is left; `0s` turns
+    /// sliding extension off.
+    pub earliest_possible_extend: Dur,
+    pub cookie: SessionCookie,
+    pub whoami: SessionWhoami,
+    /// How long a whoami answer may come from the in-process cache (revocation purges it).
+    pub cache_ttl: Dur,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            lifespan: Dur(Duration::from_secs(24 * 3600)),
+            earliest_possible_extend: Dur(Duration::from_secs(12 * 3600)),
+            cookie: SessionCookie::default(),
+            whoami: SessionWhoami::default(),
+            cache_ttl: Dur(Duration::from_secs(60)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordMethod {
+    pub enabled: bool,
+    pub min_password_length: usize,
+    /// Refuse passwords found in the bundled list of common breached passwords.
+    pub refuse_common: bool,
+    /// Refuse passwords too similar to the identifier (contain it, or it contains them).
+    pub identifier_similarity_check_enabled: bool,
+}
+
+impl Default for PasswordMethod {
+    fn default() -> Self {
+        PasswordMethod {
+            enabled: true,
+            min_password_length: 8,
+            refuse_common: true,
+            identifier_similarity_check_enabled: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TotpMethod {
+    pub enabled: bool,
+    /// The issuer shown in authenticator apps. Unset: the issuer URL's host.
+    pub issuer: Option<String>,
+}
+
+impl Default for TotpMethod {
+    fn default() -> Self {
+        TotpMethod {
+            enabled: true,
+            issuer: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Toggle {
+    pub enabled: bool,
+}
+
+impl Default for Toggle {
+    fn default() -> Self {
+        Toggle { enabled: true }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebauthnMethod {
+    pub enabled: bool,
+    /// Passkeys as a first factor (else security keys are a second factor only).
+    pub passwordless: bool,
+    /// Relying-party id (a registrable domain). Unset: the issuer's host.
+    pub rp_id: Option<String>,
+    pub rp_display_name: String,
+    /// Allowed origins. Empty: the issuer's origin.
+    pub rp_origins: Vec<String>,
+}
+
+impl Default for WebauthnMethod {
+    fn default() -> Self {
+        WebauthnMethod {
+            enabled: true,
+            passwordless: true,
+            rp_id: None,
+            rp_display_name: "Gatehouse".into(),
+            rp_origins: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Methods {
+    pub password: PasswordMethod,
+    pub totp: TotpMethod,
+    pub lookup_secret: Toggle,
+    pub webauthn: WebauthnMethod,
+    /// One-time codes by e-mail for recovery and verification.
+    pub code: Toggle,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowConfig {
+    pub enabled: bool,
+    /// The page for this flow. Unset: Gatehouse's built-in page.
+    pub ui_url: Option<String>,
+    pub lifespan: Dur,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            enabled: true,
+            ui_url: None,
+            lifespan: Dur(Duration::from_secs(3600)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SettingsFlow {
+    pub ui_url: Option<String>,
+    pub lifespan: Dur,
+    /// Credentials can be changed only this long after the last authentication.
+    pub privileged_session_max_age: Dur,
+    /// `aal1` or `highest_available`.
+    pub required_aal: String,
+}
+
+impl Default for SettingsFlow {
+    fn default() -> Self {
+        SettingsFlow {
+            ui_url: None,
+            lifespan: Dur(Duration::from_secs(3600)),
+            privileged_session_max_age: Dur(Duration::from_secs(15 * 60)),
+            required_aal: "highest_available".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Flows {
+    pub login: FlowConfig,
+    pub registration: FlowConfig,
+    pub settings: SettingsFlow,
+    pub recovery: FlowConfig,
+    pub verification: FlowConfig,
+    pub error: ErrorFlow,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct ErrorFlow {
+    pub ui_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SelfService {
+    /// Where browsers go after a flow without `return_to`. Unset: the settings page.
+    pub default_browser_return_url: Option<String>,
+    /// `return_to` must start with one of these (or be on the issuer's origin).
+    pub allowed_return_urls: Vec<String>,
+    pub methods: Methods,
+    pub flows: Flows,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Smtp {
+    /// `smtp://user:pass@host:port/` (STARTTLS), `smtps://...` (implicit TLS), or
+    /// `smtp://host:port/?disable_starttls=true` for a local relay. Unset: development mode,
+    /// messages are written to the log instead of sent.
+    pub connection_uri: Option<String>,
+    pub from_address: String,
+    pub from_name: String,
+}
+
+impl Default for Smtp {
+    fn default() -> Self {
+        Smtp {
+            connection_uri: None,
+            from_address: "no-reply@gatehouse.local".into(),
+            from_name: "Gatehouse".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Courier {
+    pub smtp: Smtp,
+    /// Attempts before a message is abandoned.
+    pub message_retries: i64,
+    /// How often the queue is polled.
+    pub poll_interval: Dur,
+    /// A directory with `recovery_code_valid.subject.txt`/`.body.txt` etc. overriding the
+    /// built-in e-mail templates.
+    pub template_override_path: Option<String>,
+}
+
+impl Default for Courier {
+    fn default() -> Self {
+        Courier {
+            smtp: Smtp::default(),
+            message_retries: 5,
+            poll_interval: Dur(Duration::from_secs(1)),
+            template_override_path: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Argon2 {
+    /// Memory per hash in KiB (OWASP's minimum: 19456 = 19 MiB).
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    /// Most password hashes computed at once; further logins wait in a queue (bounded memory:
+    /// at most this many times `memory_kib`).
+    pub max_concurrent: usize,
+    /// Logins waiting for a hashing slot beyond this are answered 429.
+    pub max_queued: usize,
+}
+
+impl Default for Argon2 {
+    fn default() -> Self {
+        Argon2 {
+            memory_kib: 19456,
+            iterations: 2,
+            parallelism: 1,
+            max_concurrent: 4,
+            max_queued: 256,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Hashers {
+    pub argon2: Argon2,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    pub enabled: bool,
+    /// Submissions per minute per client IP.
+    pub login_per_minute: u32,
+    pub registration_per_minute: u32,
+    pub recovery_per_minute: u32,
+    pub verification_per_minute: u32,
+    /// Failed logins per minute for one identifier (from any IP).
+    pub login_per_identifier_per_minute: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            enabled: true,
+            login_per_minute: 10,
+            registration_per_minute: 5,
+            recovery_per_minute: 5,
+            verification_per_minute: 5,
+            login_per_identifier_per_minute: 10,
+        }
+    }
+}
