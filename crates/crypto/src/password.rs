@@ -702,6 +702,32 @@ mod tests {
     }
 
     #[test]
+    fn empty_and_unicode_passwords_against_every_format() {
+        let all = [
+            ARGON2ID,
+            ARGON2I,
+            BCRYPT_2B,
+            BCRYPT_2A,
+            BCRYPT_2Y,
+            PBKDF2_SHA256,
+            PBKDF2_SHA512,
+            PBKDF2_SHA1,
+            PBKDF2_PADDED,
+            SCRYPT_KRATOS,
+            SCRYPT_LOG2,
+            SCRYPT_N16,
+        ];
+        for stored in all {
+            for password in ["", "\0", "pässwörd 🔑"] {
+                let v = verify_password(password, stored, &CHEAP).expect("verifies");
+                assert!(!v.matched, "{stored}");
+            }
+        }
+        let hash = hash_password("", &CHEAP).expect("hash");
+        assert!(verify_password("", &hash, &CHEAP).expect("v").matched);
+    }
+
+    #[test]
     fn overlong_passwords_are_refused() {
         let long = "x".repeat(MAX_PASSWORD_LEN + 1);
         assert_eq!(hash_password(&long, &CHEAP), Err(PasswordError::TooLong));
