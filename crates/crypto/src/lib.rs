@@ -1,18 +1,31 @@
 //! Cryptography for Gatehouse: opaque prefixed tokens stored as SHA-256 digests, the keyring that
-//! encrypts secrets at rest (XChaCha20-Poly1305), signing keys with their JWKs, and compact JWTs.
+//! encrypts secrets at rest (XChaCha20-Poly1305), signing keys with their JWKs, and compact JWTs;
+//! and for the identity service, password hashing (argon2id, plus verification of imported
+//! argon2i, bcrypt, PBKDF2 and scrypt hashes), a common-password check, RFC 6238 TOTP and
+//! backup codes (Kratos's `lookup_secret`).
 //!
 //! Everything here is synchronous and free of I/O so that it can be unit-tested and fuzzed alone.
 
 pub mod b64;
+pub mod breached;
 pub mod jwk;
 pub mod jwt;
 pub mod keyring;
+pub mod lookup;
+pub mod password;
 pub mod random;
 pub mod token;
+pub mod totp;
 
+pub use breached::is_common_password;
 pub use jwk::{Algorithm, PublicJwk, SigningKey};
 pub use keyring::{Keyring, KeyringError};
+pub use lookup::{find_backup_code, generate_backup_codes, hash_backup_code};
+pub use password::{
+    Argon2Params, PasswordError, Verification, dummy_verify, hash_password, verify_password,
+};
 pub use token::{PlainToken, TokenHash, TokenKind, TokenParseError};
+pub use totp::{TotpError, TotpSecret};
 
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
