@@ -25,6 +25,16 @@ pub mod event {
     pub const TOKEN_REVOKED: &str = "token.revoked";
     pub const LOGOUT: &str = "session.logout";
     pub const KEY_ROTATED: &str = "key.rotated";
+    pub const IDENTITY_CREATED: &str = "identity.created";
+    pub const IDENTITY_UPDATED: &str = "identity.updated";
+    pub const IDENTITY_DELETED: &str = "identity.deleted";
+    pub const IDENTITY_LOGIN: &str = "identity.login";
+    pub const IDENTITY_LOGIN_FAILED: &str = "identity.login_failed";
+    pub const IDENTITY_REGISTERED: &str = "identity.registered";
+    pub const IDENTITY_LOGOUT: &str = "identity.logout";
+    pub const CREDENTIAL_CHANGED: &str = "identity.credential_changed";
+    pub const SESSION_REVOKED: &str = "identity.session_revoked";
+    pub const RECOVERY_COMPLETED: &str = "identity.recovered";
 }
 
 /// Who and what an event is about.

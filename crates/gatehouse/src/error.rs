@@ -15,6 +15,9 @@ pub enum Error {
     BadRequest(String),
     #[error("gone: {0}")]
     Gone(String),
+    /// Too much load (e.g. every password-hashing slot taken): 429 with `Retry-After`.
+    #[error("too many requests")]
+    Busy,
     #[error("internal error: {0}")]
     Internal(String),
 }

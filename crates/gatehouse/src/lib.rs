@@ -8,11 +8,13 @@ pub mod clock;
 pub mod config;
 pub mod error;
 
+pub mod identity;
 pub mod janitor;
 pub mod json_patch;
 pub mod keys;
 pub mod metrics;
 pub mod oauth2;
+pub mod sessions;
 pub mod web;
 
 use std::future::Future;
@@ -118,10 +120,26 @@ impl App {
             keys.current().signing.alg().as_str(),
             config.oidc.dynamic_client_registration.enabled,
         );
+        let schemas = identity::schema::Schemas::load(&config.identity)
+            .context("loading identity schemas (`identity.schemas`)")?;
+        let identities = Arc::new(identity::IdentityService::new(
+            config.clone(),
+            store.clone(),
+            schemas,
+            provider.audit.clone(),
+        ));
+        let sessions = Arc::new(sessions::SessionService::new(
+            config.clone(),
+            store.clone(),
+            identities.clone(),
+            provider.audit.clone(),
+        ));
         let state = AppState::new(
             config.clone(),
             provider.clone(),
             bytes::Bytes::from(discovery.to_string()),
+            identities,
+            sessions,
         );
         Ok(App {
             config,

@@ -71,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/keys/{set}", get(get_key_set))
         .route("/admin/audit-events", get(list_audit_events))
         .route("/metrics", get(metrics))
+        .merge(super::admin_identity::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_admin_token,

@@ -56,6 +56,11 @@ impl IntoResponse for ApiError {
                 axum::Json(json!({"error": "request_handled", "error_description": "The request was handled already.", "status_code": 410, "redirect_to": redirect_to})),
             )
                 .into_response(),
+            Error::Busy => {
+                let mut r = generic(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", "Too many requests; try again shortly.");
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                r
+            }
             Error::Internal(d) => {
                 tracing::error!(error = %d, "internal error");
                 generic(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "The server failed to handle the request.")

@@ -2,9 +2,12 @@
 //! request passes through — in order: request id, tracing span, panic catcher, body size limit.
 
 pub mod admin;
+pub mod admin_identity;
 pub mod error;
 pub mod extract;
+pub mod kratos_error;
 pub mod public;
+pub mod sessions;
 
 use std::sync::Arc;
 
@@ -31,11 +34,21 @@ pub struct AppState {
     pub discovery: bytes::Bytes,
     /// Dynamic registrations per client IP in the current hour.
     pub registrations: moka::sync::Cache<std::net::IpAddr, Arc<std::sync::atomic::AtomicU32>>,
+    pub identities: Arc<crate::identity::IdentityService>,
+    pub sessions: Arc<crate::sessions::SessionService>,
 }
 
 impl AppState {
-    pub fn new(config: Arc<Config>, provider: Arc<Provider>, discovery: bytes::Bytes) -> AppState {
+    pub fn new(
+        config: Arc<Config>,
+        provider: Arc<Provider>,
+        discovery: bytes::Bytes,
+        identities: Arc<crate::identity::IdentityService>,
+        sessions: Arc<crate::sessions::SessionService>,
+    ) -> AppState {
         AppState {
+            identities,
+            sessions,
             config,
             provider,
             discovery,
@@ -94,7 +107,11 @@ pub fn public_router(state: AppState) -> Router {
         metrics: state.provider.metrics.clone(),
         listener: "public",
     };
-    layered(public::router(state), limit, observe)
+    layered(
+        public::router(state.clone()).merge(sessions::router().with_state(state)),
+        limit,
+        observe,
+    )
 }
 
 pub fn admin_router(state: AppState) -> Router {

@@ -215,6 +215,39 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// Any admin call with an optional JSON body.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.admin));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates an identity with the default schema and a password; returns its JSON.
+    pub async fn create_identity(&self, email: &str, password: &str) -> Value {
+        let (status, body) = self
+            .admin(
+                reqwest::Method::POST,
+                "/admin/identities",
+                Some(json!({
+                    "schema_id": "default",
+                    "traits": {"email": email, "name": "Test User"},
+                    "credentials": {"password": {"config": {"password": password}}},
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
     pub async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
         let resp = self
             .http

@@ -1,0 +1,10 @@
+//! Identities in Kratos's model: schemas, the stored identity and its API views, password
+//! hashing with bounded concurrency, and the admin operations.
+
+pub mod hasher;
+pub mod model;
+pub mod schema;
+pub mod service;
+
+pub use model::Identity;
+pub use service::IdentityService;
