@@ -14,6 +14,7 @@ pub mod json_patch;
 pub mod keys;
 pub mod metrics;
 pub mod oauth2;
+pub mod selfservice;
 pub mod sessions;
 pub mod web;
 
@@ -105,7 +106,7 @@ impl App {
             .max(config.ttl.id_token.secs());
         let keys = KeyManager::load(
             store.clone(),
-            keyring,
+            keyring.clone(),
             alg,
             config.keys.publish_before_use.secs(),
             max_lifetime,
@@ -134,12 +135,21 @@ impl App {
             identities.clone(),
             provider.audit.clone(),
         ));
+        let flows = Arc::new(selfservice::SelfService::new(
+            config.clone(),
+            store.clone(),
+            identities.clone(),
+            sessions.clone(),
+            provider.clone(),
+            keyring.clone(),
+        ));
         let state = AppState::new(
             config.clone(),
             provider.clone(),
             bytes::Bytes::from(discovery.to_string()),
             identities,
             sessions,
+            flows,
         );
         Ok(App {
             config,

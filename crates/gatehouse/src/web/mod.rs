@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod kratos_error;
 pub mod public;
+pub mod selfservice;
 pub mod sessions;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub struct AppState {
     pub registrations: moka::sync::Cache<std::net::IpAddr, Arc<std::sync::atomic::AtomicU32>>,
     pub identities: Arc<crate::identity::IdentityService>,
     pub sessions: Arc<crate::sessions::SessionService>,
+    pub flows: Arc<crate::selfservice::SelfService>,
 }
 
 impl AppState {
@@ -45,8 +47,10 @@ impl AppState {
         discovery: bytes::Bytes,
         identities: Arc<crate::identity::IdentityService>,
         sessions: Arc<crate::sessions::SessionService>,
+        flows: Arc<crate::selfservice::SelfService>,
     ) -> AppState {
         AppState {
+            flows,
             identities,
             sessions,
             config,
@@ -108,7 +112,11 @@ pub fn public_router(state: AppState) -> Router {
         listener: "public",
     };
     layered(
-        public::router(state.clone()).merge(sessions::router().with_state(state)),
+        public::router(state.clone()).merge(
+            sessions::router()
+                .merge(selfservice::router())
+                .with_state(state),
+        ),
         limit,
         observe,
     )

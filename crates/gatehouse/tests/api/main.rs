@@ -14,4 +14,5 @@ mod identities;
 mod keys;
 mod logout;
 mod registration;
+mod selfservice;
 mod token;
