@@ -2,8 +2,10 @@
 //! request passes through — in order: request id, tracing span, panic catcher, body size limit.
 
 pub mod admin;
+pub mod admin_courier;
 pub mod error;
 pub mod extract;
+pub mod kratos_error;
 pub mod public;
 
 use std::sync::Arc;
@@ -21,12 +23,14 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::courier::Courier;
 use crate::oauth2::Provider;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub provider: Arc<Provider>,
+    pub courier: Arc<Courier>,
     /// The discovery document, serialised once.
     pub discovery: bytes::Bytes,
     /// Dynamic registrations per client IP in the current hour.
@@ -34,10 +38,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(config: Arc<Config>, provider: Arc<Provider>, discovery: bytes::Bytes) -> AppState {
+    pub fn new(
+        config: Arc<Config>,
+        provider: Arc<Provider>,
+        courier: Arc<Courier>,
+        discovery: bytes::Bytes,
+    ) -> AppState {
         AppState {
             config,
             provider,
+            courier,
             discovery,
             registrations: moka::sync::Cache::builder()
                 .max_capacity(100_000)
