@@ -187,7 +187,14 @@ pub async fn serve(
         t.await.context("listener task")?.context("listener")?;
     }
     janitor.abort();
-    // The worker stops by itself between sends; wait for it so no message is left `processing`.
-    let _ = courier.await;
+    // The worker stops by itself between sends; give the send in flight a moment so its message is
+    // not left `processing` (if it is, it is requeued after `courier::worker::STUCK_AFTER`).
+    let mut courier = courier;
+    if tokio::time::timeout(std::time::Duration::from_secs(10), &mut courier)
+        .await
+        .is_err()
+    {
+        courier.abort();
+    }
     Ok(())
 }
