@@ -2,6 +2,7 @@
 //! request passes through — in order: request id, tracing span, panic catcher, body size limit.
 
 pub mod admin;
+pub mod admin_courier;
 pub mod admin_identity;
 pub mod error;
 pub mod extract;
@@ -25,12 +26,14 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::courier::Courier;
 use crate::oauth2::Provider;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub provider: Arc<Provider>,
+    pub courier: Arc<Courier>,
     /// The discovery document, serialised once.
     pub discovery: bytes::Bytes,
     /// Dynamic registrations per client IP in the current hour.
@@ -44,6 +47,7 @@ impl AppState {
     pub fn new(
         config: Arc<Config>,
         provider: Arc<Provider>,
+        courier: Arc<Courier>,
         discovery: bytes::Bytes,
         identities: Arc<crate::identity::IdentityService>,
         sessions: Arc<crate::sessions::SessionService>,
@@ -55,6 +59,7 @@ impl AppState {
             sessions,
             config,
             provider,
+            courier,
             discovery,
             registrations: moka::sync::Cache::builder()
                 .max_capacity(100_000)

@@ -9,6 +9,7 @@ mod audit;
 mod authorize;
 mod bad_input;
 mod clients;
+mod courier;
 mod discovery;
 mod identities;
 mod keys;
