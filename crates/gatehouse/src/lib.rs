@@ -144,14 +144,17 @@ impl App {
             identities.clone(),
             provider.audit.clone(),
         ));
-        let flows = Arc::new(selfservice::SelfService::new(
-            config.clone(),
-            store.clone(),
-            identities.clone(),
-            sessions.clone(),
-            provider.clone(),
-            keyring.clone(),
-        ));
+        let flows = Arc::new(
+            selfservice::SelfService::new(
+                config.clone(),
+                store.clone(),
+                identities.clone(),
+                sessions.clone(),
+                provider.clone(),
+                keyring.clone(),
+            )
+            .context("configuring self-service (`selfservice.methods.webauthn`)")?,
+        );
         let state = AppState::new(
             config.clone(),
             provider.clone(),

@@ -50,7 +50,11 @@ pub fn nodes(ss: &SelfService, flow: &Flow, identity: Option<&Identity>, nodes: 
                 Node::input("default", "identifier", "text")
                     .value(ident)
                     .required()
-                    .autocomplete("username")
+                    .autocomplete(if ss.webauthn_enabled() && methods.webauthn.passwordless {
+                        "username webauthn"
+                    } else {
+                        "username"
+                    })
                     .label(1_070_004, "E-mail"),
             );
             nodes.push(
@@ -63,9 +67,11 @@ pub fn nodes(ss: &SelfService, flow: &Flow, identity: Option<&Identity>, nodes: 
                 "password", "method", "password", 1_010_001, "Sign in",
             ));
         }
+        ss.webauthn_login_nodes(flow, nodes);
         return;
     }
     let Some(i) = identity else { return };
+    ss.webauthn_login_nodes(flow, nodes);
     if methods.totp.enabled && i.credentials.contains_key(method::TOTP) {
         nodes.push(
             Node::input("totp", "totp_code", "text")
@@ -141,6 +147,11 @@ impl SelfService {
         flow.refresh = p.refresh;
         flow.requested_aal = aal;
         flow.oauth2_login_challenge = p.login_challenge;
+        if let Some(s) = session.as_ref().filter(|_| aal == Aal::Aal2) {
+            self.prepare_webauthn_login(&mut flow, Some(&s.identity))?;
+        } else {
+            self.prepare_webauthn_login(&mut flow, None)?;
+        }
         if let Some(s) = &session {
             if aal == Aal::Aal2 {
                 flow.identity_id = Some(s.identity.id.clone());
@@ -211,14 +222,37 @@ impl SelfService {
         }
         flow.messages.clear();
         flow.field_messages.clear();
-        let identity = match sub.get("method") {
-            Some("password") if flow.requested_aal == Aal::Aal1 => {
+        let method = match sub.get("method") {
+            None if sub.get("webauthn_login").is_some_and(|v| !v.is_empty()) => "webauthn",
+            m => m.unwrap_or(""),
+        }
+        .to_owned();
+        let identity = match method.as_str() {
+            "webauthn" if flow.requested_aal == Aal::Aal1 => {
+                let raw = sub.get("webauthn_login").unwrap_or("");
+                let found = self
+                    .finish_webauthn_passwordless(&mut flow, raw, now)
+                    .await?;
+                self.prepare_webauthn_login(&mut flow, None)?;
+                match found {
+                    Ok(mut identity) => {
+                        self.identities.save(&mut identity, now).await?;
+                        identity
+                    }
+                    Err(refusal) => {
+                        flow.field_messages
+                            .insert("webauthn_login".into(), vec![refusal.message()]);
+                        return self.invalid(flow).await;
+                    }
+                }
+            }
+            "password" if flow.requested_aal == Aal::Aal1 => {
                 match self.password_step(&mut flow, &sub, &ip).await? {
                     Some(i) => i,
                     None => return self.invalid(flow).await,
                 }
             }
-            Some(m @ ("totp" | "lookup_secret")) if flow.requested_aal == Aal::Aal2 => {
+            m @ ("totp" | "lookup_secret" | "webauthn") if flow.requested_aal == Aal::Aal2 => {
                 let Some(s) = session
                     .as_ref()
                     .filter(|s| Some(&s.identity.id) == flow.identity_id.as_ref())
@@ -230,32 +264,47 @@ impl SelfService {
                     )));
                 };
                 let mut identity = (*s.identity).clone();
-                let ok = if m == "totp" {
-                    self.totp_step(&mut identity, sub.get("totp_code").unwrap_or(""), now)?
+                if m == "webauthn" {
+                    let raw = sub.get("webauthn_login").unwrap_or("");
+                    let done =
+                        self.finish_webauthn_second_factor(&mut flow, &mut identity, raw, now)?;
+                    self.prepare_webauthn_login(&mut flow, Some(&s.identity))?;
+                    if let Err(refusal) = done {
+                        flow.field_messages
+                            .insert("webauthn_login".into(), vec![refusal.message()]);
+                        self.audit_failure(&identity.id, &ip, m);
+                        return self.invalid(flow).await;
+                    }
+                    self.identities.save(&mut identity, now).await?;
+                    identity
                 } else {
-                    self.lookup_step(&mut identity, sub.get("lookup_secret").unwrap_or(""), now)
-                };
-                if !ok {
-                    let (field, id, text) = if m == "totp" {
-                        (
-                            "totp_code",
-                            msg::TOTP_INVALID,
-                            "The TOTP code is invalid or has been used already.",
-                        )
+                    let ok = if m == "totp" {
+                        self.totp_step(&mut identity, sub.get("totp_code").unwrap_or(""), now)?
                     } else {
-                        (
-                            "lookup_secret",
-                            msg::LOOKUP_INVALID,
-                            "The backup recovery code is not valid.",
-                        )
+                        self.lookup_step(&mut identity, sub.get("lookup_secret").unwrap_or(""), now)
                     };
-                    flow.field_messages
-                        .insert(field.into(), vec![Message::error(id, text)]);
-                    self.audit_failure(&identity.id, &ip, m);
-                    return self.invalid(flow).await;
+                    if !ok {
+                        let (field, id, text) = if m == "totp" {
+                            (
+                                "totp_code",
+                                msg::TOTP_INVALID,
+                                "The TOTP code is invalid or has been used already.",
+                            )
+                        } else {
+                            (
+                                "lookup_secret",
+                                msg::LOOKUP_INVALID,
+                                "The backup recovery code is not valid.",
+                            )
+                        };
+                        flow.field_messages
+                            .insert(field.into(), vec![Message::error(id, text)]);
+                        self.audit_failure(&identity.id, &ip, m);
+                        return self.invalid(flow).await;
+                    }
+                    self.identities.save(&mut identity, now).await?;
+                    identity
                 }
-                self.identities.save(&mut identity, now).await?;
-                identity
             }
             _ => {
                 flow.messages.push(Message::error(
@@ -265,12 +314,8 @@ impl SelfService {
                 return self.invalid(flow).await;
             }
         };
-        let method = sub.get("method").unwrap_or("password");
-        let aal = if method == "password" {
-            Aal::Aal1
-        } else {
-            Aal::Aal2
-        };
+        let method = method.as_str();
+        let aal = flow.requested_aal;
         let previous = session.as_deref().filter(|s| s.identity.id == identity.id);
         let (token, active) = self
             .sessions

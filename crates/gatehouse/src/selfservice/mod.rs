@@ -11,6 +11,7 @@ pub mod ratelimit;
 pub mod registration;
 pub mod settings;
 pub mod ui;
+pub mod webauthn;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -111,6 +112,9 @@ pub struct Flow {
     /// Settings: backup codes shown once and not yet confirmed.
     #[serde(default)]
     pub lookup_pending: Option<Vec<String>>,
+    /// Login and settings: the WebAuthn ceremony in progress (state and options).
+    #[serde(default)]
+    pub webauthn: Option<webauthn::Pending>,
 }
 
 /// A submission's fields, bounded, from a form or a JSON body.
@@ -130,9 +134,15 @@ impl Submission {
         }
         let mut fields = BTreeMap::new();
         for (k, v) in pairs {
-            if k.len() > MAX_NAME || v.len() > MAX_VALUE {
+            let max = if webauthn::CREDENTIAL_FIELDS.contains(&k.as_str()) {
+                webauthn::MAX_CREDENTIAL_JSON
+            } else {
+                MAX_VALUE
+            };
+            if k.len() > MAX_NAME || v.len() > max {
                 return Err(Error::BadRequest(format!(
-                    "field names are limited to {MAX_NAME} bytes and values to {MAX_VALUE}"
+                    "field names are limited to {MAX_NAME} bytes and values to {MAX_VALUE} ({} for WebAuthn credentials)",
+                    webauthn::MAX_CREDENTIAL_JSON
                 )));
             }
             fields.insert(k, v);
@@ -268,6 +278,9 @@ pub struct SelfService {
     pub keyring: Arc<gatehouse_crypto::Keyring>,
     pub limits: ratelimit::Limits,
     pub issuer: String,
+    /// The WebAuthn relying party, built once from `selfservice.methods.webauthn`; `None` when
+    /// the method is off or cannot work with this issuer.
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 /// The name of the browser's CSRF cookie for self-service flows.
@@ -281,17 +294,22 @@ impl SelfService {
         sessions: Arc<SessionService>,
         provider: Arc<Provider>,
         keyring: Arc<gatehouse_crypto::Keyring>,
-    ) -> SelfService {
-        SelfService {
+    ) -> Result<SelfService> {
+        let issuer = config.issuer();
+        let webauthn = webauthn::relying_party(&config.selfservice.methods.webauthn, &issuer)
+            .map_err(Error::BadRequest)?
+            .map(Arc::new);
+        Ok(SelfService {
             limits: ratelimit::Limits::new(&config.rate_limits),
-            issuer: config.issuer(),
+            issuer,
+            webauthn,
             config,
             store,
             identities,
             sessions,
             provider,
             keyring,
-        }
+        })
     }
 
     /// The page a browser is sent to for a flow.
@@ -386,6 +404,7 @@ impl SelfService {
             identity_id: None,
             totp_pending: None,
             lookup_pending: None,
+            webauthn: None,
         }
     }
 

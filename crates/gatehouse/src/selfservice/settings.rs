@@ -129,6 +129,7 @@ pub fn nodes(ss: &SelfService, flow: &Flow, i: &Identity, nodes: &mut Vec<Node>)
             }
         }
     }
+    ss.webauthn_settings_nodes(flow, i, nodes);
     Ok(())
 }
 
@@ -198,6 +199,7 @@ impl SelfService {
         flow.identity_id = Some(session.identity.id.clone());
         flow.state = "show_form".into();
         self.prepare_totp(&mut flow, &session.identity);
+        self.prepare_webauthn_registration(&mut flow, &session.identity)?;
         self.save(&flow).await?;
         Ok(flow)
     }
@@ -253,7 +255,9 @@ impl SelfService {
             || sub.get("totp_unlink").is_some()
             || sub.get("lookup_secret_regenerate").is_some()
             || sub.get("lookup_secret_confirm").is_some()
-            || sub.get("lookup_secret_disable").is_some();
+            || sub.get("lookup_secret_disable").is_some()
+            || sub.get("webauthn_register").is_some_and(|v| !v.is_empty())
+            || sub.get("webauthn_remove").is_some();
         if credential_change
             && now - session.authenticated_at
                 > self
@@ -273,8 +277,42 @@ impl SelfService {
             return Ok(Outcome::Refused(e));
         }
         let mut new_session = None;
-        let method_name = sub.get("method").unwrap_or("");
-        if method_name == "profile" {
+        let method_name = match sub.get("method") {
+            None if sub.get("webauthn_register").is_some()
+                || sub.get("webauthn_remove").is_some() =>
+            {
+                "webauthn"
+            }
+            m => m.unwrap_or(""),
+        };
+        if method_name == "webauthn" {
+            let outcome = if let Some(id) = sub.get("webauthn_remove") {
+                self.remove_webauthn_key(&mut identity, id, now)
+            } else {
+                let raw = sub.get("webauthn_register").unwrap_or("");
+                let name = sub.get("webauthn_register_displayname").unwrap_or("");
+                let done =
+                    self.finish_webauthn_registration(&mut flow, &mut identity, raw, name, now)?;
+                // A new challenge for the next key, whatever happened to this one.
+                self.prepare_webauthn_registration(&mut flow, &identity)?;
+                done
+            };
+            if let Err(refusal) = outcome {
+                let field = if sub.get("webauthn_remove").is_some() {
+                    "webauthn_remove"
+                } else {
+                    "webauthn_register"
+                };
+                flow.field_messages
+                    .insert(field.into(), vec![refusal.message()]);
+                return self.invalid(flow).await;
+            }
+            if let Err(e) = self.identities.save(&mut identity, now).await {
+                return self.settings_error(flow, e).await;
+            }
+            flow.webauthn = None;
+            self.prepare_webauthn_registration(&mut flow, &identity)?;
+        } else if method_name == "profile" {
             let fields = self.identities.schemas.default_schema().form_fields();
             identity.traits = sub.traits(&fields);
             if let Err(e) = self.identities.save(&mut identity, now).await {

@@ -61,6 +61,7 @@ pub mod msg {
     pub const LOGIN_AAL2: u32 = 1_010_004;
     pub const LOGIN_REFRESH: u32 = 1_010_003;
     pub const RATE_LIMITED: u32 = 4_000_029;
+    pub const WEBAUTHN_INVALID: u32 = 4_000_001;
 }
 
 /// A node builder.
@@ -68,6 +69,7 @@ pub struct Node {
     group: &'static str,
     attributes: Value,
     label: Option<(u32, String)>,
+    label_context: Option<Value>,
     messages: Vec<Message>,
 }
 
@@ -77,6 +79,7 @@ impl Node {
             group,
             attributes: json!({"name": name, "type": ty, "disabled": false, "node_type": "input"}),
             label: None,
+            label_context: None,
             messages: Vec::new(),
         }
     }
@@ -103,6 +106,7 @@ impl Node {
             group,
             attributes: json!({"id": id, "src": src, "width": 256, "height": 256, "node_type": "img"}),
             label: Some((label_id, label.to_owned())),
+            label_context: None,
             messages: Vec::new(),
         }
     }
@@ -112,6 +116,19 @@ impl Node {
             group,
             attributes: json!({"id": id, "text": text, "node_type": "text"}),
             label: Some((label_id, label.to_owned())),
+            label_context: None,
+            messages: Vec::new(),
+        }
+    }
+
+    /// A `script` node (Kratos's WebAuthn script); `attributes` without `node_type`.
+    pub fn script(group: &'static str, mut attributes: Value) -> Node {
+        attributes["node_type"] = json!("script");
+        Node {
+            group,
+            attributes,
+            label: None,
+            label_context: None,
             messages: Vec::new(),
         }
     }
@@ -141,6 +158,13 @@ impl Node {
         self
     }
 
+    /// A label with a context (Kratos's labels that name a thing, e.g. a key's display name).
+    pub fn label_message(mut self, m: Message) -> Node {
+        self.label = Some((m.id, m.text));
+        self.label_context = Some(m.context);
+        self
+    }
+
     pub fn messages(mut self, m: Vec<Message>) -> Node {
         self.messages = m;
         self
@@ -152,7 +176,13 @@ impl Node {
 
     pub fn json(&self) -> Value {
         let meta = match &self.label {
-            Some((id, text)) => json!({"label": {"id": id, "text": text, "type": "info"}}),
+            Some((id, text)) => {
+                let mut l = json!({"id": id, "text": text, "type": "info"});
+                if let Some(c) = &self.label_context {
+                    l["context"] = c.clone();
+                }
+                json!({ "label": l })
+            }
             None => json!({}),
         };
         json!({

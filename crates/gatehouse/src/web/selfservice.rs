@@ -35,11 +35,28 @@ pub fn router() -> Router<AppState> {
         .route("/self-service/{kind}/flows", get(get_flow))
         .route("/self-service/{kind}", axum::routing::post(submit))
         .route("/self-service/errors", get(get_error))
+        .route(
+            crate::selfservice::webauthn::SCRIPT_PATH,
+            get(webauthn_script),
+        )
         .route("/self-service/logout", get(logout))
         .route(
             "/self-service/logout/api",
             axum::routing::delete(logout_api),
         )
+}
+
+/// `GET /.well-known/ory/webauthn.js`: the static WebAuthn helper the `webauthn_script` node loads.
+async fn webauthn_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        crate::selfservice::webauthn::SCRIPT,
+    )
+        .into_response()
 }
 
 fn q<'a>(p: &'a [(String, String)], k: &str) -> Option<&'a str> {

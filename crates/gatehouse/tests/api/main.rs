@@ -17,3 +17,4 @@ mod logout;
 mod registration;
 mod selfservice;
 mod token;
+mod webauthn;
