@@ -148,7 +148,7 @@ impl SelfService {
         flow.requested_aal = aal;
         flow.oauth2_login_challenge = p.login_challenge;
         if let Some(s) = session.as_ref().filter(|_| aal == Aal::Aal2) {
-            self.prepare_webauthn_login(&mut flow, Some(&s.identity))?;
+            self.prepare_webauthn_login(&mut flow, Some(&*s.identity))?;
         } else {
             self.prepare_webauthn_login(&mut flow, None)?;
         }
@@ -268,7 +268,7 @@ impl SelfService {
                     let raw = sub.get("webauthn_login").unwrap_or("");
                     let done =
                         self.finish_webauthn_second_factor(&mut flow, &mut identity, raw, now)?;
-                    self.prepare_webauthn_login(&mut flow, Some(&s.identity))?;
+                    self.prepare_webauthn_login(&mut flow, Some(&*s.identity))?;
                     if let Err(refusal) = done {
                         flow.field_messages
                             .insert("webauthn_login".into(), vec![refusal.message()]);

@@ -23,7 +23,7 @@ use webauthn_rs::prelude::{
 use super::ui::{Message, Node, msg};
 use super::{Flow, SelfService};
 use crate::clock::rfc3339;
-use crate::config::identity::WebauthnMethod;
+use crate::config::WebauthnMethod;
 use crate::error::{Error, Result};
 use crate::identity::Identity;
 use crate::identity::model::{Credential, method};
@@ -149,14 +149,6 @@ impl KeyRing {
             .and_then(|c| serde_json::from_value(c.config.clone()).ok())
     }
 
-    fn passkeys(&self) -> Vec<Passkey> {
-        self.credentials
-            .iter()
-            .filter(|k| k.is_passwordless)
-            .filter_map(|k| serde_json::from_value(k.passkey.clone()).ok())
-            .collect()
-    }
-
     fn security_keys(&self) -> Vec<SecurityKey> {
         self.credentials
             .iter()
@@ -169,7 +161,6 @@ impl KeyRing {
         self.credentials
             .iter()
             .filter_map(|k| unb64url(&k.id))
-            .map(CredentialID::from)
             .collect()
     }
 
@@ -512,7 +503,7 @@ impl SelfService {
             return Ok(Err(FAILED));
         };
         if !ring.credentials.iter().any(|k| {
-            !k.is_passwordless && unb64url(&k.id).as_deref() == Some(res.cred_id().as_ref())
+            !k.is_passwordless && unb64url(&k.id).as_deref() == Some(res.cred_id().as_slice())
         }) {
             return Ok(Err(FAILED));
         }
