@@ -151,6 +151,7 @@ impl App {
             sessions.clone(),
             provider.clone(),
             keyring.clone(),
+            courier.clone(),
         ));
         let state = AppState::new(
             config.clone(),

@@ -6,11 +6,14 @@
 //! [`Submission`] of bounded fields, parsed from a form or JSON body alike, and answers with an
 //! [`Outcome`] the web layer turns into a redirect, a JSON body or a page.
 
+pub mod code;
 pub mod login;
 pub mod ratelimit;
+pub mod recovery;
 pub mod registration;
 pub mod settings;
 pub mod ui;
+pub mod verification;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -111,6 +114,16 @@ pub struct Flow {
     /// Settings: backup codes shown once and not yet confirmed.
     #[serde(default)]
     pub lookup_pending: Option<Vec<String>>,
+    /// Recovery and verification: the code sent, as a digest bound to this flow.
+    #[serde(default)]
+    pub code_hash: Option<String>,
+    #[serde(default)]
+    pub code_expires_at: i64,
+    #[serde(default)]
+    pub code_attempts: u32,
+    /// Recovery and verification: the address the code went to (normalised).
+    #[serde(default)]
+    pub recipient: Option<String>,
 }
 
 /// A submission's fields, bounded, from a form or a JSON body.
@@ -266,6 +279,7 @@ pub struct SelfService {
     pub sessions: Arc<SessionService>,
     pub provider: Arc<Provider>,
     pub keyring: Arc<gatehouse_crypto::Keyring>,
+    pub courier: Arc<crate::courier::Courier>,
     pub limits: ratelimit::Limits,
     pub issuer: String,
 }
@@ -281,8 +295,10 @@ impl SelfService {
         sessions: Arc<SessionService>,
         provider: Arc<Provider>,
         keyring: Arc<gatehouse_crypto::Keyring>,
+        courier: Arc<crate::courier::Courier>,
     ) -> SelfService {
         SelfService {
+            courier,
             limits: ratelimit::Limits::new(&config.rate_limits),
             issuer: config.issuer(),
             config,
@@ -386,6 +402,10 @@ impl SelfService {
             identity_id: None,
             totp_pending: None,
             lookup_pending: None,
+            code_hash: None,
+            code_expires_at: 0,
+            code_attempts: 0,
+            recipient: None,
         }
     }
 
@@ -498,7 +518,7 @@ impl SelfService {
                     settings::nodes(self, flow, i, &mut nodes)?;
                 }
             }
-            FlowKind::Recovery | FlowKind::Verification => {}
+            FlowKind::Recovery | FlowKind::Verification => code::nodes(flow, &mut nodes),
         }
         let nodes: Vec<Value> = nodes
             .into_iter()
