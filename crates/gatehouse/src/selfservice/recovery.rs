@@ -123,6 +123,44 @@ impl SelfService {
         self.invalid_or_shown(flow).await
     }
 
+    /// `POST /admin/recovery/code`: a recovery flow for an identity, with its code, to hand to
+    /// the user out of band. Returns (flow page URL, code, expires_at).
+    pub async fn admin_recovery_code(
+        &self,
+        identity_id: &str,
+        expires_in: Option<i64>,
+        now: i64,
+    ) -> Result<(String, String, i64)> {
+        let identity = self.identities.get(identity_id).await?;
+        if identity.state != State::Active {
+            return Err(crate::error::Error::BadRequest(
+                "The identity is not active.".into(),
+            ));
+        }
+        let mut flow = self.new_flow(
+            FlowKind::Recovery,
+            FlowType::Browser,
+            format!("{}/admin/recovery/code", self.issuer),
+            None,
+            None,
+            now,
+        );
+        let ttl = expires_in.unwrap_or(3600).clamp(60, 7 * 24 * 3600);
+        flow.expires_at = now + ttl;
+        flow.admin_issued = true;
+        let recipient = identity
+            .recovery_addresses
+            .first()
+            .map(|a| a.value.clone())
+            .unwrap_or_default();
+        let code = self.arm_code(&mut flow, &recipient, now);
+        flow.code_expires_at = flow.expires_at;
+        flow.messages.clear();
+        flow.identity_id = Some(identity.id.clone());
+        self.save(&flow).await?;
+        Ok((self.flow_page(&flow), code, flow.expires_at))
+    }
+
     /// Saves the flow and shows it again (not an error: the next step of the flow).
     pub(super) async fn invalid_or_shown(&self, flow: Flow) -> Result<Outcome> {
         self.save(&flow).await?;

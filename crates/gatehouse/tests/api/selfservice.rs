@@ -467,3 +467,56 @@ async fn verification(backend: crate::harness::Backend) {
         "the cached session shows the change"
     );
 }
+
+async fn admin_recovery(app: TestApp) {
+    let i = app.create_identity("jo@example.com", PASSWORD).await;
+    let (status, r) = app
+        .admin(
+            reqwest::Method::POST,
+            "/admin/recovery/code",
+            Some(json!({"identity_id": i["id"], "expires_in": "1h"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    let link = r["recovery_link"].as_str().expect("link");
+    let code = r["recovery_code"].as_str().expect("code");
+    assert_eq!(code.len(), 6);
+    let flow_id = link.split("flow=").nth(1).expect("flow id");
+    let flow: Value = app
+        .http
+        .get(format!(
+            "{}/self-service/recovery/flows?id={flow_id}",
+            app.public
+        ))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(flow["state"], "sent_email");
+    let resp = app
+        .http
+        .post(flow["ui"]["action"].as_str().expect("action"))
+        .header("accept", "application/json")
+        .json(&json!({"method": "code", "code": code}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap_or("").starts_with("gatehouse_session="))
+    );
+    let (status, _) = app
+        .admin(
+            reqwest::Method::POST,
+            "/admin/recovery/code",
+            Some(json!({"identity_id": "00000000-0000-4000-8000-000000000000"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+both_backends!(admin_recovery_code, admin_recovery);
