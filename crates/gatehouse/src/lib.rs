@@ -137,6 +137,7 @@ impl App {
             store.clone(),
             schemas,
             provider.audit.clone(),
+            provider.session_cache.clone(),
         ));
         let sessions = Arc::new(sessions::SessionService::new(
             config.clone(),

@@ -145,11 +145,12 @@ impl IdentityService {
         store: Arc<dyn Store>,
         schemas: Schemas,
         audit: AuditLog,
+        session_cache: crate::sessions::SessionCache,
     ) -> IdentityService {
         IdentityService {
             hasher: Arc::new(PasswordHasher::new(&config.hashers.argon2)),
             issuer: config.issuer(),
-            session_cache: crate::sessions::new_cache(config.session.cache_ttl.0),
+            session_cache,
             config,
             store,
             schemas,

@@ -620,8 +620,11 @@ impl Provider {
             .upsert_login_session(&LoginSessionRow {
                 id: session_id.clone(),
                 subject: login.subject.clone(),
-                data: json!({"remember": login.remember, "acr": login.acr, "amr": login.amr})
-                    .to_string(),
+                // The Gatehouse identity session behind this login (built-in login page), so
+                // that RP-initiated logout ends it too.
+                data: json!({"remember": login.remember, "acr": login.acr, "amr": login.amr,
+                    "identity_session_id": login.context.get("session_id")})
+                .to_string(),
                 authenticated_at: login.auth_time,
                 expires_at: now + lifetime,
             })
