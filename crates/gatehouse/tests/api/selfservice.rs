@@ -520,3 +520,47 @@ async fn admin_recovery(app: TestApp) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 both_backends!(admin_recovery_code, admin_recovery);
+
+/// Regression: a native app that changed its password through an API settings flow lost its
+/// session (a new one was issued and never handed back). As in Kratos, its token keeps working;
+/// the identity's other sessions end.
+async fn native_password_change(app: TestApp) {
+    app.create_identity("hana@example.com", PASSWORD).await;
+    let (_, ok) = api_login(&app, "hana@example.com", PASSWORD).await;
+    let token = ok["session_token"].as_str().expect("token").to_owned();
+    let (_, other) = api_login(&app, "hana@example.com", PASSWORD).await;
+    let other = other["session_token"].as_str().expect("token").to_owned();
+
+    let settings = api_flow(&app, "settings", Some(&token), "").await;
+    let new_password = "an entirely new passphrase";
+    let (status, done) = submit(
+        &app,
+        &settings,
+        Some(&token),
+        json!({"method": "password", "password": new_password}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["state"], "success");
+    assert!(
+        done.get("session_token").is_none(),
+        "a settings flow, not a login"
+    );
+
+    let (status, me) = whoami(&app, &token).await;
+    assert_eq!(status, StatusCode::OK, "the native session survives: {me}");
+    let (status, _) = whoami(&app, &other).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "other sessions end");
+    let (status, _) = api_login(&app, "hana@example.com", PASSWORD).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the old password is refused"
+    );
+    let (status, _) = api_login(&app, "hana@example.com", new_password).await;
+    assert_eq!(status, StatusCode::OK);
+}
+both_backends!(
+    native_password_change_keeps_session_token,
+    native_password_change
+);
