@@ -14,6 +14,7 @@ pub mod json_patch;
 pub mod keys;
 pub mod metrics;
 pub mod oauth2;
+pub mod selfservice;
 pub mod sessions;
 pub mod web;
 
@@ -134,12 +135,15 @@ impl App {
             identities.clone(),
             provider.audit.clone(),
         ));
+        let pages = web::pages::Pages::load(config.selfservice.ui.theme_path.as_deref())
+            .context("loading the pages' theme (`selfservice.ui.theme_path`)")?;
         let state = AppState::new(
             config.clone(),
             provider.clone(),
             bytes::Bytes::from(discovery.to_string()),
             identities,
             sessions,
+            Arc::new(pages),
         );
         Ok(App {
             config,

@@ -661,7 +661,7 @@ impl Provider {
             .urls
             .consent
             .clone()
-            .unwrap_or_else(|| format!("{}/oauth2/fallbacks/consent", self.issuer));
+            .unwrap_or_else(|| format!("{}/ui/consent", self.issuer));
         let mut url = url::Url::parse(&consent_url)
             .map_err(|e| Error::Internal(format!("urls.consent: {e}")))?;
         url.query_pairs_mut()

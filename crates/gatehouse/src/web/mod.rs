@@ -6,6 +6,7 @@ pub mod admin_identity;
 pub mod error;
 pub mod extract;
 pub mod kratos_error;
+pub mod pages;
 pub mod public;
 pub mod sessions;
 
@@ -36,6 +37,9 @@ pub struct AppState {
     pub registrations: moka::sync::Cache<std::net::IpAddr, Arc<std::sync::atomic::AtomicU32>>,
     pub identities: Arc<crate::identity::IdentityService>,
     pub sessions: Arc<crate::sessions::SessionService>,
+    /// The built-in pages' templates and stylesheet, loaded once at start.
+    pub pages: Arc<pages::Pages>,
+    pub flows: Arc<crate::selfservice::SelfService>,
 }
 
 impl AppState {
@@ -45,10 +49,13 @@ impl AppState {
         discovery: bytes::Bytes,
         identities: Arc<crate::identity::IdentityService>,
         sessions: Arc<crate::sessions::SessionService>,
+        pages: Arc<pages::Pages>,
     ) -> AppState {
         AppState {
             identities,
             sessions,
+            pages,
+            flows: Arc::new(crate::selfservice::SelfService),
             config,
             provider,
             discovery,
@@ -108,7 +115,8 @@ pub fn public_router(state: AppState) -> Router {
         listener: "public",
     };
     layered(
-        public::router(state.clone()).merge(sessions::router().with_state(state)),
+        public::router(state.clone())
+            .merge(sessions::router().merge(pages::router()).with_state(state)),
         limit,
         observe,
     )

@@ -13,5 +13,6 @@ mod discovery;
 mod identities;
 mod keys;
 mod logout;
+mod pages;
 mod registration;
 mod token;
