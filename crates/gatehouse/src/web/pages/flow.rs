@@ -370,3 +370,143 @@ fn node(n: &Value, form: usize, k: &Kind, seen: &mut Vec<String>) -> Option<Valu
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::pages::Pages;
+
+    fn input(group: &str, name: &str, ty: &str, value: Value, label: &str) -> Value {
+        json!({
+            "type": "input", "group": group,
+            "attributes": {"name": name, "type": ty, "value": value, "required": ty != "submit", "disabled": false, "node_type": "input"},
+            "messages": [], "meta": if label.is_empty() { json!({}) } else { json!({"label": {"id": 1, "text": label, "type": "info"}}) },
+        })
+    }
+
+    fn settings_ui() -> Value {
+        let mut password = input("password", "password", "password", Value::Null, "Password");
+        password["messages"] =
+            json!([{"id": 4000005, "text": "The password is too short <b>", "type": "error"}]);
+        json!({
+            "action": "https://id.example.com/self-service/settings?flow=f1",
+            "method": "POST",
+            "messages": [{"id": 1050001, "text": "Your changes have been saved!", "type": "success"}],
+            "nodes": [
+                input("default", "csrf_token", "hidden", json!("tok\"en"), ""),
+                input("profile", "traits.email", "email", json!("a@example.com"), "E-Mail"),
+                input("profile", "method", "submit", json!("profile"), "Save"),
+                password,
+                input("password", "method", "submit", json!("password"), "Save"),
+                {"type": "img", "group": "totp", "attributes": {"id": "totp_qr", "src": "data:image/png;base64,AAAA", "width": 256, "height": 256, "node_type": "img"}, "messages": [], "meta": {"label": {"id": 1050005, "text": "Authenticator app QR code", "type": "info"}}},
+                {"type": "text", "group": "totp", "attributes": {"id": "totp_secret_key", "text": {"id": 1050006, "text": "JBSWY3DP", "type": "info", "context": {"secret": "JBSWY3DP"}}, "node_type": "text"}, "messages": [], "meta": {"label": {"id": 1050006, "text": "This is your authenticator app secret.", "type": "info"}}},
+                input("totp", "totp_code", "text", Value::Null, "Verify code"),
+                input("totp", "method", "submit", json!("totp"), "Save"),
+                {"type": "text", "group": "lookup_secret", "attributes": {"id": "lookup_secret_codes", "text": {"id": 1050015, "text": "abcd-1234, efgh-5678", "type": "info", "context": {"secrets": [{"id": 1050009, "text": "abcd-1234", "type": "info", "context": {"secret": "abcd-1234"}}, {"id": 1050009, "text": "efgh-5678", "type": "info", "context": {"secret": "efgh-5678"}}]}}, "node_type": "text"}, "messages": [], "meta": {}},
+                input("lookup_secret", "lookup_secret_confirm", "checkbox", json!(false), "I saved my codes"),
+                {"type": "a", "group": "lookup_secret", "attributes": {"href": "javascript:alert(1)", "title": {"text": "bad"}, "id": "bad", "node_type": "a"}, "messages": [], "meta": {}},
+                {"type": "script", "group": "webauthn", "attributes": {"src": "https://id.example.com/.well-known/ory/webauthn.js", "node_type": "script"}, "messages": [], "meta": {}},
+            ],
+        })
+    }
+
+    #[test]
+    fn nodes_become_one_form_per_group_each_with_the_csrf_token() {
+        let k = kind("settings").expect("kind");
+        let forms = forms(&settings_ui(), &k);
+        let groups: Vec<&str> = forms.iter().filter_map(|f| f["group"].as_str()).collect();
+        assert_eq!(
+            groups,
+            ["profile", "password", "totp", "lookup_secret", "webauthn"]
+        );
+        for f in &forms {
+            assert_eq!(f["nodes"][0]["kind"], "hidden", "{f}");
+            assert_eq!(f["nodes"][0]["name"], "csrf_token");
+            assert_eq!(f["method"], "post");
+        }
+        // Script nodes are not rendered, and neither are javascript: links.
+        assert_eq!(forms[4]["nodes"].as_array().map(Vec::len), Some(1));
+        assert!(
+            forms[3]["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .all(|n| n["kind"] != "a")
+        );
+        assert_eq!(forms[1]["nodes"][1]["autocomplete"], "new-password");
+        assert_eq!(forms[1]["nodes"][1]["invalid"], true);
+        assert_eq!(
+            forms[3]["nodes"][1]["secrets"],
+            json!(["abcd-1234", "efgh-5678"])
+        );
+    }
+
+    #[test]
+    fn visible_default_nodes_join_the_password_form_only() {
+        let ui = json!({"action": "https://id.example.com/self-service/login?flow=f", "method": "POST", "messages": [], "nodes": [
+            input("default", "csrf_token", "hidden", json!("t"), ""),
+            input("oidc", "provider", "submit", json!("github"), "Sign in with GitHub"),
+            input("default", "identifier", "text", json!(""), "E-Mail"),
+            input("password", "password", "password", Value::Null, "Password"),
+            input("password", "method", "submit", json!("password"), "Sign in"),
+        ]});
+        let forms = forms(&ui, &kind("login").expect("kind"));
+        let names = |i: usize| -> Vec<String> {
+            forms[i]["nodes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n["name"].as_str().map(str::to_owned))
+                .collect()
+        };
+        assert_eq!(names(0), ["csrf_token", "provider"]);
+        assert_eq!(names(1), ["csrf_token", "identifier", "password", "method"]);
+        assert_eq!(forms[1]["nodes"][1]["autocomplete"], "username");
+        assert_eq!(forms[1]["nodes"][2]["autocomplete"], "current-password");
+    }
+
+    #[test]
+    fn the_flow_template_labels_and_escapes_everything() {
+        let pages = Pages::load(None).expect("embedded theme");
+        let k = kind("settings").expect("kind");
+        let ui = settings_ui();
+        let msgs = messages(&ui["messages"]);
+        let html = pages
+            .render(
+                "flow.html",
+                json!({"ui": "https://id.example.com/ui", "title": k.title, "messages": msgs, "alert": false,
+                       "forms": forms(&ui, &k), "links": [{"href": "https://id.example.com/ui/welcome", "text": "Back"}]}),
+            )
+            .expect("renders");
+        assert!(
+            html.contains(r#"<div class="messages" role="status" aria-live="polite">"#),
+            "{html}"
+        );
+        assert!(html.contains("Your changes have been saved!"));
+        assert_eq!(
+            html.matches(r#"<input type="hidden" name="csrf_token" value="tok&quot;en">"#)
+                .count(),
+            5,
+            "{html}"
+        );
+        assert!(html.contains(r#"<label for="f0-traits-email">E-Mail</label>"#));
+        assert!(html.contains(r#"<input id="f0-traits-email" name="traits.email" type="email" value="a@example.com" autocomplete="email" required>"#), "{html}");
+        assert!(html.contains(r#"<label for="f1-password">Password</label>"#));
+        assert!(
+            html.contains(r#"aria-invalid="true" aria-describedby="f1-password-msg""#),
+            "{html}"
+        );
+        assert!(html.contains("The password is too short &lt;b&gt;"));
+        assert!(html.contains(r#"<button type="submit" class="button" name="method" value="password">Save</button>"#), "{html}");
+        assert!(html.contains(r#"<img src="data:image&#x2f;png;base64,AAAA" alt="Authenticator app QR code" width="256" height="256">"#), "{html}");
+        assert!(html.contains("<code>JBSWY3DP</code>"));
+        assert!(
+            html.contains("<li><code>abcd-1234</code></li><li><code>efgh-5678</code></li>"),
+            "{html}"
+        );
+        assert!(html.contains(r#"inputmode="numeric""#));
+        assert!(html.contains(r#"<input type="checkbox" id="f3-lookup_secret_confirm" name="lookup_secret_confirm" value="true" required>"#), "{html}");
+        assert!(html.contains(r#"<label for="f3-lookup_secret_confirm">I saved my codes</label>"#));
+        assert!(!html.contains("javascript:") && !html.contains("<script"));
+    }
+}
