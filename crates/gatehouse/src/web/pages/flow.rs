@@ -181,10 +181,10 @@ fn messages(v: &Value) -> Vec<Value> {
         .map(|a| {
             a.iter()
                 .map(|m| {
-                    let ty = match m["type"].as_str() {
-                        Some(t @ ("error" | "success")) => t,
-                        _ => "info",
-                    };
+                    let ty = m["type"]
+                        .as_str()
+                        .filter(|t| matches!(*t, "error" | "success"))
+                        .unwrap_or("info");
                     json!({"id": m["id"], "text": text_of(&m["text"]), "type": ty})
                 })
                 .collect()
