@@ -583,11 +583,29 @@ impl Config {
                 "must be at least 16 characters",
             ));
         }
+        self.validate_courier()?;
         if self.serve.request_body_limit < 1024 {
             return Err(key_err(
                 "serve.request_body_limit",
                 "must be at least 1024 bytes",
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_courier(&self) -> Result<(), ConfigError> {
+        let c = &self.courier;
+        if let Some(uri) = &c.smtp.connection_uri {
+            crate::courier::mailer::parse_connection_uri(uri)
+                .map_err(|e| key_err("courier.smtp.connection_uri", e))?;
+        }
+        crate::courier::mailer::from_mailbox(&c.smtp)
+            .map_err(|e| key_err("courier.smtp.from_address", e))?;
+        if c.message_retries < 0 {
+            return Err(key_err("courier.message_retries", "must not be negative"));
+        }
+        if c.poll_interval.0.is_zero() {
+            return Err(key_err("courier.poll_interval", "must be longer than zero"));
         }
         Ok(())
     }
@@ -708,6 +726,16 @@ mod tests {
         assert!(e.to_string().contains("dsn"), "{e}");
         let e = Config::load(None, env(&[("GATEHOUSE_SECRETS_SYSTEM", "short")])).expect_err("bad");
         assert!(e.to_string().contains("secrets.system[0]"), "{e}");
+        let e = Config::load(
+            None,
+            env(&[("GATEHOUSE_COURIER_SMTP_CONNECTION_URI", "smtpx://mail:25")]),
+        )
+        .expect_err("bad");
+        assert!(
+            e.to_string().contains("courier.smtp.connection_uri")
+                && e.to_string().contains("scheme"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod courier;
 pub mod error;
 
 pub mod identity;
@@ -27,6 +28,7 @@ use gatehouse_store::Store;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::courier::Courier;
 use crate::keys::KeyManager;
 use crate::oauth2::Provider;
 use crate::web::AppState;
@@ -36,6 +38,8 @@ pub struct App {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub provider: Arc<Provider>,
+    /// Outgoing e-mail; identity flows queue their messages here.
+    pub courier: Arc<Courier>,
     pub state: AppState,
 }
 
@@ -104,9 +108,14 @@ impl App {
             .access_token
             .secs()
             .max(config.ttl.id_token.secs());
+        let courier = Arc::new(Courier::from_config(
+            &config,
+            store.clone(),
+            keyring.clone(),
+        )?);
         let keys = KeyManager::load(
             store.clone(),
-            keyring,
+            keyring.clone(),
             alg,
             config.keys.publish_before_use.secs(),
             max_lifetime,
@@ -135,27 +144,39 @@ impl App {
             identities.clone(),
             provider.audit.clone(),
         ));
+        let flows = Arc::new(selfservice::SelfService::new(
+            config.clone(),
+            store.clone(),
+            identities.clone(),
+            sessions.clone(),
+            provider.clone(),
+            keyring.clone(),
+            courier.clone(),
+        ));
         let pages = web::pages::Pages::load(config.selfservice.ui.theme_path.as_deref())
             .context("loading the pages' theme (`selfservice.ui.theme_path`)")?;
         let state = AppState::new(
             config.clone(),
             provider.clone(),
+            courier.clone(),
             bytes::Bytes::from(discovery.to_string()),
             identities,
             sessions,
+            flows,
             Arc::new(pages),
         );
         Ok(App {
             config,
             store,
             provider,
+            courier,
             state,
         })
     }
 }
 
 /// Serves the public and admin routers on the given listeners until `shutdown` resolves, with the
-/// background janitor running beside them.
+/// background janitor and the courier's queue worker running beside them.
 pub async fn serve(
     app: &App,
     public: Option<TcpListener>,
@@ -175,6 +196,7 @@ pub async fn serve(
         app.config.janitor.interval.0,
         wait(rx.clone()),
     ));
+    let courier = tokio::spawn(courier::worker::run(app.courier.clone(), wait(rx.clone())));
     let mut tasks = Vec::new();
     if let Some(l) = public {
         let router = web::public_router(app.state.clone())
@@ -197,5 +219,14 @@ pub async fn serve(
         t.await.context("listener task")?.context("listener")?;
     }
     janitor.abort();
+    // The worker stops by itself between sends; give the send in flight a moment so its message is
+    // not left `processing` (if it is, it is requeued after `courier::worker::STUCK_AFTER`).
+    let mut courier = courier;
+    if tokio::time::timeout(std::time::Duration::from_secs(10), &mut courier)
+        .await
+        .is_err()
+    {
+        courier.abort();
+    }
     Ok(())
 }

@@ -145,6 +145,12 @@ async fn main() -> anyhow::Result<()> {
             if let Some(d) = v.pointer_mut("/dsn") {
                 *d = json!(redact_dsn(&config.dsn));
             }
+            if let (Some(u), Some(uri)) = (
+                v.pointer_mut("/courier/smtp/connection_uri"),
+                &config.courier.smtp.connection_uri,
+            ) {
+                *u = json!(redact_dsn(uri));
+            }
             print(&v)?;
             eprintln!("configuration is valid");
             Ok(())

@@ -127,4 +127,11 @@ pub trait IdentityStore {
         offset: i64,
     ) -> Result<Vec<CourierMessageRow>>;
     async fn get_message(&self, id: &str) -> Result<Option<CourierMessageRow>>;
+    /// Moves a queued message to `processing` (and `updated_at` to `now`); false when it was not
+    /// queued — another worker claimed it first. The conditional update makes a claim exclusive
+    /// across replicas.
+    async fn claim_message(&self, id: &str, now: i64) -> Result<bool>;
+    /// Puts messages back in the queue that have been `processing` since before `stuck_before`
+    /// (their worker died mid-send); how many.
+    async fn requeue_stuck_messages(&self, stuck_before: i64, now: i64) -> Result<u64>;
 }

@@ -189,6 +189,18 @@ macro_rules! identity_store_impl {
                 let row = sqlx::query("SELECT * FROM courier_messages WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
                 row.as_ref().map(Self::message_row).transpose()
             }
+
+            async fn claim_message(&self, id: &str, now: i64) -> Result<bool> {
+                let done = sqlx::query("UPDATE courier_messages SET status = 'processing', updated_at = $2 WHERE id = $1 AND status = 'queued'")
+                    .bind(id).bind(now).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn requeue_stuck_messages(&self, stuck_before: i64, now: i64) -> Result<u64> {
+                let done = sqlx::query("UPDATE courier_messages SET status = 'queued', updated_at = $2 WHERE status = 'processing' AND updated_at < $1")
+                    .bind(stuck_before).bind(now).execute(&self.pool).await?;
+                Ok(done.rows_affected())
+            }
         }
     };
 }

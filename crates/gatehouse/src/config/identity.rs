@@ -297,9 +297,10 @@ impl Default for Smtp {
 #[serde(deny_unknown_fields, default)]
 pub struct Courier {
     pub smtp: Smtp,
-    /// Attempts before a message is abandoned.
+    /// Retries after a failed send before a message is `abandoned` (Kratos's meaning: a message
+    /// is tried at most `1 + message_retries` times, waiting 1 s, 2 s, 4 s, ... up to 1 h between).
     pub message_retries: i64,
-    /// How often the queue is polled.
+    /// How often each replica polls the queue.
     pub poll_interval: Dur,
     /// A directory with `recovery_code_valid.subject.txt`/`.body.txt` etc. overriding the
     /// built-in e-mail templates.

@@ -1,13 +1,43 @@
-//! PLACEHOLDER for the `pages` branch only — replaced on merge by the lead's real self-service
-//! module (branch `main`). It holds just the types and signatures the built-in pages are written
-//! against; every flow is "not found", so the pages redirect to start a new flow.
+//! Kratos's self-service flows: login, registration, settings and logout, for browsers (CSRF
+//! cookie, redirects to the pages) and native apps (JSON, session tokens, no cookies).
+//!
+//! A flow is a JSON document stored until it expires; its UI nodes are built from its state each
+//! time it is shown, so what is stored holds no secrets and no rendering. Each submission is a
+//! [`Submission`] of bounded fields, parsed from a form or JSON body alike, and answers with an
+//! [`Outcome`] the web layer turns into a redirect, a JSON body or a page.
 
-use serde_json::Value;
+pub mod code;
+pub mod login;
+pub mod ratelimit;
+pub mod recovery;
+pub mod registration;
+pub mod settings;
+pub mod ui;
+pub mod verification;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gatehouse_crypto::{PlainToken, TokenHash};
+use gatehouse_store::Store;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::clock::rfc3339;
+use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::identity::IdentityService;
+use crate::oauth2::Provider;
+use crate::sessions::{Aal, ActiveSession, SessionService};
+use ui::{Message, Node};
 
-/// The kinds of self-service flows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Most fields in one submission, and the longest name and value.
+pub const MAX_FIELDS: usize = 64;
+pub const MAX_NAME: usize = 128;
+pub const MAX_VALUE: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FlowKind {
     Login,
     Registration,
@@ -16,18 +46,576 @@ pub enum FlowKind {
     Verification,
 }
 
-/// PLACEHOLDER: the lead's `SelfService` replaces this on merge.
-#[derive(Debug, Default)]
-pub struct SelfService;
-
-impl SelfService {
-    /// A flow in Kratos's JSON shape; `Error::Gone` when expired, `Error::NotFound` when unknown.
-    pub async fn flow_json(&self, _kind: FlowKind, id: &str, _now: i64) -> Result<Value> {
-        Err(Error::NotFound(format!("flow {id} not found")))
+impl FlowKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::Login => "login",
+            FlowKind::Registration => "registration",
+            FlowKind::Settings => "settings",
+            FlowKind::Recovery => "recovery",
+            FlowKind::Verification => "verification",
+        }
     }
 
-    /// A self-service error in Kratos's JSON shape.
+    pub fn parse(s: &str) -> Option<FlowKind> {
+        Some(match s {
+            "login" => FlowKind::Login,
+            "registration" => FlowKind::Registration,
+            "settings" => FlowKind::Settings,
+            "recovery" => FlowKind::Recovery,
+            "verification" => FlowKind::Verification,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowType {
+    Browser,
+    Api,
+}
+
+/// A flow in progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Flow {
+    pub id: String,
+    pub kind: FlowKind,
+    pub flow_type: FlowType,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub request_url: String,
+    pub return_to: Option<String>,
+    /// SHA-256 (hex) of the browser's CSRF cookie; browser flows only.
+    pub csrf_hash: Option<String>,
+    /// `choose_method`, `sent_email`, `passed_challenge`, `show_form`, `success`.
+    pub state: String,
+    pub messages: Vec<Message>,
+    /// Messages per field name.
+    #[serde(default)]
+    pub field_messages: BTreeMap<String, Vec<Message>>,
+    /// Non-secret values to show again (identifier, traits).
+    #[serde(default)]
+    pub values: BTreeMap<String, String>,
+    /// Login: re-authentication asked for.
+    #[serde(default)]
+    pub refresh: bool,
+    #[serde(default)]
+    pub requested_aal: Aal,
+    /// Login: the OAuth 2.0 login request this login answers.
+    #[serde(default)]
+    pub oauth2_login_challenge: Option<String>,
+    /// Settings: whose settings.
+    #[serde(default)]
+    pub identity_id: Option<String>,
+    /// Settings: a TOTP secret offered for enrolment, keyring-encrypted (base64).
+    #[serde(default)]
+    pub totp_pending: Option<String>,
+    /// Settings: backup codes shown once and not yet confirmed.
+    #[serde(default)]
+    pub lookup_pending: Option<Vec<String>>,
+    /// Recovery and verification: the code sent, as a digest bound to this flow.
+    #[serde(default)]
+    pub code_hash: Option<String>,
+    #[serde(default)]
+    pub code_expires_at: i64,
+    #[serde(default)]
+    pub code_attempts: u32,
+    /// Recovery and verification: the address the code went to (normalised).
+    #[serde(default)]
+    pub recipient: Option<String>,
+}
+
+/// A submission's fields, bounded, from a form or a JSON body.
+#[derive(Debug, Default)]
+pub struct Submission {
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Submission {
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.fields.get(k).map(String::as_str)
+    }
+
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Result<Submission> {
+        if pairs.len() > MAX_FIELDS {
+            return Err(Error::BadRequest("too many fields".into()));
+        }
+        let mut fields = BTreeMap::new();
+        for (k, v) in pairs {
+            if k.len() > MAX_NAME || v.len() > MAX_VALUE {
+                return Err(Error::BadRequest(format!(
+                    "field names are limited to {MAX_NAME} bytes and values to {MAX_VALUE}"
+                )));
+            }
+            fields.insert(k, v);
+        }
+        Ok(Submission { fields })
+    }
+
+    /// A JSON object, nested objects flattened with dots (`traits.email`).
+    pub fn from_json(v: &Value) -> Result<Submission> {
+        fn walk(
+            prefix: &str,
+            v: &Value,
+            out: &mut Vec<(String, String)>,
+            depth: usize,
+        ) -> Result<()> {
+            if depth > 8 || out.len() > MAX_FIELDS {
+                return Err(Error::BadRequest(
+                    "the body is nested too deeply or has too many fields".into(),
+                ));
+            }
+            match v {
+                Value::Object(m) => {
+                    for (k, child) in m {
+                        let key = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        walk(&key, child, out, depth + 1)?;
+                    }
+                }
+                Value::String(s) => out.push((prefix.to_owned(), s.clone())),
+                Value::Bool(b) => out.push((prefix.to_owned(), b.to_string())),
+                Value::Number(n) => out.push((prefix.to_owned(), n.to_string())),
+                Value::Null => {}
+                Value::Array(_) => {
+                    return Err(Error::BadRequest(format!(
+                        "{prefix}: arrays are not accepted here"
+                    )));
+                }
+            }
+            Ok(())
+        }
+        if !v.is_object() {
+            return Err(Error::BadRequest("the body must be a JSON object".into()));
+        }
+        let mut pairs = Vec::new();
+        walk("", v, &mut pairs, 0)?;
+        Submission::from_pairs(pairs)
+    }
+
+    /// `traits.*` fields as a traits object, typed by the schema's fields.
+    pub fn traits(&self, fields: &[crate::identity::schema::FormField]) -> Value {
+        let mut traits = json!({});
+        for f in fields {
+            let Some(raw) = self.get(&f.name) else {
+                continue;
+            };
+            if raw.is_empty() && !f.required {
+                continue;
+            }
+            let v = match f.input_type {
+                "number" => raw.parse::<f64>().map(|n| json!(n)).unwrap_or(json!(raw)),
+                "checkbox" => json!(raw == "true" || raw == "on"),
+                _ => json!(raw.trim()),
+            };
+            let path: Vec<&str> = f.name.split('.').skip(1).collect();
+            let mut cur = &mut traits;
+            for (i, p) in path.iter().enumerate() {
+                if i + 1 == path.len() {
+                    cur[*p] = v.clone();
+                } else {
+                    if !cur[*p].is_object() {
+                        cur[*p] = json!({});
+                    }
+                    cur = &mut cur[*p];
+                }
+            }
+        }
+        traits
+    }
+}
+
+/// What a submission leads to.
+pub enum Outcome {
+    /// Done. Browsers go to `return_to`; JSON clients get `body`. A new session replaces the
+    /// browser's cookie; `clear_session` removes it.
+    Success {
+        return_to: String,
+        body: Value,
+        session: Option<(PlainToken, Arc<ActiveSession>)>,
+    },
+    /// The flow again, with messages: 400 for JSON clients, the page for browsers.
+    Invalid(Box<Flow>),
+    /// A Kratos error (`security_csrf_violation`, `self_service_flow_expired`, ...).
+    Refused(FlowError),
+}
+
+/// An error with Kratos's id.
+#[derive(Debug, Clone)]
+pub struct FlowError {
+    pub status: u16,
+    pub id: &'static str,
+    pub reason: String,
+    pub details: Value,
+}
+
+impl FlowError {
+    pub fn new(status: u16, id: &'static str, reason: impl Into<String>) -> FlowError {
+        FlowError {
+            status,
+            id,
+            reason: reason.into(),
+            details: Value::Null,
+        }
+    }
+
+    pub fn csrf() -> FlowError {
+        FlowError::new(
+            403,
+            "security_csrf_violation",
+            "The request was rejected to protect you from Cross-Site-Request-Forgery (CSRF). Please retry the flow.",
+        )
+    }
+}
+
+pub struct SelfService {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn Store>,
+    pub identities: Arc<IdentityService>,
+    pub sessions: Arc<SessionService>,
+    pub provider: Arc<Provider>,
+    pub keyring: Arc<gatehouse_crypto::Keyring>,
+    pub courier: Arc<crate::courier::Courier>,
+    pub limits: ratelimit::Limits,
+    pub issuer: String,
+}
+
+/// The name of the browser's CSRF cookie for self-service flows.
+pub const CSRF_COOKIE: &str = "gatehouse_csrf";
+
+impl SelfService {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        identities: Arc<IdentityService>,
+        sessions: Arc<SessionService>,
+        provider: Arc<Provider>,
+        keyring: Arc<gatehouse_crypto::Keyring>,
+        courier: Arc<crate::courier::Courier>,
+    ) -> SelfService {
+        SelfService {
+            courier,
+            limits: ratelimit::Limits::new(&config.rate_limits),
+            issuer: config.issuer(),
+            config,
+            store,
+            identities,
+            sessions,
+            provider,
+            keyring,
+        }
+    }
+
+    /// The page a browser is sent to for a flow.
+    pub fn ui_url(&self, kind: FlowKind) -> String {
+        let f = &self.config.selfservice.flows;
+        let configured = match kind {
+            FlowKind::Login => f.login.ui_url.clone(),
+            FlowKind::Registration => f.registration.ui_url.clone(),
+            FlowKind::Settings => f.settings.ui_url.clone(),
+            FlowKind::Recovery => f.recovery.ui_url.clone(),
+            FlowKind::Verification => f.verification.ui_url.clone(),
+        };
+        configured.unwrap_or_else(|| format!("{}/ui/{}", self.issuer, kind.as_str()))
+    }
+
+    pub fn flow_page(&self, flow: &Flow) -> String {
+        let base = self.ui_url(flow.kind);
+        let sep = if base.contains('?') { '&' } else { '?' };
+        format!("{base}{sep}flow={}", flow.id)
+    }
+
+    fn lifespan(&self, kind: FlowKind) -> i64 {
+        let f = &self.config.selfservice.flows;
+        match kind {
+            FlowKind::Login => f.login.lifespan.secs(),
+            FlowKind::Registration => f.registration.lifespan.secs(),
+            FlowKind::Settings => f.settings.lifespan.secs(),
+            FlowKind::Recovery => f.recovery.lifespan.secs(),
+            FlowKind::Verification => f.verification.lifespan.secs(),
+        }
+    }
+
+    /// `return_to` is kept only when it is on the issuer's origin or an allowed prefix: anything
+    /// else would make the flows an open redirector.
+    pub fn checked_return_to(&self, r: Option<&str>) -> Result<Option<String>> {
+        let Some(r) = r.filter(|r| !r.is_empty()) else {
+            return Ok(None);
+        };
+        let ok_origin = url::Url::parse(r)
+            .ok()
+            .zip(url::Url::parse(&self.issuer).ok())
+            .is_some_and(|(a, b)| a.origin() == b.origin());
+        let allowed = self
+            .config
+            .selfservice
+            .allowed_return_urls
+            .iter()
+            .any(|p| r.starts_with(p.as_str()));
+        if ok_origin || allowed {
+            Ok(Some(r.to_owned()))
+        } else {
+            Err(Error::BadRequest(format!(
+                "return_to {r:?} is not allowed (see selfservice.allowed_return_urls)"
+            )))
+        }
+    }
+
+    pub fn default_return_to(&self) -> String {
+        self.config
+            .selfservice
+            .default_browser_return_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/ui/welcome", self.issuer))
+    }
+
+    /// A new flow. Browser flows are bound to the CSRF cookie's digest.
+    pub fn new_flow(
+        &self,
+        kind: FlowKind,
+        flow_type: FlowType,
+        request_url: String,
+        return_to: Option<String>,
+        csrf: Option<&str>,
+        now: i64,
+    ) -> Flow {
+        Flow {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind,
+            flow_type,
+            issued_at: now,
+            expires_at: now + self.lifespan(kind),
+            request_url,
+            return_to,
+            csrf_hash: csrf.map(|c| TokenHash::of_secret(c).to_hex()),
+            state: "choose_method".into(),
+            messages: Vec::new(),
+            field_messages: BTreeMap::new(),
+            values: BTreeMap::new(),
+            refresh: false,
+            requested_aal: Aal::Aal1,
+            oauth2_login_challenge: None,
+            identity_id: None,
+            totp_pending: None,
+            lookup_pending: None,
+            code_hash: None,
+            code_expires_at: 0,
+            code_attempts: 0,
+            recipient: None,
+        }
+    }
+
+    pub async fn save(&self, flow: &Flow) -> Result<()> {
+        let data = serde_json::to_string(flow).map_err(|e| Error::Internal(e.to_string()))?;
+        // Kept an hour past expiry so a late submission gets "expired", not "not found".
+        self.store
+            .put_flow(&flow.id, &data, flow.expires_at + 3600)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn load(&self, kind: FlowKind, id: &str) -> Result<Flow> {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(Error::NotFound("The flow could not be found.".into()));
+        }
+        let data = self
+            .store
+            .get_flow(id)
+            .await?
+            .ok_or_else(|| Error::NotFound("The flow could not be found.".into()))?;
+        let flow: Flow = serde_json::from_str(&data)
+            .map_err(|_| Error::NotFound("The flow could not be found.".into()))?;
+        if flow.kind != kind {
+            return Err(Error::NotFound("The flow could not be found.".into()));
+        }
+        Ok(flow)
+    }
+
+    /// Loads a flow for a submission: unknown → 404, expired → 410 with Kratos's
+    /// `self_service_flow_expired`, browser flow without the matching CSRF token → 403.
+    pub async fn load_for_submit(
+        &self,
+        kind: FlowKind,
+        id: &str,
+        sub: &Submission,
+        csrf_cookie: Option<&str>,
+        now: i64,
+    ) -> std::result::Result<Flow, FlowError> {
+        let flow = self.load(kind, id).await.map_err(|e| match e {
+            Error::NotFound(r) => FlowError::new(404, "self_service_flow_not_found", r),
+            other => FlowError::new(500, "internal", other.to_string()),
+        })?;
+        if flow.expires_at <= now {
+            let mut e = FlowError::new(
+                410,
+                "self_service_flow_expired",
+                "The self-service flow expired, please start again.",
+            );
+            e.details = json!({"since": rfc3339(flow.expires_at)});
+            return Err(e);
+        }
+        if flow.flow_type == FlowType::Browser {
+            let (Some(expected), Some(cookie), Some(given)) =
+                (&flow.csrf_hash, csrf_cookie, sub.get("csrf_token"))
+            else {
+                return Err(FlowError::csrf());
+            };
+            let cookie_ok = gatehouse_crypto::ct_eq(
+                TokenHash::of_secret(cookie).to_hex().as_bytes(),
+                expected.as_bytes(),
+            );
+            if !cookie_ok || !gatehouse_crypto::ct_eq(cookie.as_bytes(), given.as_bytes()) {
+                return Err(FlowError::csrf());
+            }
+        }
+        Ok(flow)
+    }
+
+    /// The flow in Kratos's JSON. `csrf` is the browser's CSRF token, shown in the form.
+    pub async fn flow_json(&self, kind: FlowKind, id: &str, now: i64) -> Result<Value> {
+        self.flow_json_for(kind, id, None, now).await
+    }
+
+    /// The flow for the browser holding `csrf` (its CSRF cookie), which the form then carries.
+    pub async fn flow_json_for(
+        &self,
+        kind: FlowKind,
+        id: &str,
+        csrf: Option<&str>,
+        now: i64,
+    ) -> Result<Value> {
+        let flow = self.load(kind, id).await?;
+        if flow.expires_at <= now {
+            return Err(Error::Gone(self.ui_url(kind)));
+        }
+        let csrf = csrf.filter(|c| {
+            flow.csrf_hash.as_ref().is_some_and(|h| {
+                gatehouse_crypto::ct_eq(TokenHash::of_secret(c).to_hex().as_bytes(), h.as_bytes())
+            })
+        });
+        self.render(&flow, csrf).await
+    }
+
+    /// Renders with the CSRF token the browser holds (pages), or none (API flows).
+    pub async fn render(&self, flow: &Flow, csrf: Option<&str>) -> Result<Value> {
+        let mut nodes: Vec<Node> = Vec::new();
+        if flow.flow_type == FlowType::Browser {
+            nodes.push(Node::hidden("default", "csrf_token", csrf.unwrap_or("")).required());
+        }
+        let identity = match &flow.identity_id {
+            Some(id) => Some(self.identities.get(id).await?),
+            None => None,
+        };
+        match flow.kind {
+            FlowKind::Login => login::nodes(self, flow, identity.as_ref(), &mut nodes),
+            FlowKind::Registration => registration::nodes(self, flow, &mut nodes),
+            FlowKind::Settings => {
+                if let Some(i) = &identity {
+                    settings::nodes(self, flow, i, &mut nodes)?;
+                }
+            }
+            FlowKind::Recovery | FlowKind::Verification => code::nodes(flow, &mut nodes),
+        }
+        let nodes: Vec<Value> = nodes
+            .into_iter()
+            .map(|n| {
+                let msgs = n
+                    .name()
+                    .and_then(|name| flow.field_messages.get(name))
+                    .cloned()
+                    .unwrap_or_default();
+                let n = if msgs.is_empty() { n } else { n.messages(msgs) };
+                n.json()
+            })
+            .collect();
+        let mut v = json!({
+            "id": flow.id,
+            "type": flow.flow_type,
+            "expires_at": rfc3339(flow.expires_at),
+            "issued_at": rfc3339(flow.issued_at),
+            "created_at": rfc3339(flow.issued_at),
+            "updated_at": rfc3339(flow.issued_at),
+            "request_url": flow.request_url,
+            "return_to": flow.return_to,
+            "state": flow.state,
+            "ui": {
+                "action": format!("{}/self-service/{}?flow={}", self.issuer, flow.kind.as_str(), flow.id),
+                "method": "POST",
+                "nodes": nodes,
+                "messages": flow.messages.iter().map(Message::json).collect::<Vec<_>>(),
+            },
+        });
+        match flow.kind {
+            FlowKind::Login => {
+                v["refresh"] = json!(flow.refresh);
+                v["requested_aal"] = json!(flow.requested_aal.as_str());
+                v["oauth2_login_challenge"] = json!(flow.oauth2_login_challenge);
+            }
+            FlowKind::Settings => {
+                if let Some(i) = &identity {
+                    v["identity"] = i.to_public(&self.issuer);
+                }
+            }
+            _ => {}
+        }
+        Ok(v)
+    }
+
+    /// The token of a browser's logout URL: derived from the session token's digest, which only
+    /// the holder of the cookie can know, so a cross-site request cannot log anyone out.
+    pub fn logout_token(&self, s: &ActiveSession) -> String {
+        TokenHash::of_secret(&format!("logout:{}", s.token_hash)).to_hex()
+    }
+
+    pub fn check_logout_token(&self, s: &ActiveSession, token: &str) -> bool {
+        gatehouse_crypto::ct_eq(self.logout_token(s).as_bytes(), token.as_bytes())
+    }
+
+    /// Stores a self-service error for the error page; its id.
+    pub async fn save_error(&self, e: &FlowError, now: i64) -> Result<String> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let data = json!({"kind": "error", "error": {"id": e.id, "code": e.status, "reason": e.reason,
+            "message": e.reason, "status": status_text(e.status)}, "created_at": now});
+        self.store
+            .put_flow(&format!("err-{id}"), &data.to_string(), now + 3600)
+            .await?;
+        Ok(id)
+    }
+
+    /// `GET /self-service/errors?id=`.
     pub async fn error_json(&self, id: &str) -> Result<Value> {
-        Err(Error::NotFound(format!("error {id} not found")))
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Err(Error::NotFound("Unable to locate the resource".into()));
+        }
+        let data = self
+            .store
+            .get_flow(&format!("err-{id}"))
+            .await?
+            .ok_or_else(|| Error::NotFound("Unable to locate the resource".into()))?;
+        let v: Value = serde_json::from_str(&data).map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(json!({
+            "id": id,
+            "error": v["error"],
+            "created_at": rfc3339(v["created_at"].as_i64().unwrap_or_default()),
+            "updated_at": rfc3339(v["created_at"].as_i64().unwrap_or_default()),
+        }))
+    }
+}
+
+pub fn status_text(code: u16) -> &'static str {
+    match code {
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        409 => "Conflict",
+        410 => "Gone",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        _ => "Internal Server Error",
     }
 }

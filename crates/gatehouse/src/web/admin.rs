@@ -1,6 +1,7 @@
 //! The admin listener, in Hydra's paths and shapes: clients, introspection, login/consent
-//! requests, consent and login sessions, tokens, keys, and health. When `serve.admin.auth.token`
-//! is set, every request but health must carry it as a bearer token.
+//! requests, consent and login sessions, tokens, keys, and health (Kratos's courier messages are
+//! merged in from `admin_courier`). When `serve.admin.auth.token` is set, every request but
+//! health must carry it as a bearer token.
 
 use axum::Router;
 use axum::extract::{Path, Request, State};
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/audit-events", get(list_audit_events))
         .route("/metrics", get(metrics))
         .merge(super::admin_identity::router())
+        .merge(super::admin_courier::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             require_admin_token,

@@ -38,6 +38,10 @@ impl KratosError {
         }
     }
 
+    pub fn bad_request(reason: impl Into<String>) -> KratosError {
+        KratosError::new(StatusCode::BAD_REQUEST, None, reason)
+    }
+
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = details;
         self

@@ -2,12 +2,14 @@
 //! request passes through — in order: request id, tracing span, panic catcher, body size limit.
 
 pub mod admin;
+pub mod admin_courier;
 pub mod admin_identity;
 pub mod error;
 pub mod extract;
 pub mod kratos_error;
 pub mod pages;
 pub mod public;
+pub mod selfservice;
 pub mod sessions;
 
 use std::sync::Arc;
@@ -25,12 +27,14 @@ use tower_http::request_id::{
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::courier::Courier;
 use crate::oauth2::Provider;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub provider: Arc<Provider>,
+    pub courier: Arc<Courier>,
     /// The discovery document, serialised once.
     pub discovery: bytes::Bytes,
     /// Dynamic registrations per client IP in the current hour.
@@ -43,21 +47,28 @@ pub struct AppState {
 }
 
 impl AppState {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one Arc per service, built once in App::build"
+    )]
     pub fn new(
         config: Arc<Config>,
         provider: Arc<Provider>,
+        courier: Arc<Courier>,
         discovery: bytes::Bytes,
         identities: Arc<crate::identity::IdentityService>,
         sessions: Arc<crate::sessions::SessionService>,
+        flows: Arc<crate::selfservice::SelfService>,
         pages: Arc<pages::Pages>,
     ) -> AppState {
         AppState {
+            flows,
             identities,
             sessions,
             pages,
-            flows: Arc::new(crate::selfservice::SelfService),
             config,
             provider,
+            courier,
             discovery,
             registrations: moka::sync::Cache::builder()
                 .max_capacity(100_000)
@@ -115,8 +126,12 @@ pub fn public_router(state: AppState) -> Router {
         listener: "public",
     };
     layered(
-        public::router(state.clone())
-            .merge(sessions::router().merge(pages::router()).with_state(state)),
+        public::router(state.clone()).merge(
+            sessions::router()
+                .merge(selfservice::router())
+                .merge(pages::router())
+                .with_state(state),
+        ),
         limit,
         observe,
     )

@@ -13,11 +13,27 @@ use tokio::sync::oneshot;
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
     Sqlite,
+    /// Only when `GATEHOUSE_TEST_POSTGRES_DSN` is set (see [`TestApp::spawn_on`]).
+    Postgres,
 }
 
-/// Runs an async test body on both backends.
+/// Runs an async test body on both backends: `both_backends!(name, body)` hands the body a
+/// default `TestApp`; `both_backends!(backend name, body)` hands it the `Backend`, for bodies
+/// that configure their app (`TestApp::spawn_on`).
 #[macro_export]
 macro_rules! both_backends {
+    (backend $name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body($crate::harness::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$body($crate::harness::Backend::Postgres).await;
+            }
+        }
+    };
     ($name:ident, $body:ident) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,9 +109,19 @@ impl TestApp {
         Some(Self::build(Some(dsn), |_| {}).await)
     }
 
+    /// SQLite only: use [`TestApp::spawn_on`] for a configured app on either backend.
     pub async fn spawn_with(backend: Backend, f: impl FnOnce(&mut Config)) -> TestApp {
         match backend {
             Backend::Sqlite => Self::build(None, f).await,
+            Backend::Postgres => panic!("spawn_with is SQLite-only; use spawn_on"),
+        }
+    }
+
+    /// A configured app on `backend`; `None` for PostgreSQL when no test database is configured.
+    pub async fn spawn_on(backend: Backend, f: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        match backend {
+            Backend::Sqlite => Some(Self::build(None, f).await),
+            Backend::Postgres => Some(Self::build(Some(postgres_dsn().await?), f).await),
         }
     }
 
@@ -385,4 +411,128 @@ pub async fn login_and_consent(
 
 pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A real SMTP server for the courier's tests: Debian's `python3-aiosmtpd` on a free loopback
+/// port, storing what it receives in a Maildir in a temporary directory. Killed on drop.
+pub struct SmtpSink {
+    pub port: u16,
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+}
+
+/// One delivered message.
+#[derive(Debug, Clone)]
+pub struct SinkMessage {
+    pub to: String,
+    pub from: String,
+    pub subject: String,
+    pub body: String,
+}
+
+impl SmtpSink {
+    pub async fn start() -> SmtpSink {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let maildir = dir.path().join("maildir");
+        let child = std::process::Command::new("/usr/bin/python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("start aiosmtpd (Debian package python3-aiosmtpd; scripts/test installs it)");
+        let mut sink = SmtpSink { port, child, dir };
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return sink;
+            }
+            if let Ok(Some(status)) = sink.child.try_wait() {
+                panic!("aiosmtpd exited at start: {status}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("aiosmtpd did not accept connections on 127.0.0.1:{port}");
+    }
+
+    /// `courier.smtp.connection_uri` for this sink (plain SMTP: a local relay).
+    pub fn connection_uri(&self) -> String {
+        format!("smtp://127.0.0.1:{}/?disable_starttls=true", self.port)
+    }
+
+    /// Every message delivered so far.
+    pub fn messages(&self) -> Vec<SinkMessage> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            let Ok(entries) = std::fs::read_dir(self.dir.path().join("maildir").join(sub)) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let raw = std::fs::read(e.path()).expect("read maildir file");
+                let m = mail_parser::MessageParser::default()
+                    .parse(&raw)
+                    .expect("parse delivered message");
+                let addr = |a: Option<&mail_parser::Address>| {
+                    a.and_then(|a| a.first())
+                        .and_then(|a| a.address())
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                out.push(SinkMessage {
+                    to: addr(m.to()),
+                    from: addr(m.from()),
+                    subject: m.subject().unwrap_or_default().to_owned(),
+                    body: m.body_text(0).map(|b| b.into_owned()).unwrap_or_default(),
+                });
+            }
+        }
+        out
+    }
+
+    /// Waits until at least `n` messages have arrived.
+    pub async fn wait_for(&self, n: usize) -> Vec<SinkMessage> {
+        for _ in 0..200 {
+            let m = self.messages();
+            if m.len() >= n {
+                return m;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "expected {n} messages in the SMTP sink, got {:?}",
+            self.messages()
+        );
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` until it returns `Some`, for up to `secs` seconds.
+pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    secs: u64,
+    mut f: impl FnMut() -> F,
+) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not met in {secs}s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -539,3 +539,47 @@ async fn a_theme_directory_overrides_templates_and_css() {
     let err = gatehouse::App::build(config).await.err().expect("refused");
     assert!(format!("{err:#}").contains("consent.html"), "{err:#}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_page_renders_a_real_flow_with_its_csrf_token() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let mut b = Browser::default();
+    let r = get(&app, &mut b, &format!("{}/ui/login", app.public)).await;
+    let start = header(&r, "location").to_owned();
+    let r = get(&app, &mut b, &start).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = header(&r, "location").to_owned();
+    assert!(
+        page.starts_with(&format!("{}/ui/login?flow=", app.public)),
+        "{page}"
+    );
+    let r = get(&app, &mut b, &page).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_page_headers(&r);
+    assert!(r.body.contains("<h1>Sign in</h1>"), "{}", r.body);
+    let token = hidden(&r.body, "csrf_token");
+    assert!(!token.is_empty(), "{}", r.body);
+    assert!(
+        r.body.contains(r#"autocomplete="username""#) || r.body.contains(r#"autocomplete="email""#),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains(r#"type="password""#), "{}", r.body);
+    // Every visible input has a label.
+    for id in r
+        .body
+        .split(r#"<input id=""#)
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+    {
+        assert!(
+            r.body.contains(&format!(r#"<label for="{id}">"#)),
+            "{id} has no label"
+        );
+    }
+    assert!(
+        r.body.contains(r#"registration">Create an account</a>"#),
+        "{}",
+        r.body
+    );
+}

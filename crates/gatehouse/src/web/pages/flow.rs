@@ -8,7 +8,7 @@
 //! nodes (the identifier, traits) go into the first form of a group that uses them.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
@@ -19,7 +19,7 @@ use crate::error::Error;
 use crate::selfservice::FlowKind;
 use crate::web::AppState;
 use crate::web::error::ApiError;
-use crate::web::extract::QueryPairs;
+use crate::web::extract::{QueryPairs, cookies};
 
 /// Query parameters passed through to a new flow.
 const PASS_THROUGH: &[&str] = &["return_to", "login_challenge", "aal", "refresh"];
@@ -75,6 +75,7 @@ fn start(s: &AppState, k: &Kind, q: &[(String, String)]) -> Response {
 pub async fn show(
     State(s): State<AppState>,
     Path(path): Path<String>,
+    headers: HeaderMap,
     q: Result<QueryPairs, ApiError>,
 ) -> Response {
     let Some(k) = kind(&path) else {
@@ -89,7 +90,16 @@ pub async fn show(
     let Some(id) = param(&q, "flow") else {
         return start(&s, &k, &q);
     };
-    let flow = match s.flows.flow_json(k.kind, id, now()).await {
+    // The flow's CSRF token node is filled only for the browser holding its CSRF cookie.
+    let csrf = cookies(&headers)
+        .into_iter()
+        .find(|(n, _)| n == crate::selfservice::CSRF_COOKIE)
+        .map(|(_, v)| v);
+    let flow = match s
+        .flows
+        .flow_json_for(k.kind, id, csrf.as_deref(), now())
+        .await
+    {
         Ok(f) => f,
         Err(Error::Gone(_) | Error::NotFound(_)) => return start(&s, &k, &q),
         Err(e) => return internal(&s, &e),

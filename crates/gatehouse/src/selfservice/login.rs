@@ -1,0 +1,508 @@
+//! The login flow: a first factor (password) gives an aal1 session; an identity with a second
+//! factor then steps up (`aal=aal2`) with TOTP or a backup code. Unknown identifiers and wrong
+//! passwords get the same message after the same work. With an OAuth 2.0 `login_challenge`, a
+//! completed login accepts the provider's login request and the browser continues to it.
+
+use std::sync::Arc;
+
+use gatehouse_crypto::totp::TotpSecret;
+use serde_json::{Value, json};
+
+use super::ratelimit::Bucket;
+use super::ui::{Message, Node, msg};
+use super::{Flow, FlowError, FlowKind, FlowType, Outcome, SelfService, Submission};
+use crate::audit::{Event, event};
+use crate::error::{Error, Result};
+use crate::identity::Identity;
+use crate::identity::model::{State, method};
+use crate::oauth2::flows::AcceptLogin;
+use crate::sessions::{Aal, ActiveSession, AuthMethod, Device};
+
+/// Where a login request goes first.
+pub enum Init {
+    Flow(Box<Flow>),
+    /// Already logged in well enough: straight on (browsers), or Kratos's
+    /// `session_already_available` (API clients).
+    AlreadyAuthenticated {
+        return_to: String,
+    },
+    Refused(FlowError),
+}
+
+pub struct InitParams {
+    pub flow_type: FlowType,
+    pub refresh: bool,
+    pub aal: Option<Aal>,
+    pub return_to: Option<String>,
+    pub login_challenge: Option<String>,
+    pub request_url: String,
+    pub csrf: Option<String>,
+}
+
+const INVALID: &str = "The provided credentials are invalid, check for spelling mistakes in your password or username, email address, or phone number.";
+
+pub fn nodes(ss: &SelfService, flow: &Flow, identity: Option<&Identity>, nodes: &mut Vec<Node>) {
+    let methods = &ss.config.selfservice.methods;
+    if flow.requested_aal == Aal::Aal1 {
+        if methods.password.enabled {
+            let ident = flow.values.get("identifier").cloned().unwrap_or_default();
+            nodes.push(
+                Node::input("default", "identifier", "text")
+                    .value(ident)
+                    .required()
+                    .autocomplete("username")
+                    .label(1_070_004, "E-mail"),
+            );
+            nodes.push(
+                Node::input("password", "password", "password")
+                    .required()
+                    .autocomplete("current-password")
+                    .label(1_070_001, "Password"),
+            );
+            nodes.push(Node::submit(
+                "password", "method", "password", 1_010_001, "Sign in",
+            ));
+        }
+        return;
+    }
+    let Some(i) = identity else { return };
+    if methods.totp.enabled && i.credentials.contains_key(method::TOTP) {
+        nodes.push(
+            Node::input("totp", "totp_code", "text")
+                .required()
+                .autocomplete("one-time-code")
+                .attr("inputmode", "numeric")
+                .attr("pattern", "[0-9]{6}")
+                .attr("maxlength", 6)
+                .label(1_010_006, "Authentication code"),
+        );
+        nodes.push(Node::submit(
+            "totp",
+            "method",
+            "totp",
+            1_010_009,
+            "Use authenticator",
+        ));
+    }
+    if methods.lookup_secret.enabled && i.credentials.contains_key(method::LOOKUP_SECRET) {
+        nodes.push(
+            Node::input("lookup_secret", "lookup_secret", "text")
+                .required()
+                .autocomplete("off")
+                .label(1_010_007, "Backup recovery code"),
+        );
+        nodes.push(Node::submit(
+            "lookup_secret",
+            "method",
+            "lookup_secret",
+            1_010_010,
+            "Use backup code",
+        ));
+    }
+}
+
+impl SelfService {
+    /// `GET /self-service/login/{browser,api}`.
+    pub async fn init_login(
+        &self,
+        p: InitParams,
+        session: Option<Arc<ActiveSession>>,
+        now: i64,
+    ) -> Result<Init> {
+        let return_to = self.checked_return_to(p.return_to.as_deref())?;
+        let aal = p.aal.unwrap_or(Aal::Aal1);
+        if aal == Aal::Aal2 && session.is_none() {
+            return Ok(Init::Refused(FlowError::new(
+                401,
+                "session_aal1_required",
+                "You can not requested a higher AAL (AAL2/AAL3) without an active session.",
+            )));
+        }
+        if let Some(s) = &session {
+            let enough = s.data.aal >= aal;
+            if enough && !p.refresh {
+                let target = match &p.login_challenge {
+                    Some(c) => self.accept_oauth_login(c, s, now).await?,
+                    None => return_to
+                        .clone()
+                        .unwrap_or_else(|| self.default_return_to()),
+                };
+                return Ok(Init::AlreadyAuthenticated { return_to: target });
+            }
+        }
+        let mut flow = self.new_flow(
+            FlowKind::Login,
+            p.flow_type,
+            p.request_url,
+            return_to,
+            p.csrf.as_deref(),
+            now,
+        );
+        flow.refresh = p.refresh;
+        flow.requested_aal = aal;
+        flow.oauth2_login_challenge = p.login_challenge;
+        if let Some(s) = &session {
+            if aal == Aal::Aal2 {
+                flow.identity_id = Some(s.identity.id.clone());
+                flow.messages.push(Message::info(
+                    msg::LOGIN_AAL2,
+                    "Please complete the second authentication challenge.",
+                ));
+            } else if p.refresh {
+                flow.values.insert(
+                    "identifier".into(),
+                    s.identity.email().unwrap_or_default().to_owned(),
+                );
+                flow.messages.push(Message::info(
+                    msg::LOGIN_REFRESH,
+                    "Please confirm this action by verifying that it is you.",
+                ));
+            }
+        }
+        self.save(&flow).await?;
+        Ok(Init::Flow(Box::new(flow)))
+    }
+
+    /// Accepts the provider's login request for a session; the URL the browser goes to next.
+    pub async fn accept_oauth_login(
+        &self,
+        challenge: &str,
+        s: &ActiveSession,
+        now: i64,
+    ) -> Result<String> {
+        self.provider
+            .accept_login(
+                challenge,
+                AcceptLogin {
+                    subject: s.identity.id.clone(),
+                    remember: true,
+                    remember_for: (s.expires_at - now).max(0),
+                    acr: Some(s.data.aal.as_str().to_owned()),
+                    amr: s.data.methods.iter().map(|m| amr(&m.method)).collect(),
+                    context: json!({"session_id": s.id}),
+                    force_subject_identifier: None,
+                    extend_session_lifespan: false,
+                },
+                now,
+            )
+            .await
+    }
+
+    /// `POST /self-service/login?flow=`.
+    pub async fn submit_login(
+        &self,
+        flow_id: &str,
+        sub: Submission,
+        csrf_cookie: Option<&str>,
+        session: Option<Arc<ActiveSession>>,
+        device: Device,
+        now: i64,
+    ) -> Result<Outcome> {
+        let mut flow = match self
+            .load_for_submit(FlowKind::Login, flow_id, &sub, csrf_cookie, now)
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => return Ok(Outcome::Refused(e)),
+        };
+        let ip = device.ip_address.clone().unwrap_or_default();
+        if !self.limits.allow(Bucket::Login, &ip) {
+            return Ok(Outcome::Refused(rate_limited()));
+        }
+        flow.messages.clear();
+        flow.field_messages.clear();
+        let identity = match sub.get("method") {
+            Some("password") if flow.requested_aal == Aal::Aal1 => {
+                match self.password_step(&mut flow, &sub, &ip).await? {
+                    Some(i) => i,
+                    None => return self.invalid(flow).await,
+                }
+            }
+            Some(m @ ("totp" | "lookup_secret")) if flow.requested_aal == Aal::Aal2 => {
+                let Some(s) = session
+                    .as_ref()
+                    .filter(|s| Some(&s.identity.id) == flow.identity_id.as_ref())
+                else {
+                    return Ok(Outcome::Refused(FlowError::new(
+                        401,
+                        "session_aal1_required",
+                        "A first-factor session is required for this step.",
+                    )));
+                };
+                let mut identity = (*s.identity).clone();
+                let ok = if m == "totp" {
+                    self.totp_step(&mut identity, sub.get("totp_code").unwrap_or(""), now)?
+                } else {
+                    self.lookup_step(&mut identity, sub.get("lookup_secret").unwrap_or(""), now)
+                };
+                if !ok {
+                    let (field, id, text) = if m == "totp" {
+                        (
+                            "totp_code",
+                            msg::TOTP_INVALID,
+                            "The TOTP code is invalid or has been used already.",
+                        )
+                    } else {
+                        (
+                            "lookup_secret",
+                            msg::LOOKUP_INVALID,
+                            "The backup recovery code is not valid.",
+                        )
+                    };
+                    flow.field_messages
+                        .insert(field.into(), vec![Message::error(id, text)]);
+                    self.audit_failure(&identity.id, &ip, m);
+                    return self.invalid(flow).await;
+                }
+                self.identities.save(&mut identity, now).await?;
+                identity
+            }
+            _ => {
+                flow.messages.push(Message::error(
+                    msg::VALIDATION,
+                    "Could not find a strategy to log you in with. Did you fill out the form correctly?",
+                ));
+                return self.invalid(flow).await;
+            }
+        };
+        let method = sub.get("method").unwrap_or("password");
+        let aal = if method == "password" {
+            Aal::Aal1
+        } else {
+            Aal::Aal2
+        };
+        let previous = session.as_deref().filter(|s| s.identity.id == identity.id);
+        let (token, active) = self
+            .sessions
+            .issue(
+                &identity,
+                AuthMethod {
+                    method: method.to_owned(),
+                    aal,
+                    completed_at: now,
+                },
+                previous,
+                device,
+                now,
+            )
+            .await?;
+        self.identities.audit.record(
+            event::IDENTITY_LOGIN,
+            Event {
+                subject: Some(&identity.id),
+                ip: Some(ip.clone()),
+                data: json!({"method": method, "aal": aal.as_str(), "session_id": active.id}),
+                ..Event::default()
+            },
+        );
+        let needs_aal2 = !active.meets(&self.config.session.whoami.required_aal);
+        let return_to = if needs_aal2 && flow.flow_type == FlowType::Browser {
+            let mut u = url::Url::parse(&format!("{}/self-service/login/browser", self.issuer))
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            {
+                let mut q = u.query_pairs_mut();
+                q.append_pair("aal", "aal2");
+                if let Some(r) = &flow.return_to {
+                    q.append_pair("return_to", r);
+                }
+                if let Some(c) = &flow.oauth2_login_challenge {
+                    q.append_pair("login_challenge", c);
+                }
+            }
+            u.to_string()
+        } else if let Some(c) = &flow.oauth2_login_challenge {
+            self.accept_oauth_login(c, &active, now).await?
+        } else {
+            flow.return_to
+                .clone()
+                .unwrap_or_else(|| self.default_return_to())
+        };
+        flow.state = "passed_challenge".into();
+        self.save(&flow).await?;
+        let session_json: Value = serde_json::from_slice(&active.json).unwrap_or_default();
+        let mut body = json!({ "session": session_json });
+        if flow.flow_type == FlowType::Api {
+            body["session_token"] = json!(token.expose());
+        }
+        if flow.oauth2_login_challenge.is_some() || needs_aal2 {
+            body["continue_with"] =
+                json!([{"action": "redirect_browser_to", "redirect_browser_to": return_to}]);
+        }
+        Ok(Outcome::Success {
+            return_to,
+            body,
+            session: Some((token, active)),
+        })
+    }
+
+    pub(super) async fn invalid(&self, flow: Flow) -> Result<Outcome> {
+        self.save(&flow).await?;
+        Ok(Outcome::Invalid(Box::new(flow)))
+    }
+
+    fn audit_failure(&self, subject: &str, ip: &str, method: &str) {
+        self.identities.audit.record(
+            event::IDENTITY_LOGIN_FAILED,
+            Event {
+                subject: Some(subject),
+                ip: Some(ip.to_owned()),
+                data: json!({"method": method}),
+                ..Event::default()
+            },
+        );
+    }
+
+    /// Checks identifier and password; the identity, or `None` with the flow's messages set.
+    async fn password_step(
+        &self,
+        flow: &mut Flow,
+        sub: &Submission,
+        ip: &str,
+    ) -> Result<Option<Identity>> {
+        let identifier = sub.get("identifier").unwrap_or("").trim().to_owned();
+        let password = sub.get("password").unwrap_or("").to_owned();
+        flow.values.insert("identifier".into(), identifier.clone());
+        if identifier.is_empty() || password.is_empty() {
+            for (field, v) in [("identifier", &identifier), ("password", &password)] {
+                if v.is_empty() {
+                    flow.field_messages.insert(
+                        field.into(),
+                        vec![Message::error(msg::REQUIRED, "Property is missing.")],
+                    );
+                }
+            }
+            return Ok(None);
+        }
+        let id_key = crate::identity::model::normalize_identifier(&identifier);
+        if !self.limits.allow(Bucket::LoginIdentifier, &id_key) {
+            flow.messages.push(Message::error(
+                msg::RATE_LIMITED,
+                "Too many attempts for this account; wait a minute and try again.",
+            ));
+            return Ok(None);
+        }
+        let found = self.identities.find(method::PASSWORD, &identifier).await?;
+        let hash = found.as_ref().and_then(|i| {
+            i.credentials
+                .get(method::PASSWORD)
+                .and_then(|c| c.config.get("hashed_password"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        let (Some(mut identity), Some(hash)) = (found, hash) else {
+            // The same work as a real check: timing does not tell whether the account exists.
+            self.identities.hasher.dummy(password).await?;
+            flow.messages
+                .push(Message::error(msg::INVALID_CREDENTIALS, INVALID));
+            return Ok(None);
+        };
+        let verified = match self.identities.hasher.verify(password.clone(), hash).await {
+            Ok(v) => v,
+            Err(crate::identity::hasher::HashError::Busy) => return Err(Error::Busy),
+            Err(e) => {
+                tracing::warn!(identity = %identity.id, error = %e, "stored password hash cannot be checked");
+                gatehouse_crypto::password::Verification {
+                    matched: false,
+                    needs_rehash: false,
+                }
+            }
+        };
+        if !verified.matched || identity.state != State::Active {
+            self.audit_failure(&identity.id, ip, "password");
+            flow.messages
+                .push(Message::error(msg::INVALID_CREDENTIALS, INVALID));
+            return Ok(None);
+        }
+        if verified.needs_rehash {
+            // Imported (bcrypt, pbkdf2, scrypt, argon2i) or weaker hashes become argon2id.
+            let now = crate::clock::now();
+            let new_hash = self.identities.hasher.hash(password).await?;
+            if let Some(c) = identity.credentials.get_mut(method::PASSWORD) {
+                c.config = json!({ "hashed_password": new_hash });
+                c.updated_at = now;
+            }
+            self.identities.save(&mut identity, now).await?;
+        }
+        Ok(Some(identity))
+    }
+
+    /// Checks a TOTP code, refusing any time step already used; records the step.
+    fn totp_step(&self, identity: &mut Identity, code: &str, now: i64) -> Result<bool> {
+        let Some(cred) = identity.credentials.get_mut(method::TOTP) else {
+            return Ok(false);
+        };
+        let secret = self.totp_secret(&cred.config, &identity.id)?;
+        let last = cred.config.get("last_used_step").and_then(Value::as_i64);
+        match secret.verify(code.trim(), now, last) {
+            Some(step) => {
+                cred.config["last_used_step"] = json!(step);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    pub(super) fn totp_secret(&self, config: &Value, identity_id: &str) -> Result<TotpSecret> {
+        let blob = config
+            .get("secret")
+            .and_then(Value::as_str)
+            .and_then(gatehouse_crypto::b64::decode)
+            .ok_or_else(|| Error::Internal("TOTP credential without a secret".into()))?;
+        let plain = self
+            .keyring
+            .decrypt(&blob, totp_context(identity_id).as_bytes())
+            .map_err(|e| Error::Internal(format!("TOTP secret: {e}")))?;
+        TotpSecret::from_bytes(&plain).map_err(|e| Error::Internal(format!("TOTP secret: {e}")))
+    }
+
+    /// Checks a backup code; a used one is marked and never works again.
+    fn lookup_step(&self, identity: &mut Identity, code: &str, now: i64) -> bool {
+        let Some(cred) = identity.credentials.get_mut(method::LOOKUP_SECRET) else {
+            return false;
+        };
+        let Some(codes) = cred.config.get_mut("codes").and_then(Value::as_array_mut) else {
+            return false;
+        };
+        let unused: Vec<(usize, String)> = codes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.get("used_at").is_none_or(Value::is_null))
+            .filter_map(|(i, c)| {
+                c.get("hash")
+                    .and_then(Value::as_str)
+                    .map(|h| (i, h.to_owned()))
+            })
+            .collect();
+        let hashes: Vec<String> = unused.iter().map(|(_, h)| h.clone()).collect();
+        match gatehouse_crypto::lookup::find_backup_code(code, &hashes) {
+            Some(k) => {
+                codes[unused[k].0]["used_at"] = json!(now);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+pub(super) fn totp_context(identity_id: &str) -> String {
+    format!("totp:{identity_id}")
+}
+
+fn amr(method: &str) -> String {
+    match method {
+        "password" => "pwd",
+        "totp" => "otp",
+        "lookup_secret" => "otp",
+        "webauthn" => "hwk",
+        other => other,
+    }
+    .to_owned()
+}
+
+pub(super) fn rate_limited() -> FlowError {
+    FlowError::new(
+        429,
+        "rate_limit_exceeded",
+        "Too many attempts; wait a minute and try again.",
+    )
+}

@@ -1,0 +1,469 @@
+//! Kratos's self-service flows over real HTTP: native (API) login and registration with session
+//! tokens, whoami, logout; browser flows with the CSRF cookie; TOTP enrolment and aal2 step-up
+//! with a used code refused.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::harness::TestApp;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+async fn api_flow(app: &TestApp, kind: &str, token: Option<&str>, query: &str) -> Value {
+    let mut req = app
+        .http
+        .get(format!("{}/self-service/{kind}/api{query}", app.public));
+    if let Some(t) = token {
+        req = req.header("X-Session-Token", t);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn submit(
+    app: &TestApp,
+    flow: &Value,
+    token: Option<&str>,
+    body: Value,
+) -> (StatusCode, Value) {
+    let action = flow["ui"]["action"].as_str().expect("action");
+    let mut req = app.http.post(action).json(&body);
+    if let Some(t) = token {
+        req = req.header("X-Session-Token", t);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn api_login(app: &TestApp, email: &str, password: &str) -> (StatusCode, Value) {
+    let flow = api_flow(app, "login", None, "").await;
+    submit(
+        app,
+        &flow,
+        None,
+        json!({"method": "password", "identifier": email, "password": password}),
+    )
+    .await
+}
+
+async fn whoami(app: &TestApp, token: &str) -> (StatusCode, Value) {
+    let resp = app
+        .http
+        .get(format!("{}/sessions/whoami", app.public))
+        .header("X-Session-Token", token)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn login_whoami_logout(app: TestApp) {
+    let identity = app.create_identity("dana@example.com", PASSWORD).await;
+    let flow = api_flow(&app, "login", None, "").await;
+    assert_eq!(flow["type"], "api");
+    let names: Vec<&str> = flow["ui"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|n| n["attributes"]["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"identifier") && names.contains(&"password"),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"csrf_token"),
+        "API flows carry no CSRF token"
+    );
+
+    let (status, wrong) = api_login(&app, "dana@example.com", "wrong password here").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{wrong}");
+    let (status, unknown) = api_login(&app, "nobody@example.com", "wrong password here").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        wrong["ui"]["messages"], unknown["ui"]["messages"],
+        "no account enumeration"
+    );
+    assert_eq!(wrong["ui"]["messages"][0]["id"], 4_000_006);
+
+    let (status, ok) = api_login(&app, "DANA@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{ok}");
+    let token = ok["session_token"]
+        .as_str()
+        .expect("session token")
+        .to_owned();
+    assert!(token.starts_with("gst_"));
+    assert_eq!(ok["session"]["identity"]["id"], identity["id"]);
+    assert_eq!(ok["session"]["authenticator_assurance_level"], "aal1");
+
+    let (status, me) = whoami(&app, &token).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+    assert_eq!(me["identity"]["traits"]["email"], "dana@example.com");
+    assert_eq!(me["authentication_methods"][0]["method"], "password");
+    assert!(me["identity"].get("credentials").is_none());
+
+    let (status, no) = whoami(&app, "gst_notarealtoken").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(no["error"]["id"], "session_inactive");
+
+    let id = identity["id"].as_str().expect("id");
+    let (status, list) = app
+        .admin_get(&format!("/admin/identities/{id}/sessions"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+
+    let resp = app
+        .http
+        .delete(format!("{}/self-service/logout/api", app.public))
+        .json(&json!({"session_token": token}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let (status, _) = whoami(&app, &token).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "logout ends the session at once"
+    );
+}
+both_backends!(api_login_whoami_logout, login_whoami_logout);
+
+async fn registration(app: TestApp) {
+    let flow = api_flow(&app, "registration", None, "").await;
+    let (status, bad) = submit(&app, &flow, None, json!({"method": "password", "traits": {"email": "eve@example.com"}, "password": "qwerty123"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    let pw = bad["ui"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["attributes"]["name"] == "password")
+        .expect("password node");
+    assert_eq!(pw["messages"][0]["id"], 4_000_005, "{pw}");
+    let (status, ok) = submit(&app, &flow, None, json!({"method": "password", "traits": {"email": "eve@example.com", "name": "Eve"}, "password": PASSWORD})).await;
+    assert_eq!(status, StatusCode::OK, "{ok}");
+    assert_eq!(ok["identity"]["traits"]["email"], "eve@example.com");
+    assert!(ok["session_token"].as_str().is_some());
+
+    let flow = api_flow(&app, "registration", None, "").await;
+    let (status, dup) = submit(
+        &app,
+        &flow,
+        None,
+        json!({"method": "password", "traits": {"email": "EVE@example.com"}, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(dup["ui"]["messages"][0]["id"], 4_000_007);
+}
+both_backends!(api_registration, registration);
+
+async fn browser_csrf(app: TestApp) {
+    app.create_identity("finn@example.com", PASSWORD).await;
+    let resp = app
+        .http
+        .get(format!("{}/self-service/login/browser", app.public))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let location = resp.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(
+        location.starts_with(&format!("{}/ui/login?flow=", app.public)),
+        "{location}"
+    );
+    let set = resp.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    let csrf = set
+        .split(';')
+        .next()
+        .expect("pair")
+        .trim_start_matches("gatehouse_csrf=")
+        .to_owned();
+    let flow_id = location.split("flow=").nth(1).expect("id");
+    let flow: Value = app
+        .http
+        .get(format!(
+            "{}/self-service/login/flows?id={flow_id}",
+            app.public
+        ))
+        .header("cookie", format!("gatehouse_csrf={csrf}"))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let node = flow["ui"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["attributes"]["name"] == "csrf_token")
+        .expect("csrf node");
+    assert_eq!(node["attributes"]["value"], csrf.as_str());
+    let action = flow["ui"]["action"].as_str().expect("action").to_owned();
+
+    // Without the cookie (a cross-site form post): refused.
+    let resp = app
+        .http
+        .post(&action)
+        .header("accept", "application/json")
+        .form(&[
+            ("method", "password"),
+            ("identifier", "finn@example.com"),
+            ("password", PASSWORD),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["id"], "security_csrf_violation");
+
+    let resp = app
+        .http
+        .post(&action)
+        .header("cookie", format!("gatehouse_csrf={csrf}"))
+        .form(&[
+            ("method", "password"),
+            ("identifier", "finn@example.com"),
+            ("password", PASSWORD),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("gatehouse_session="))
+        .expect("session cookie")
+        .to_owned();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    let value = cookie.split(';').next().expect("pair").to_owned();
+    let me = app
+        .http
+        .get(format!("{}/sessions/whoami", app.public))
+        .header("cookie", value)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(me.status(), StatusCode::OK);
+}
+both_backends!(browser_login_csrf, browser_csrf);
+
+async fn totp_step_up(app: TestApp) {
+    app.create_identity("gwen@example.com", PASSWORD).await;
+    let (_, ok) = api_login(&app, "gwen@example.com", PASSWORD).await;
+    let token = ok["session_token"].as_str().expect("token").to_owned();
+    let settings = api_flow(&app, "settings", Some(&token), "").await;
+    let secret = settings["ui"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["attributes"]["id"] == "totp_secret_key")
+        .expect("secret node")["attributes"]["text"]["text"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let secret = gatehouse_crypto::totp::TotpSecret::from_base32(&secret).expect("base32");
+    let now = gatehouse::clock::now();
+    let (status, done) = submit(
+        &app,
+        &settings,
+        Some(&token),
+        json!({"method": "totp", "totp_code": secret.code_at(now)}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["state"], "success");
+
+    // With a second factor set up, an aal1 session no longer passes whoami.
+    let (status, e) = whoami(&app, &token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{e}");
+    assert_eq!(e["error"]["id"], "session_aal2_required");
+
+    let step_up = api_flow(&app, "login", Some(&token), "?aal=aal2").await;
+    assert_eq!(step_up["requested_aal"], "aal2");
+    let (status, reused) = submit(
+        &app,
+        &step_up,
+        Some(&token),
+        json!({"method": "totp", "totp_code": secret.code_at(now)}),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a used code is refused: {reused}"
+    );
+    let (status, up) = submit(
+        &app,
+        &step_up,
+        Some(&token),
+        json!({"method": "totp", "totp_code": secret.code_at(now + 30)}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{up}");
+    assert_eq!(up["session"]["authenticator_assurance_level"], "aal2");
+    let new_token = up["session_token"].as_str().expect("new token");
+    assert_ne!(new_token, token, "a new session on step-up");
+    let (status, _) = whoami(&app, &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the old session ended");
+    let (status, me) = whoami(&app, new_token).await;
+    assert_eq!(status, StatusCode::OK, "{me}");
+}
+both_backends!(totp_enrolment_and_step_up, totp_step_up);
+
+fn six_digits(body: &str) -> String {
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a 6-digit code in the e-mail")
+        .to_owned()
+}
+
+fn mail(c: &mut gatehouse::config::Config, uri: String) {
+    c.courier.smtp.connection_uri = Some(uri);
+    c.courier.poll_interval = gatehouse::config::Dur(std::time::Duration::from_millis(100));
+}
+
+both_backends!(backend recovery_by_email_code, recovery);
+async fn recovery(backend: crate::harness::Backend) {
+    let sink = crate::harness::SmtpSink::start().await;
+    let Some(app) = TestApp::spawn_on(backend, |c| mail(c, sink.connection_uri())).await else {
+        return;
+    };
+    app.create_identity("hana@example.com", PASSWORD).await;
+    let (_, old) = api_login(&app, "hana@example.com", PASSWORD).await;
+    let old_token = old["session_token"].as_str().expect("token").to_owned();
+
+    // An unknown address gets the same answer, and no e-mail.
+    let flow = api_flow(&app, "recovery", None, "").await;
+    let (status, unknown) = submit(
+        &app,
+        &flow,
+        None,
+        json!({"method": "code", "email": "nobody@example.com"}),
+    )
+    .await;
+    let flow = api_flow(&app, "recovery", None, "").await;
+    let (status2, known) = submit(
+        &app,
+        &flow,
+        None,
+        json!({"method": "code", "email": "hana@example.com"}),
+    )
+    .await;
+    assert_eq!(status, status2);
+    assert_eq!(
+        unknown["ui"]["messages"], known["ui"]["messages"],
+        "no account enumeration"
+    );
+    assert_eq!(known["state"], "sent_email");
+    let got = sink.wait_for(1).await;
+    assert_eq!(got.len(), 1, "only the real account gets a message");
+    assert_eq!(got[0].to, "hana@example.com");
+    let code = six_digits(&got[0].body);
+
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (status, bad) = submit(&app, &known, None, json!({"method": "code", "code": wrong})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    let (status, ok) = submit(&app, &known, None, json!({"method": "code", "code": code})).await;
+    assert_eq!(status, StatusCode::OK, "{ok}");
+    let token = ok["session_token"]
+        .as_str()
+        .expect("a session from recovery")
+        .to_owned();
+    assert_eq!(ok["continue_with"][1]["action"], "show_settings_ui");
+    let (status, _) = whoami(&app, &old_token).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "recovery ends the other sessions"
+    );
+
+    // The code works once.
+    let (status, _) = submit(&app, &known, None, json!({"method": "code", "code": code})).await;
+    assert_ne!(status, StatusCode::OK);
+
+    // A new password within the privileged window, then it logs in.
+    let settings = api_flow(&app, "settings", Some(&token), "").await;
+    let (status, saved) = submit(
+        &app,
+        &settings,
+        Some(&token),
+        json!({"method": "password", "password": "a brand new passphrase"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let (status, _) = api_login(&app, "hana@example.com", "a brand new passphrase").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = api_login(&app, "hana@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+both_backends!(backend registration_sends_verification_code, verification);
+async fn verification(backend: crate::harness::Backend) {
+    let sink = crate::harness::SmtpSink::start().await;
+    let Some(app) = TestApp::spawn_on(backend, |c| mail(c, sink.connection_uri())).await else {
+        return;
+    };
+    let flow = api_flow(&app, "registration", None, "").await;
+    let (status, reg) = submit(&app, &flow, None, json!({"method": "password", "traits": {"email": "ivan@example.com"}, "password": PASSWORD})).await;
+    assert_eq!(status, StatusCode::OK, "{reg}");
+    let cont = reg["continue_with"].as_array().expect("continue_with");
+    let v = cont
+        .iter()
+        .find(|c| c["action"] == "show_verification_ui")
+        .expect("verification");
+    let flow_id = v["flow"]["id"].as_str().expect("id");
+    let got = sink.wait_for(1).await;
+    assert_eq!(got[0].to, "ivan@example.com");
+    let code = six_digits(&got[0].body);
+    let vflow: Value = app
+        .http
+        .get(format!(
+            "{}/self-service/verification/flows?id={flow_id}",
+            app.public
+        ))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(vflow["state"], "sent_email");
+    let (status, done) = submit(&app, &vflow, None, json!({"method": "code", "code": code})).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["state"], "passed_challenge");
+    let id = reg["identity"]["id"].as_str().expect("id");
+    let (_, i) = app.admin_get(&format!("/admin/identities/{id}")).await;
+    assert_eq!(i["verifiable_addresses"][0]["verified"], true);
+    assert_eq!(i["verifiable_addresses"][0]["status"], "completed");
+    let token = reg["session_token"].as_str().expect("token");
+    let (_, me) = whoami(&app, token).await;
+    assert_eq!(
+        me["identity"]["verifiable_addresses"][0]["verified"], true,
+        "the cached session shows the change"
+    );
+}
