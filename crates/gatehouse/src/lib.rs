@@ -154,6 +154,8 @@ impl App {
             keyring.clone(),
             courier.clone(),
         ));
+        let pages = web::pages::Pages::load(config.selfservice.ui.theme_path.as_deref())
+            .context("loading the pages' theme (`selfservice.ui.theme_path`)")?;
         let state = AppState::new(
             config.clone(),
             provider.clone(),
@@ -162,6 +164,7 @@ impl App {
             identities,
             sessions,
             flows,
+            Arc::new(pages),
         );
         Ok(App {
             config,

@@ -318,7 +318,7 @@ impl Provider {
             .urls
             .login
             .clone()
-            .unwrap_or_else(|| format!("{}/oauth2/fallbacks/login", self.issuer));
+            .unwrap_or_else(|| format!("{}/ui/login", self.issuer));
         let mut url =
             url::Url::parse(&login_url).map_err(|e| Error::Internal(format!("urls.login: {e}")))?;
         url.query_pairs_mut()
@@ -664,7 +664,7 @@ impl Provider {
             .urls
             .consent
             .clone()
-            .unwrap_or_else(|| format!("{}/oauth2/fallbacks/consent", self.issuer));
+            .unwrap_or_else(|| format!("{}/ui/consent", self.issuer));
         let mut url = url::Url::parse(&consent_url)
             .map_err(|e| Error::Internal(format!("urls.consent: {e}")))?;
         url.query_pairs_mut()
