@@ -482,7 +482,7 @@ impl SelfService {
 
     /// The flow in Kratos's JSON. `csrf` is the browser's CSRF token, shown in the form.
     pub async fn flow_json(&self, kind: FlowKind, id: &str, now: i64) -> Result<Value> {
-        self.flow_json_for(kind, id, None, now).await
+        self.flow_json_for(kind, id, None, None, now).await
     }
 
     /// The flow for the browser holding `csrf` (its CSRF cookie), which the form then carries.
@@ -491,11 +491,16 @@ impl SelfService {
         kind: FlowKind,
         id: &str,
         csrf: Option<&str>,
+        viewer: Option<&str>,
         now: i64,
     ) -> Result<Value> {
         let flow = self.load(kind, id).await?;
         if flow.expires_at <= now {
             return Err(Error::Gone(self.ui_url(kind)));
+        }
+        // A settings flow shows its identity's traits: only to that identity's session.
+        if kind == FlowKind::Settings && flow.identity_id.as_deref() != viewer {
+            return Err(Error::NotFound("The flow could not be found.".into()));
         }
         let csrf = csrf.filter(|c| {
             flow.csrf_hash.as_ref().is_some_and(|h| {
@@ -559,6 +564,21 @@ impl SelfService {
                 v["refresh"] = json!(flow.refresh);
                 v["requested_aal"] = json!(flow.requested_aal.as_str());
                 v["oauth2_login_challenge"] = json!(flow.oauth2_login_challenge);
+                // Kratos shows the OAuth 2.0 login request (its client) with the flow; pages
+                // need the client's redirect URIs for their `form-action`.
+                if let Some(c) = &flow.oauth2_login_challenge
+                    && let Ok(req) = self.provider.login_request(c, crate::clock::now()).await
+                {
+                    v["oauth2_login_request"] = json!({
+                        "challenge": c,
+                        "client": {
+                            "client_id": req["client"]["client_id"],
+                            "client_name": req["client"]["client_name"],
+                            "redirect_uris": req["client"]["redirect_uris"],
+                        },
+                        "requested_scope": req["requested_scope"],
+                    });
+                }
             }
             FlowKind::Settings => {
                 if let Some(i) = &identity {

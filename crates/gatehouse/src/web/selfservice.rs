@@ -341,9 +341,16 @@ async fn get_flow(
         )
     })?;
     let csrf = cookie_value(&headers, CSRF_COOKIE);
+    let viewer = current_session(&s, &headers).await?;
     match s
         .flows
-        .flow_json_for(kind, id, csrf.as_deref(), now())
+        .flow_json_for(
+            kind,
+            id,
+            csrf.as_deref(),
+            viewer.as_ref().map(|v| v.identity.id.as_str()),
+            now(),
+        )
         .await
     {
         Ok(v) => Ok(axum::Json(v).into_response()),

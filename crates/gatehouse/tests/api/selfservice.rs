@@ -564,3 +564,38 @@ both_backends!(
     native_password_change_keeps_session_token,
     native_password_change
 );
+
+async fn settings_flow_private(app: TestApp) {
+    app.create_identity("kim@example.com", PASSWORD).await;
+    app.create_identity("lee@example.com", PASSWORD).await;
+    let (_, a) = api_login(&app, "kim@example.com", PASSWORD).await;
+    let (_, b) = api_login(&app, "lee@example.com", PASSWORD).await;
+    let ta = a["session_token"].as_str().expect("token");
+    let tb = b["session_token"].as_str().expect("token");
+    let flow = api_flow(&app, "settings", Some(ta), "").await;
+    let id = flow["id"].as_str().expect("id");
+    let get = |t: Option<&str>| {
+        let mut r = app.http.get(format!(
+            "{}/self-service/settings/flows?id={id}",
+            app.public
+        ));
+        if let Some(t) = t {
+            r = r.header("X-Session-Token", t);
+        }
+        r.send()
+    };
+    assert_eq!(
+        get(Some(ta)).await.expect("request").status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(Some(tb)).await.expect("request").status(),
+        StatusCode::NOT_FOUND,
+        "another identity's settings flow is not shown"
+    );
+    assert_eq!(
+        get(None).await.expect("request").status(),
+        StatusCode::NOT_FOUND
+    );
+}
+both_backends!(settings_flow_only_for_its_identity, settings_flow_private);

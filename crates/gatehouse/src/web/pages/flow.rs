@@ -95,9 +95,19 @@ pub async fn show(
         .into_iter()
         .find(|(n, _)| n == crate::selfservice::CSRF_COOKIE)
         .map(|(_, v)| v);
+    let viewer = match crate::web::sessions::session_token(&s, &headers) {
+        Some(t) => s.sessions.lookup(&t, now()).await.ok().flatten(),
+        None => None,
+    };
     let flow = match s
         .flows
-        .flow_json_for(k.kind, id, csrf.as_deref(), now())
+        .flow_json_for(
+            k.kind,
+            id,
+            csrf.as_deref(),
+            viewer.as_ref().map(|v| v.identity.id.as_str()),
+            now(),
+        )
         .await
     {
         Ok(f) => f,
