@@ -349,7 +349,12 @@ test('a user walks through every built-in page in Chromium', async (t) => {
   await step('password, then a TOTP code, signs in', async () => {
     await passwordLogin(PASSWORD);
     await shot('second-factor');
-    // The step-up above used the last step's code; freshTotp() never reuses one.
+    // A code whose time step was used already (by the step-up in settings) is refused...
+    await page.locator('input[name="totp_code"]').fill(totp(secret, lastStep));
+    await page.locator('button[name="method"][value="totp"]').click();
+    await page.getByText('The TOTP code is invalid or has been used already.').waitFor();
+    assert.equal(await page.locator('input[name="totp_code"]').getAttribute('aria-invalid'), 'true');
+    // ...the next step's is accepted (freshTotp waits for the step boundary when it must).
     await page.locator('input[name="totp_code"]').fill(await freshTotp(secret));
     await page.locator('button[name="method"][value="totp"]').click();
     await expectWelcome();
