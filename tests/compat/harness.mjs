@@ -9,11 +9,12 @@
 //     against SQLite, or against PostgreSQL when GATEHOUSE_COMPAT_DB=postgres (the DSN comes
 //     from GATEHOUSE_TEST_POSTGRES_DSN).
 // env.stop() stops both and removes the data directory; call it from `after`.
+// env.cli(args, { input }) runs the `gatehouse` CLI against the same database.
 //
 // It also provides a cookie-keeping "browser" (fetch with redirect: 'manual') that follows the
 // authorization flow up to the client's redirect_uri, and small HTTP helpers.
 
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash, createPublicKey, randomBytes, verify as cryptoVerify } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync } from 'node:fs';
@@ -166,7 +167,7 @@ function tail(file, lines = 60) {
   }
 }
 
-async function startGatehouse({ loginUrl, consentUrl }) {
+async function startGatehouse({ loginUrl, consentUrl, extraEnv = {} }) {
   if (!existsSync(GATEHOUSE_BIN)) {
     throw new Error(`${GATEHOUSE_BIN} is missing: run \`cargo build -p gatehouse\` (tests/compat/run.sh does)`);
   }
@@ -190,6 +191,7 @@ async function startGatehouse({ loginUrl, consentUrl }) {
       GATEHOUSE_URLS_SELF_ISSUER: issuer,
       GATEHOUSE_URLS_LOGIN: loginUrl,
       GATEHOUSE_URLS_CONSENT: consentUrl,
+      ...extraEnv,
     };
     if (DB_MODE === 'postgres') {
       const dsn = process.env.GATEHOUSE_TEST_POSTGRES_DSN;
@@ -252,7 +254,16 @@ async function startGatehouse({ loginUrl, consentUrl }) {
       rmSync(dataDir, { recursive: true, force: true });
     };
     if (ready) {
-      return { issuer, publicUrl, adminUrl, dataDir, logFile, stop, log: () => tail(logFile, 200) };
+      return {
+        issuer,
+        publicUrl,
+        adminUrl,
+        dataDir,
+        logFile,
+        stop,
+        log: () => tail(logFile, 200),
+        cli: (args, opts) => runCli(args, { ...opts, env, cwd: dataDir }),
+      };
     }
     const log = tail(logFile);
     lastError = new Error(
@@ -265,11 +276,31 @@ async function startGatehouse({ loginUrl, consentUrl }) {
 }
 
 /**
- * Starts the login/consent app and Gatehouse. Returns
- * { issuer, publicUrl, adminUrl, hydra (OAuth2Api on the admin API), hydraPublic (OAuth2Api on
- *   the public API), loginApp, dbMode, createClient(body), stop() }.
+ * Runs `gatehouse <args>` with the server's environment (same data directory and database);
+ * `input` is written to its stdin. Resolves to { code, stdout, stderr }, whatever the exit code.
  */
-export async function startEnv() {
+function runCli(args, { env, cwd, input = '' }) {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      GATEHOUSE_BIN,
+      args,
+      { env: { ...env, GATEHOUSE_LOG: 'warn' }, cwd, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code !== 'number') return reject(err);
+        resolve({ code: err ? err.code : 0, stdout, stderr });
+      },
+    );
+    child.stdin.end(input);
+  });
+}
+
+/**
+ * Starts the login/consent app and Gatehouse (`options.env`: extra environment for Gatehouse,
+ * e.g. configuration keys). Returns
+ * { issuer, publicUrl, adminUrl, hydra (OAuth2Api on the admin API), hydraPublic (OAuth2Api on
+ *   the public API), loginApp, dbMode, createClient(body), cli(args, { input }), stop() }.
+ */
+export async function startEnv(options = {}) {
   const started = [];
   try {
     // The login app is started first (on a port of its own choosing) so Gatehouse can be told
@@ -277,7 +308,11 @@ export async function startEnv() {
     let adminUrl = null;
     const app = await startLoginApp(() => adminUrl);
     started.push(app);
-    const gh = await startGatehouse({ loginUrl: app.loginUrl, consentUrl: app.consentUrl });
+    const gh = await startGatehouse({
+      loginUrl: app.loginUrl,
+      consentUrl: app.consentUrl,
+      extraEnv: options.env ?? {},
+    });
     started.push(gh);
     adminUrl = gh.adminUrl;
 

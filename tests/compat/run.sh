@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# tests/compat/run.sh — compatibility suite: Ory's Hydra SDK (@ory/hydra-client) and a
-# certified OpenID Connect RP (openid-client) against a real `gatehouse serve`.
+# tests/compat/run.sh — compatibility suite: Ory's Hydra and Kratos SDKs (@ory/hydra-client,
+# @ory/kratos-client), a certified OpenID Connect RP (openid-client) and the `gatehouse
+# identities` CLI against a real `gatehouse serve`.
 #
 # Runs `node --test` once against SQLite and, when GATEHOUSE_TEST_POSTGRES_DSN is set, once more
 # against that PostgreSQL database. Everything binds to 127.0.0.1 on free ports and is stopped

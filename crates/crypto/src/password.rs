@@ -243,9 +243,32 @@ fn argon2_derive(
 ) -> Result<(), PasswordError> {
     let params =
         argon2::Params::new(m, t, p, Some(out.len())).map_err(|_| PasswordError::Malformed)?;
-    Argon2::new(algorithm, version, params)
-        .hash_password_into(password, salt, out)
-        .map_err(|_| PasswordError::Malformed)
+    let blocks = params.block_count();
+    let argon = Argon2::new(algorithm, version, params);
+    if blocks > SCRATCH_MAX_BLOCKS {
+        // An unusually expensive (imported) hash: memory only for this call.
+        return argon
+            .hash_password_into(password, salt, out)
+            .map_err(|_| PasswordError::Malformed);
+    }
+    // The working memory is kept per thread and reused: allocating and freeing 19 MiB per hash
+    // makes the allocator keep every freed buffer (RSS grew to ~1 GiB under a login flood).
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        if scratch.len() < blocks {
+            scratch.resize(blocks, argon2::Block::default());
+        }
+        argon
+            .hash_password_into_with_memory(password, salt, out, &mut scratch[..blocks])
+            .map_err(|_| PasswordError::Malformed)
+    })
+}
+
+/// Largest per-thread argon2 working memory kept between hashes (64 MiB of 1 KiB blocks).
+const SCRATCH_MAX_BLOCKS: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A stored hash, parsed and checked against the work bounds.

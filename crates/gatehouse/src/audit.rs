@@ -49,11 +49,27 @@ pub struct Event<'a> {
 #[derive(Clone)]
 pub struct AuditLog {
     store: Arc<dyn Store>,
+    /// Writes started and not yet finished (see [`AuditLog::flush`]).
+    pending: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl AuditLog {
     pub fn new(store: Arc<dyn Store>) -> AuditLog {
-        AuditLog { store }
+        AuditLog {
+            store,
+            pending: Arc::default(),
+        }
+    }
+
+    /// Waits (at most `timeout`) for the background writes to finish: a short-lived process
+    /// such as a CLI command calls this before it exits, so its events are not lost.
+    pub async fn flush(&self, timeout: std::time::Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.pending.load(std::sync::atomic::Ordering::Acquire) > 0
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     /// Records an event in the background; a failure to record is logged, never returned.
@@ -73,10 +89,13 @@ impl AuditLog {
         };
         tracing::info!(target: "gatehouse::audit", kind, subject = row.subject.as_deref().unwrap_or_default(), client_id = row.client_id.as_deref().unwrap_or_default(), "audit");
         let store = self.store.clone();
+        let pending = self.pending.clone();
+        pending.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         tokio::spawn(async move {
             if let Err(err) = store.insert_audit(&row).await {
                 tracing::error!(error = %err, kind = row.kind, "writing an audit event failed");
             }
+            pending.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
         });
     }
 }

@@ -584,6 +584,7 @@ impl Config {
             ));
         }
         self.validate_courier()?;
+        self.validate_identity()?;
         if self.serve.request_body_limit < 1024 {
             return Err(key_err(
                 "serve.request_body_limit",
@@ -606,6 +607,113 @@ impl Config {
         }
         if c.poll_interval.0.is_zero() {
             return Err(key_err("courier.poll_interval", "must be longer than zero"));
+        }
+        Ok(())
+    }
+
+    fn validate_identity(&self) -> Result<(), ConfigError> {
+        let c = &self.session.cookie;
+        if c.name.is_empty()
+            || !c
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(key_err(
+                "session.cookie.name",
+                "letters, digits, `_` and `-` only",
+            ));
+        }
+        if !["lax", "strict", "none"].contains(&c.same_site.to_ascii_lowercase().as_str()) {
+            return Err(key_err(
+                "session.cookie.same_site",
+                "expected Lax, Strict or None",
+            ));
+        }
+        if c.domain.as_deref().is_some_and(|d| {
+            d.is_empty()
+                || !d
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        }) {
+            return Err(key_err(
+                "session.cookie.domain",
+                "expected a domain such as .example.com",
+            ));
+        }
+        if self.session.lifespan.0.is_zero() {
+            return Err(key_err("session.lifespan", "must be longer than zero"));
+        }
+        for (key, v) in [
+            (
+                "session.whoami.required_aal",
+                &self.session.whoami.required_aal,
+            ),
+            (
+                "selfservice.flows.settings.required_aal",
+                &self.selfservice.flows.settings.required_aal,
+            ),
+        ] {
+            if !matches!(v.as_str(), "aal1" | "highest_available") {
+                return Err(key_err(key, "expected aal1 or highest_available"));
+            }
+        }
+        let f = &self.selfservice.flows;
+        for (key, v) in [
+            (
+                "selfservice.default_browser_return_url",
+                &self.selfservice.default_browser_return_url,
+            ),
+            ("selfservice.flows.login.ui_url", &f.login.ui_url),
+            (
+                "selfservice.flows.registration.ui_url",
+                &f.registration.ui_url,
+            ),
+            ("selfservice.flows.settings.ui_url", &f.settings.ui_url),
+            ("selfservice.flows.recovery.ui_url", &f.recovery.ui_url),
+            (
+                "selfservice.flows.verification.ui_url",
+                &f.verification.ui_url,
+            ),
+            ("selfservice.flows.error.ui_url", &f.error.ui_url),
+        ] {
+            if let Some(v) = v {
+                url::Url::parse(v)
+                    .map_err(|e| key_err(key, format!("not an absolute URL: {e}")))?;
+            }
+        }
+        for (i, u) in self.selfservice.allowed_return_urls.iter().enumerate() {
+            url::Url::parse(u).map_err(|e| {
+                key_err(
+                    &format!("selfservice.allowed_return_urls[{i}]"),
+                    format!("not an absolute URL: {e}"),
+                )
+            })?;
+        }
+        if self.selfservice.methods.password.min_password_length < 6 {
+            return Err(key_err(
+                "selfservice.methods.password.min_password_length",
+                "must be at least 6",
+            ));
+        }
+        let a = &self.hashers.argon2;
+        if a.memory_kib < 8 * 1024 || a.memory_kib > 1024 * 1024 {
+            return Err(key_err(
+                "hashers.argon2.memory_kib",
+                "must be between 8192 and 1048576",
+            ));
+        }
+        if a.iterations == 0 || a.iterations > 20 || a.parallelism == 0 || a.parallelism > 16 {
+            return Err(key_err(
+                "hashers.argon2",
+                "iterations must be 1 to 20 and parallelism 1 to 16",
+            ));
+        }
+        if a.max_concurrent == 0 {
+            return Err(key_err(
+                "hashers.argon2.max_concurrent",
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -736,6 +844,28 @@ mod tests {
                 && e.to_string().contains("scheme"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_example_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/gatehouse.yaml");
+        let c = Config::load(Some(&path), env(&[])).expect("config/gatehouse.yaml is valid");
+        assert_eq!(c.session.cookie.name, "gatehouse_session");
+        assert_eq!(c.hashers.argon2.memory_kib, 19456);
+    }
+
+    #[test]
+    fn identity_keys_are_validated() {
+        for (k, v) in [
+            ("GATEHOUSE_SESSION_COOKIE_SAME_SITE", "sometimes"),
+            ("GATEHOUSE_SESSION_COOKIE_NAME", "bad name"),
+            ("GATEHOUSE_SESSION_WHOAMI_REQUIRED_AAL", "aal3"),
+            ("GATEHOUSE_HASHERS_ARGON2_MEMORY_KIB", "16"),
+            ("GATEHOUSE_SELFSERVICE_FLOWS_LOGIN_UI_URL", "not a url"),
+        ] {
+            let e = Config::load(None, env(&[(k, v)])).expect_err(k);
+            assert!(e.to_string().contains('`'), "{e}");
+        }
     }
 
     #[test]

@@ -17,7 +17,8 @@ const DELIVERY_TICK: Duration = Duration::from_secs(5);
 pub async fn run(provider: Arc<Provider>, interval: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     let mut cleanup = tokio::time::interval(interval);
-    let mut keys = tokio::time::interval(KEY_REFRESH);
+    // The snapshot is fresh at start (KeyManager::load): the first re-read is one period later.
+    let mut keys = tokio::time::interval_at(tokio::time::Instant::now() + KEY_REFRESH, KEY_REFRESH);
     let mut deliveries = tokio::time::interval(DELIVERY_TICK);
     loop {
         tokio::select! {

@@ -137,6 +137,7 @@ impl App {
             store.clone(),
             schemas,
             provider.audit.clone(),
+            provider.session_cache.clone(),
         ));
         let sessions = Arc::new(sessions::SessionService::new(
             config.clone(),
@@ -152,9 +153,12 @@ impl App {
                 sessions.clone(),
                 provider.clone(),
                 keyring.clone(),
+                courier.clone(),
             )
             .context("configuring self-service (`selfservice.methods.webauthn`)")?,
         );
+        let pages = web::pages::Pages::load(config.selfservice.ui.theme_path.as_deref())
+            .context("loading the pages' theme (`selfservice.ui.theme_path`)")?;
         let state = AppState::new(
             config.clone(),
             provider.clone(),
@@ -163,6 +167,7 @@ impl App {
             identities,
             sessions,
             flows,
+            Arc::new(pages),
         );
         Ok(App {
             config,

@@ -44,6 +44,11 @@ enum Command {
         #[command(subcommand)]
         command: ClientsCommand,
     },
+    /// Identities (Kratos's model), on the database directly.
+    Identities {
+        #[command(subcommand)]
+        command: IdentitiesCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -90,6 +95,44 @@ enum ClientsCommand {
     Delete {
         id: String,
     },
+}
+
+#[derive(Subcommand)]
+enum IdentitiesCommand {
+    /// Creates an identity; prints it as JSON.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Reads the password from stdin (one trailing newline is dropped); never give it as an
+        /// argument.
+        #[arg(long = "password-stdin")]
+        password_stdin: bool,
+        /// The identity schema (default: `identity.default_schema_id`).
+        #[arg(long = "schema-id")]
+        schema_id: Option<String>,
+        /// Marks the e-mail address as verified.
+        #[arg(long)]
+        verified: bool,
+    },
+    /// Imports a JSON file holding an array of Kratos `createIdentity` bodies (passwords as
+    /// `credentials.password.config.hashed_password`: argon2, bcrypt, pbkdf2 or scrypt, upgraded
+    /// to argon2id on the next login). Prints one result per entry, as `PATCH /admin/identities`
+    /// does; fails when any entry failed.
+    Import { file: PathBuf },
+    /// Lists identities: id, state, email, created.
+    List {
+        /// Only the identity with this credential identifier (e.g. an e-mail address).
+        #[arg(long)]
+        identifier: Option<String>,
+        #[arg(long, default_value_t = 250)]
+        limit: i64,
+    },
+    /// Prints an identity as JSON.
+    Get { id: String },
+    /// Deletes an identity and ends its sessions.
+    Delete { id: String },
 }
 
 fn init_tracing(config: &Config) {
@@ -263,7 +306,151 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
         }
+        Command::Identities { command } => {
+            let app = App::build(config).await?;
+            identities(&app, command).await
+        }
     }
+}
+
+/// A password from stdin: all of it, less one trailing newline.
+fn password_from_stdin() -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut p = String::new();
+    std::io::stdin()
+        .read_to_string(&mut p)
+        .context("reading the password from stdin")?;
+    let p = p
+        .strip_suffix("\r\n")
+        .or_else(|| p.strip_suffix('\n'))
+        .unwrap_or(&p)
+        .to_owned();
+    if p.is_empty() {
+        anyhow::bail!("--password-stdin: stdin held no password");
+    }
+    Ok(p)
+}
+
+async fn identities(app: &App, command: IdentitiesCommand) -> anyhow::Result<()> {
+    use gatehouse::error::Error;
+    use gatehouse::identity::service::{
+        AddressInput, CreateIdentity, CredentialsInput, PasswordConfigInput, PasswordInput,
+    };
+    let ids = &app.state.identities;
+    let now = gatehouse::clock::now();
+    let err = |e: Error| anyhow::anyhow!("{e}");
+    match command {
+        IdentitiesCommand::Create {
+            email,
+            name,
+            password_stdin,
+            schema_id,
+            verified,
+        } => {
+            let mut traits = json!({ "email": email });
+            if let Some(n) = name {
+                traits["name"] = json!(n);
+            }
+            let password = if password_stdin {
+                Some(password_from_stdin()?)
+            } else {
+                None
+            };
+            let body = CreateIdentity {
+                schema_id,
+                traits,
+                credentials: password.map(|p| CredentialsInput {
+                    password: Some(PasswordInput {
+                        config: PasswordConfigInput {
+                            password: Some(p),
+                            hashed_password: None,
+                        },
+                    }),
+                    oidc: None,
+                }),
+                verifiable_addresses: verified.then(|| {
+                    vec![AddressInput {
+                        value: email.clone(),
+                        via: Some("email".into()),
+                        verified: true,
+                        status: None,
+                    }]
+                }),
+                ..CreateIdentity::default()
+            };
+            let i = ids.create(body, now).await.map_err(err)?;
+            print(&i.to_api(&ids.issuer, &[]))
+        }
+        IdentitiesCommand::Import { file } => {
+            let raw = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let entries: Vec<Value> = serde_json::from_str(&raw).with_context(|| {
+                format!(
+                    "{}: expected a JSON array of createIdentity bodies",
+                    file.display()
+                )
+            })?;
+            let mut out = Vec::with_capacity(entries.len());
+            let mut failed = 0usize;
+            for entry in entries {
+                let result = match serde_json::from_value::<CreateIdentity>(entry) {
+                    Err(e) => Err(Error::BadRequest(format!("not a createIdentity body: {e}"))),
+                    Ok(body) => ids.create(body, now).await,
+                };
+                match result {
+                    Ok(i) => out.push(json!({"action": "create", "identity": i.id})),
+                    Err(e) => {
+                        failed += 1;
+                        let code = match &e {
+                            Error::Conflict(_) => 409,
+                            Error::BadRequest(_) => 400,
+                            _ => 500,
+                        };
+                        out.push(json!({"action": "error",
+                            "error": {"code": code, "message": e.to_string()}}));
+                    }
+                }
+            }
+            print(&json!({ "identities": out }))?;
+            ids.audit.flush(std::time::Duration::from_secs(5)).await;
+            if failed > 0 {
+                anyhow::bail!("{failed} of {} identities were not imported", out.len());
+            }
+            Ok(())
+        }
+        IdentitiesCommand::List { identifier, limit } => {
+            let list = ids
+                .list(limit.clamp(1, 100_000), 0, identifier.as_deref())
+                .await
+                .map_err(err)?;
+            println!("{:<36}  {:<8}  {:<32}  CREATED", "ID", "STATE", "EMAIL");
+            for i in &list {
+                let email = i
+                    .email()
+                    .or_else(|| i.traits.get("email").and_then(Value::as_str))
+                    .unwrap_or("-");
+                println!(
+                    "{:<36}  {:<8}  {:<32}  {}",
+                    i.id,
+                    i.state.as_str(),
+                    email,
+                    gatehouse::clock::rfc3339(i.created_at)
+                );
+            }
+            Ok(())
+        }
+        IdentitiesCommand::Get { id } => {
+            let i = ids.get(&id).await.map_err(err)?;
+            print(&i.to_api(&ids.issuer, &[]))
+        }
+        IdentitiesCommand::Delete { id } => {
+            ids.delete(&id).await.map_err(err)?;
+            eprintln!("deleted identity {id}");
+            Ok(())
+        }
+    }?;
+    ids.audit.flush(std::time::Duration::from_secs(5)).await;
+    Ok(())
 }
 
 fn database_url(config: &Config) -> anyhow::Result<String> {

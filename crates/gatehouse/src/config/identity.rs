@@ -257,6 +257,19 @@ pub struct SelfService {
     pub allowed_return_urls: Vec<String>,
     pub methods: Methods,
     pub flows: Flows,
+    /// The built-in pages under `/ui/`.
+    pub ui: Ui,
+}
+
+/// The built-in, server-rendered pages (`/ui/login`, `/ui/consent`, ...).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ui {
+    /// A directory that overrides the embedded theme: a template found there (`base.html`,
+    /// `flow.html`, `node.html`, `consent.html`, `logout.html`, `welcome.html`, `error.html`)
+    /// replaces the embedded one of the same name, and `static/style.css`, when present, is
+    /// served as `/ui/static/style.css`. Read once at start. Unset: the embedded theme.
+    pub theme_path: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

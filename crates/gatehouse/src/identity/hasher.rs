@@ -1,15 +1,16 @@
-//! Password hashing off the async runtime, with a cap on how many hashes run at once.
+//! Password hashing off the async runtime, on a fixed pool of threads.
 //!
 //! An argon2id hash holds `memory_kib` of memory for its duration; a login flood must not turn
-//! into unbounded memory (Kratos's users hit out-of-memory at 128 MB per hash). At most
-//! `max_concurrent` hashes run, at most `max_queued` wait, and the rest are refused at once so
-//! the caller can answer 429.
+//! into unbounded memory (Kratos's users hit out-of-memory at 128 MB per hash). Hashes run on
+//! `max_concurrent` dedicated threads — not tokio's blocking pool, whose many short-lived threads
+//! each keep freed hash memory in their own allocator arena — so the memory for hashing stays
+//! near `max_concurrent × memory_kib`. At most `max_queued` checks wait for a thread; the rest
+//! are refused at once so the caller can answer 429.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
 use gatehouse_crypto::password::{self, Argon2Params, Verification};
-use tokio::sync::Semaphore;
 
 use crate::config::Argon2;
 
@@ -23,10 +24,12 @@ pub enum HashError {
     Task(String),
 }
 
+type Job = Box<dyn FnOnce(Argon2Params) + Send>;
+
 pub struct PasswordHasher {
     params: Argon2Params,
-    slots: Arc<Semaphore>,
-    /// Checks running or waiting for a slot.
+    jobs: Mutex<mpsc::Sender<Job>>,
+    /// Checks running or waiting for a thread.
     in_flight: AtomicUsize,
     /// `max_concurrent + max_queued`.
     limit: usize,
@@ -34,13 +37,37 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(cfg: &Argon2) -> PasswordHasher {
+        let params = Argon2Params {
+            m_cost_kib: cfg.memory_kib,
+            t_cost: cfg.iterations,
+            p_cost: cfg.parallelism,
+        };
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..cfg.max_concurrent.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("gatehouse-hash-{i}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while taking a job, not while hashing.
+                        let job = match rx.lock() {
+                            Ok(r) => r.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(params),
+                            Err(_) => return, // the hasher was dropped
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start a password-hashing thread");
+            }
+        }
         PasswordHasher {
-            params: Argon2Params {
-                m_cost_kib: cfg.memory_kib,
-                t_cost: cfg.iterations,
-                p_cost: cfg.parallelism,
-            },
-            slots: Arc::new(Semaphore::new(cfg.max_concurrent.max(1))),
+            params,
+            jobs: Mutex::new(tx),
             in_flight: AtomicUsize::new(0),
             limit: cfg.max_concurrent.max(1) + cfg.max_queued,
         }
@@ -55,14 +82,17 @@ impl PasswordHasher {
         f: impl FnOnce(Argon2Params) -> T + Send + 'static,
     ) -> Result<T, HashError> {
         let _slot = InFlight::enter(&self.in_flight, self.limit).ok_or(HashError::Busy)?;
-        let permit = self.slots.clone().acquire_owned().await;
-        let params = self.params;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            f(params)
-        })
-        .await
-        .map_err(|e| HashError::Task(e.to_string()))
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |p| {
+            let _ = tx.send(f(p));
+        });
+        self.jobs
+            .lock()
+            .map_err(|_| HashError::Task("hashing pool poisoned".into()))?
+            .send(job)
+            .map_err(|_| HashError::Task("hashing pool stopped".into()))?;
+        rx.await
+            .map_err(|_| HashError::Task("hashing thread failed".into()))
     }
 
     pub async fn hash(&self, plain: String) -> Result<String, HashError> {

@@ -145,11 +145,12 @@ impl IdentityService {
         store: Arc<dyn Store>,
         schemas: Schemas,
         audit: AuditLog,
+        session_cache: crate::sessions::SessionCache,
     ) -> IdentityService {
         IdentityService {
             hasher: Arc::new(PasswordHasher::new(&config.hashers.argon2)),
             issuer: config.issuer(),
-            session_cache: crate::sessions::new_cache(config.session.cache_ttl.0),
+            session_cache,
             config,
             store,
             schemas,
@@ -492,7 +493,18 @@ impl IdentityService {
         let rows = self.normalize(i, now)?;
         i.updated_at = now;
         match self.store.update_identity(&Self::to_row(i)?, &rows).await {
-            Ok(true) => Ok(()),
+            Ok(true) => {
+                // Cached sessions carry a copy of the identity: drop them so the next whoami
+                // shows the change.
+                let sessions = self
+                    .store
+                    .list_sessions(Some(&i.id), Some(true), 10_000, 0)
+                    .await?;
+                for s in sessions {
+                    self.session_cache.invalidate(&s.token_hash);
+                }
+                Ok(())
+            }
             Ok(false) => Err(Error::NotFound("Unable to locate the resource".into())),
             Err(StoreError::Conflict) => Err(Error::Conflict(
                 "An account with the same identifier (email, phone, username, ...) exists already."

@@ -318,7 +318,7 @@ impl Provider {
             .urls
             .login
             .clone()
-            .unwrap_or_else(|| format!("{}/oauth2/fallbacks/login", self.issuer));
+            .unwrap_or_else(|| format!("{}/ui/login", self.issuer));
         let mut url =
             url::Url::parse(&login_url).map_err(|e| Error::Internal(format!("urls.login: {e}")))?;
         url.query_pairs_mut()
@@ -620,8 +620,11 @@ impl Provider {
             .upsert_login_session(&LoginSessionRow {
                 id: session_id.clone(),
                 subject: login.subject.clone(),
-                data: json!({"remember": login.remember, "acr": login.acr, "amr": login.amr})
-                    .to_string(),
+                // The Gatehouse identity session behind this login (built-in login page), so
+                // that RP-initiated logout ends it too.
+                data: json!({"remember": login.remember, "acr": login.acr, "amr": login.amr,
+                    "identity_session_id": login.context.get("session_id")})
+                .to_string(),
                 authenticated_at: login.auth_time,
                 expires_at: now + lifetime,
             })
@@ -661,7 +664,7 @@ impl Provider {
             .urls
             .consent
             .clone()
-            .unwrap_or_else(|| format!("{}/oauth2/fallbacks/consent", self.issuer));
+            .unwrap_or_else(|| format!("{}/ui/consent", self.issuer));
         let mut url = url::Url::parse(&consent_url)
             .map_err(|e| Error::Internal(format!("urls.consent: {e}")))?;
         url.query_pairs_mut()

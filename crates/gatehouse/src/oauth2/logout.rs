@@ -259,6 +259,21 @@ impl Provider {
     }
 
     /// `GET /admin/oauth2/auth/requests/logout`.
+    /// Ends the identity session a login session was made from (SSO: logging out of one app
+    /// logs the browser out of Gatehouse), purging it from the whoami cache at once.
+    async fn end_identity_session(&self, login_session_id: &str) -> Result<()> {
+        let Some(row) = self.store.get_login_session(login_session_id).await? else {
+            return Ok(());
+        };
+        let data: Value = serde_json::from_str(&row.data).unwrap_or_default();
+        if let Some(id) = data.get("identity_session_id").and_then(Value::as_str)
+            && let Some(hash) = self.store.deactivate_session(id).await?
+        {
+            self.session_cache.invalidate(&hash);
+        }
+        Ok(())
+    }
+
     pub async fn logout_request(&self, challenge: &str, now: i64) -> Result<Value> {
         let (flow, row) = self
             .logout_flow(
@@ -355,6 +370,7 @@ impl Provider {
         }
         let mut iframes = Vec::new();
         if let Some(sid) = &flow.sid {
+            self.end_identity_session(sid).await?;
             self.store.delete_login_session(sid).await?;
             for client_id in self.store.session_client_ids(sid).await? {
                 let Ok(client) = self.get_client(&client_id).await else {

@@ -76,6 +76,8 @@ pub struct Provider {
     pub http: reqwest::Client,
     pub audit: crate::audit::AuditLog,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The identity sessions' whoami cache, shared with the identity and session services.
+    pub session_cache: crate::sessions::SessionCache,
 }
 
 impl Provider {
@@ -84,6 +86,7 @@ impl Provider {
         Provider {
             audit: crate::audit::AuditLog::new(store.clone()),
             metrics: Arc::default(),
+            session_cache: crate::sessions::new_cache(config.session.cache_ttl.0),
             issuer,
             config,
             store,

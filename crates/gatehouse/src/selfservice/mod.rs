@@ -6,11 +6,14 @@
 //! [`Submission`] of bounded fields, parsed from a form or JSON body alike, and answers with an
 //! [`Outcome`] the web layer turns into a redirect, a JSON body or a page.
 
+pub mod code;
 pub mod login;
 pub mod ratelimit;
+pub mod recovery;
 pub mod registration;
 pub mod settings;
 pub mod ui;
+pub mod verification;
 pub mod webauthn;
 
 use std::collections::BTreeMap;
@@ -112,6 +115,20 @@ pub struct Flow {
     /// Settings: backup codes shown once and not yet confirmed.
     #[serde(default)]
     pub lookup_pending: Option<Vec<String>>,
+    /// Recovery and verification: the code sent, as a digest bound to this flow.
+    #[serde(default)]
+    pub code_hash: Option<String>,
+    #[serde(default)]
+    pub code_expires_at: i64,
+    #[serde(default)]
+    pub code_attempts: u32,
+    /// Recovery and verification: the address the code went to (normalised).
+    #[serde(default)]
+    pub recipient: Option<String>,
+    /// Recovery: created by an administrator (`/admin/recovery/code`) for any browser; the code
+    /// is the only secret, so no CSRF cookie binds it.
+    #[serde(default)]
+    pub admin_issued: bool,
     /// Login and settings: the WebAuthn ceremony in progress (state and options).
     #[serde(default)]
     pub webauthn: Option<webauthn::Pending>,
@@ -276,6 +293,7 @@ pub struct SelfService {
     pub sessions: Arc<SessionService>,
     pub provider: Arc<Provider>,
     pub keyring: Arc<gatehouse_crypto::Keyring>,
+    pub courier: Arc<crate::courier::Courier>,
     pub limits: ratelimit::Limits,
     pub issuer: String,
     /// The WebAuthn relying party, built once from `selfservice.methods.webauthn`; `None` when
@@ -294,12 +312,14 @@ impl SelfService {
         sessions: Arc<SessionService>,
         provider: Arc<Provider>,
         keyring: Arc<gatehouse_crypto::Keyring>,
+        courier: Arc<crate::courier::Courier>,
     ) -> Result<SelfService> {
         let issuer = config.issuer();
         let webauthn = webauthn::relying_party(&config.selfservice.methods.webauthn, &issuer)
             .map_err(Error::BadRequest)?
             .map(Arc::new);
         Ok(SelfService {
+            courier,
             limits: ratelimit::Limits::new(&config.rate_limits),
             issuer,
             webauthn,
@@ -405,6 +425,11 @@ impl SelfService {
             totp_pending: None,
             lookup_pending: None,
             webauthn: None,
+            code_hash: None,
+            code_expires_at: 0,
+            code_attempts: 0,
+            recipient: None,
+            admin_issued: false,
         }
     }
 
@@ -457,7 +482,7 @@ impl SelfService {
             e.details = json!({"since": rfc3339(flow.expires_at)});
             return Err(e);
         }
-        if flow.flow_type == FlowType::Browser {
+        if flow.flow_type == FlowType::Browser && !flow.admin_issued {
             let (Some(expected), Some(cookie), Some(given)) =
                 (&flow.csrf_hash, csrf_cookie, sub.get("csrf_token"))
             else {
@@ -476,7 +501,7 @@ impl SelfService {
 
     /// The flow in Kratos's JSON. `csrf` is the browser's CSRF token, shown in the form.
     pub async fn flow_json(&self, kind: FlowKind, id: &str, now: i64) -> Result<Value> {
-        self.flow_json_for(kind, id, None, now).await
+        self.flow_json_for(kind, id, None, None, now).await
     }
 
     /// The flow for the browser holding `csrf` (its CSRF cookie), which the form then carries.
@@ -485,11 +510,16 @@ impl SelfService {
         kind: FlowKind,
         id: &str,
         csrf: Option<&str>,
+        viewer: Option<&str>,
         now: i64,
     ) -> Result<Value> {
         let flow = self.load(kind, id).await?;
         if flow.expires_at <= now {
             return Err(Error::Gone(self.ui_url(kind)));
+        }
+        // A settings flow shows its identity's traits: only to that identity's session.
+        if kind == FlowKind::Settings && flow.identity_id.as_deref() != viewer {
+            return Err(Error::NotFound("The flow could not be found.".into()));
         }
         let csrf = csrf.filter(|c| {
             flow.csrf_hash.as_ref().is_some_and(|h| {
@@ -517,7 +547,7 @@ impl SelfService {
                     settings::nodes(self, flow, i, &mut nodes)?;
                 }
             }
-            FlowKind::Recovery | FlowKind::Verification => {}
+            FlowKind::Recovery | FlowKind::Verification => code::nodes(flow, &mut nodes),
         }
         let nodes: Vec<Value> = nodes
             .into_iter()
@@ -553,6 +583,21 @@ impl SelfService {
                 v["refresh"] = json!(flow.refresh);
                 v["requested_aal"] = json!(flow.requested_aal.as_str());
                 v["oauth2_login_challenge"] = json!(flow.oauth2_login_challenge);
+                // Kratos shows the OAuth 2.0 login request (its client) with the flow; pages
+                // need the client's redirect URIs for their `form-action`.
+                if let Some(c) = &flow.oauth2_login_challenge
+                    && let Ok(req) = self.provider.login_request(c, crate::clock::now()).await
+                {
+                    v["oauth2_login_request"] = json!({
+                        "challenge": c,
+                        "client": {
+                            "client_id": req["client"]["client_id"],
+                            "client_name": req["client"]["client_name"],
+                            "redirect_uris": req["client"]["redirect_uris"],
+                        },
+                        "requested_scope": req["requested_scope"],
+                    });
+                }
             }
             FlowKind::Settings => {
                 if let Some(i) = &identity {
@@ -616,5 +661,62 @@ pub fn status_text(code: u16) -> &'static str {
         422 => "Unprocessable Entity",
         429 => "Too Many Requests",
         _ => "Internal Server Error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn schema() -> crate::identity::schema::Schema {
+        crate::identity::schema::Schema::compile(
+            "default",
+            serde_json::from_str(crate::identity::schema::DEFAULT_SCHEMA).expect("json"),
+        )
+        .expect("schema")
+    }
+
+    fn arb_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            ".{0,40}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,12}", inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Any JSON body: parsed within the bounds or refused, never a panic.
+        #[test]
+        fn submission_from_json_never_panics(v in arb_json()) {
+            if let Ok(s) = Submission::from_json(&v) {
+                prop_assert!(s.fields.len() <= MAX_FIELDS);
+                let traits = s.traits(&schema().form_fields());
+                let _ = schema().validate(&traits);
+            }
+        }
+
+        #[test]
+        fn submission_from_pairs_is_bounded(pairs in prop::collection::vec((".{0,200}", ".{0,300}"), 0..80)) {
+            match Submission::from_pairs(pairs.clone()) {
+                Ok(s) => prop_assert!(s.fields.len() <= MAX_FIELDS && pairs.len() <= MAX_FIELDS),
+                Err(_) => prop_assert!(pairs.len() > MAX_FIELDS || pairs.iter().any(|(k, v)| k.len() > MAX_NAME || v.len() > MAX_VALUE)),
+            }
+        }
+
+        /// Schema validation of arbitrary traits never panics.
+        #[test]
+        fn schema_validation_never_panics(v in arb_json()) {
+            let _ = schema().validate(&v);
+            let _ = schema().marked(&v);
+        }
     }
 }

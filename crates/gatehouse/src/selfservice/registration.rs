@@ -185,18 +185,33 @@ impl SelfService {
         );
         flow.state = "passed_challenge".into();
         self.save(&flow).await?;
+        let verification = self.start_verification(&flow, &identity, now).await?;
         let session_json: serde_json::Value =
             serde_json::from_slice(&active.json).unwrap_or_default();
         let mut body =
             json!({ "identity": identity.to_public(&self.issuer), "session": session_json });
+        let mut cont = Vec::new();
         if flow.flow_type == FlowType::Api {
             body["session_token"] = json!(token.expose());
+            cont.push(
+                json!({"action": "set_ory_session_token", "ory_session_token": token.expose()}),
+            );
         }
-        Ok(Outcome::Success {
-            return_to: flow
+        if let Some(v) = &verification {
+            cont.push(json!({"action": "show_verification_ui", "flow": {"id": v.id, "verifiable_address": v.recipient, "url": self.flow_page(v)}}));
+        }
+        if !cont.is_empty() {
+            body["continue_with"] = json!(cont);
+        }
+        let return_to = match &verification {
+            Some(v) => self.flow_page(v),
+            None => flow
                 .return_to
                 .clone()
                 .unwrap_or_else(|| self.default_return_to()),
+        };
+        Ok(Outcome::Success {
+            return_to,
             body,
             session: Some((token, active)),
         })

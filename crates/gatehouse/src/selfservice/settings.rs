@@ -1,7 +1,7 @@
 //! The settings flow: profile (traits), password, TOTP enrolment (QR code, confirmed by a first
 //! code) and backup codes (shown once, confirmed before they count). Changing a credential needs
 //! a recent authentication (`privileged_session_max_age`); a password change ends every other
-//! session and issues a new session id.
+//! session, and gives a browser a new session id (a native app keeps its token, as in Kratos).
 
 use std::sync::Arc;
 
@@ -344,25 +344,34 @@ impl SelfService {
                 },
             );
             self.identities.save(&mut identity, now).await?;
-            // A new session id for the new credential; every other session ends.
-            let (token, active) = self
-                .sessions
-                .issue(
-                    &identity,
-                    AuthMethod {
-                        method: "password".into(),
-                        aal: session.data.aal,
-                        completed_at: now,
-                    },
-                    Some(&session),
-                    device,
-                    now,
-                )
-                .await?;
-            self.sessions
-                .revoke_all(&identity.id, Some(&active.id))
-                .await?;
-            new_session = Some((token, active));
+            if flow.flow_type == FlowType::Api {
+                // A native app keeps its session token, as in Kratos: the settings flow it gets
+                // back has no place for a new one. Every other session ends.
+                self.sessions
+                    .revoke_all(&identity.id, Some(&session.id))
+                    .await?;
+            } else {
+                // A browser gets a new session id (in a new cookie) for the new credential;
+                // every other session ends.
+                let (token, active) = self
+                    .sessions
+                    .issue(
+                        &identity,
+                        AuthMethod {
+                            method: "password".into(),
+                            aal: session.data.aal,
+                            completed_at: now,
+                        },
+                        Some(&session),
+                        device,
+                        now,
+                    )
+                    .await?;
+                self.sessions
+                    .revoke_all(&identity.id, Some(&active.id))
+                    .await?;
+                new_session = Some((token, active));
+            }
         } else if method_name == "totp" {
             let Some(enc) = flow.totp_pending.clone() else {
                 return self

@@ -41,6 +41,7 @@ pub fn router() -> Router<AppState> {
             get(get_session).delete(disable_session),
         )
         .route("/admin/sessions/{id}/extend", patch(extend_session))
+        .route("/admin/recovery/code", axum::routing::post(recovery_code))
 }
 
 fn q<'a>(p: &'a [(String, String)], k: &str) -> Option<&'a str> {
@@ -222,4 +223,37 @@ async fn disable_session(State(s): State<AppState>, Path(id): Path<String>) -> R
 async fn extend_session(State(s): State<AppState>, Path(id): Path<String>) -> Res {
     let row = s.sessions.extend(&id, now()).await?;
     Ok(axum::Json(s.sessions.row_json(&row, None, now())?).into_response())
+}
+
+#[derive(serde::Deserialize)]
+struct RecoveryCodeBody {
+    identity_id: String,
+    /// A duration like `1h` (Kratos's format).
+    #[serde(default)]
+    expires_in: Option<String>,
+}
+
+/// `POST /admin/recovery/code` (Kratos's shape): `{recovery_link, recovery_code, expires_at}`.
+async fn recovery_code(State(s): State<AppState>, KJson(b): KJson<RecoveryCodeBody>) -> Res {
+    let ttl = match &b.expires_in {
+        Some(d) => Some(
+            crate::config::Dur::parse(d)
+                .ok_or_else(|| KratosError::bad_request("expires_in must be a duration like 1h"))?
+                .secs(),
+        ),
+        None => None,
+    };
+    let (link, code, expires) = s
+        .flows
+        .admin_recovery_code(&b.identity_id, ttl, now())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({
+            "recovery_link": link,
+            "recovery_code": code,
+            "expires_at": crate::clock::rfc3339(expires),
+        })),
+    )
+        .into_response())
 }

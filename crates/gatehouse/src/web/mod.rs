@@ -7,6 +7,7 @@ pub mod admin_identity;
 pub mod error;
 pub mod extract;
 pub mod kratos_error;
+pub mod pages;
 pub mod public;
 pub mod selfservice;
 pub mod sessions;
@@ -40,10 +41,16 @@ pub struct AppState {
     pub registrations: moka::sync::Cache<std::net::IpAddr, Arc<std::sync::atomic::AtomicU32>>,
     pub identities: Arc<crate::identity::IdentityService>,
     pub sessions: Arc<crate::sessions::SessionService>,
+    /// The built-in pages' templates and stylesheet, loaded once at start.
+    pub pages: Arc<pages::Pages>,
     pub flows: Arc<crate::selfservice::SelfService>,
 }
 
 impl AppState {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one Arc per service, built once in App::build"
+    )]
     pub fn new(
         config: Arc<Config>,
         provider: Arc<Provider>,
@@ -52,11 +59,13 @@ impl AppState {
         identities: Arc<crate::identity::IdentityService>,
         sessions: Arc<crate::sessions::SessionService>,
         flows: Arc<crate::selfservice::SelfService>,
+        pages: Arc<pages::Pages>,
     ) -> AppState {
         AppState {
             flows,
             identities,
             sessions,
+            pages,
             config,
             provider,
             courier,
@@ -120,6 +129,7 @@ pub fn public_router(state: AppState) -> Router {
         public::router(state.clone()).merge(
             sessions::router()
                 .merge(selfservice::router())
+                .merge(pages::router())
                 .with_state(state),
         ),
         limit,

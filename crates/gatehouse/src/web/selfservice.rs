@@ -68,7 +68,7 @@ fn q<'a>(p: &'a [(String, String)], k: &str) -> Option<&'a str> {
 
 fn kind_of(k: &str) -> Result<FlowKind, KratosError> {
     match FlowKind::parse(k) {
-        Some(FlowKind::Recovery | FlowKind::Verification) | None => Err(KratosError::new(
+        None => Err(KratosError::new(
             StatusCode::NOT_FOUND,
             None,
             "Unable to locate the resource",
@@ -317,11 +317,14 @@ async fn init(
                 .await?
         }
         FlowKind::Recovery | FlowKind::Verification => {
-            return Err(KratosError::new(
-                StatusCode::NOT_FOUND,
-                None,
-                "Unable to locate the resource",
-            ));
+            match s
+                .flows
+                .init_code_flow(kind, ft, return_to, request_url, csrf.as_deref(), now)
+                .await?
+            {
+                Ok(f) => f,
+                Err(e) => return refused(&s, e, json).await,
+            }
         }
     };
     let mut resp = if json {
@@ -355,9 +358,16 @@ async fn get_flow(
         )
     })?;
     let csrf = cookie_value(&headers, CSRF_COOKIE);
+    let viewer = current_session(&s, &headers).await?;
     match s
         .flows
-        .flow_json_for(kind, id, csrf.as_deref(), now())
+        .flow_json_for(
+            kind,
+            id,
+            csrf.as_deref(),
+            viewer.as_ref().map(|v| v.identity.id.as_str()),
+            now(),
+        )
         .await
     {
         Ok(v) => Ok(axum::Json(v).into_response()),
@@ -431,12 +441,15 @@ async fn submit(
                 .submit_settings(&flow_id, sub, csrf.as_deref(), session, dev, now)
                 .await
         }
-        _ => {
-            return Err(KratosError::new(
-                StatusCode::NOT_FOUND,
-                None,
-                "Unable to locate the resource",
-            ));
+        FlowKind::Recovery => {
+            s.flows
+                .submit_recovery(&flow_id, sub, csrf.as_deref(), dev, now)
+                .await
+        }
+        FlowKind::Verification => {
+            s.flows
+                .submit_verification(&flow_id, sub, csrf.as_deref(), dev, now)
+                .await
         }
     };
     let outcome = match outcome {

@@ -14,6 +14,7 @@ mod discovery;
 mod identities;
 mod keys;
 mod logout;
+mod pages;
 mod registration;
 mod selfservice;
 mod token;

@@ -18,8 +18,10 @@ async fn api_flow(app: &TestApp, kind: &str, token: Option<&str>, query: &str) -
         req = req.header("X-Session-Token", t);
     }
     let resp = req.send().await.expect("request");
-    assert_eq!(resp.status(), StatusCode::OK);
-    resp.json().await.expect("json")
+    let status = resp.status();
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
 }
 
 async fn submit(
@@ -332,3 +334,268 @@ async fn totp_step_up(app: TestApp) {
     assert_eq!(status, StatusCode::OK, "{me}");
 }
 both_backends!(totp_enrolment_and_step_up, totp_step_up);
+
+fn six_digits(body: &str) -> String {
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a 6-digit code in the e-mail")
+        .to_owned()
+}
+
+fn mail(c: &mut gatehouse::config::Config, uri: String) {
+    c.courier.smtp.connection_uri = Some(uri);
+    c.courier.poll_interval = gatehouse::config::Dur(std::time::Duration::from_millis(100));
+}
+
+both_backends!(backend recovery_by_email_code, recovery);
+async fn recovery(backend: crate::harness::Backend) {
+    let sink = crate::harness::SmtpSink::start().await;
+    let Some(app) = TestApp::spawn_on(backend, |c| mail(c, sink.connection_uri())).await else {
+        return;
+    };
+    app.create_identity("hana@example.com", PASSWORD).await;
+    let (_, old) = api_login(&app, "hana@example.com", PASSWORD).await;
+    let old_token = old["session_token"].as_str().expect("token").to_owned();
+
+    // An unknown address gets the same answer, and no e-mail.
+    let flow = api_flow(&app, "recovery", None, "").await;
+    let (status, unknown) = submit(
+        &app,
+        &flow,
+        None,
+        json!({"method": "code", "email": "nobody@example.com"}),
+    )
+    .await;
+    let flow = api_flow(&app, "recovery", None, "").await;
+    let (status2, known) = submit(
+        &app,
+        &flow,
+        None,
+        json!({"method": "code", "email": "hana@example.com"}),
+    )
+    .await;
+    assert_eq!(status, status2);
+    assert_eq!(
+        unknown["ui"]["messages"], known["ui"]["messages"],
+        "no account enumeration"
+    );
+    assert_eq!(known["state"], "sent_email");
+    let got = sink.wait_for(1).await;
+    assert_eq!(got.len(), 1, "only the real account gets a message");
+    assert_eq!(got[0].to, "hana@example.com");
+    let code = six_digits(&got[0].body);
+
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let (status, bad) = submit(&app, &known, None, json!({"method": "code", "code": wrong})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    let (status, ok) = submit(&app, &known, None, json!({"method": "code", "code": code})).await;
+    assert_eq!(status, StatusCode::OK, "{ok}");
+    let token = ok["session_token"]
+        .as_str()
+        .expect("a session from recovery")
+        .to_owned();
+    assert_eq!(ok["continue_with"][1]["action"], "show_settings_ui");
+    let (status, _) = whoami(&app, &old_token).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "recovery ends the other sessions"
+    );
+
+    // The code works once.
+    let (status, _) = submit(&app, &known, None, json!({"method": "code", "code": code})).await;
+    assert_ne!(status, StatusCode::OK);
+
+    // A new password within the privileged window, then it logs in.
+    let settings = api_flow(&app, "settings", Some(&token), "").await;
+    let (status, saved) = submit(
+        &app,
+        &settings,
+        Some(&token),
+        json!({"method": "password", "password": "a brand new passphrase"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    let (status, _) = api_login(&app, "hana@example.com", "a brand new passphrase").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = api_login(&app, "hana@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+both_backends!(backend registration_sends_verification_code, verification);
+async fn verification(backend: crate::harness::Backend) {
+    let sink = crate::harness::SmtpSink::start().await;
+    let Some(app) = TestApp::spawn_on(backend, |c| mail(c, sink.connection_uri())).await else {
+        return;
+    };
+    let flow = api_flow(&app, "registration", None, "").await;
+    let (status, reg) = submit(&app, &flow, None, json!({"method": "password", "traits": {"email": "ivan@example.com"}, "password": PASSWORD})).await;
+    assert_eq!(status, StatusCode::OK, "{reg}");
+    let cont = reg["continue_with"].as_array().expect("continue_with");
+    let v = cont
+        .iter()
+        .find(|c| c["action"] == "show_verification_ui")
+        .expect("verification");
+    let flow_id = v["flow"]["id"].as_str().expect("id");
+    let got = sink.wait_for(1).await;
+    assert_eq!(got[0].to, "ivan@example.com");
+    let code = six_digits(&got[0].body);
+    let vflow: Value = app
+        .http
+        .get(format!(
+            "{}/self-service/verification/flows?id={flow_id}",
+            app.public
+        ))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(vflow["state"], "sent_email");
+    let (status, done) = submit(&app, &vflow, None, json!({"method": "code", "code": code})).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["state"], "passed_challenge");
+    let id = reg["identity"]["id"].as_str().expect("id");
+    let (_, i) = app.admin_get(&format!("/admin/identities/{id}")).await;
+    assert_eq!(i["verifiable_addresses"][0]["verified"], true);
+    assert_eq!(i["verifiable_addresses"][0]["status"], "completed");
+    let token = reg["session_token"].as_str().expect("token");
+    let (_, me) = whoami(&app, token).await;
+    assert_eq!(
+        me["identity"]["verifiable_addresses"][0]["verified"], true,
+        "the cached session shows the change"
+    );
+}
+
+async fn admin_recovery(app: TestApp) {
+    let i = app.create_identity("jo@example.com", PASSWORD).await;
+    let (status, r) = app
+        .admin(
+            reqwest::Method::POST,
+            "/admin/recovery/code",
+            Some(json!({"identity_id": i["id"], "expires_in": "1h"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{r}");
+    let link = r["recovery_link"].as_str().expect("link");
+    let code = r["recovery_code"].as_str().expect("code");
+    assert_eq!(code.len(), 6);
+    let flow_id = link.split("flow=").nth(1).expect("flow id");
+    let flow: Value = app
+        .http
+        .get(format!(
+            "{}/self-service/recovery/flows?id={flow_id}",
+            app.public
+        ))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(flow["state"], "sent_email");
+    let resp = app
+        .http
+        .post(flow["ui"]["action"].as_str().expect("action"))
+        .header("accept", "application/json")
+        .json(&json!({"method": "code", "code": code}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap_or("").starts_with("gatehouse_session="))
+    );
+    let (status, _) = app
+        .admin(
+            reqwest::Method::POST,
+            "/admin/recovery/code",
+            Some(json!({"identity_id": "00000000-0000-4000-8000-000000000000"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+both_backends!(admin_recovery_code, admin_recovery);
+
+/// Regression: a native app that changed its password through an API settings flow lost its
+/// session (a new one was issued and never handed back). As in Kratos, its token keeps working;
+/// the identity's other sessions end.
+async fn native_password_change(app: TestApp) {
+    app.create_identity("hana@example.com", PASSWORD).await;
+    let (_, ok) = api_login(&app, "hana@example.com", PASSWORD).await;
+    let token = ok["session_token"].as_str().expect("token").to_owned();
+    let (_, other) = api_login(&app, "hana@example.com", PASSWORD).await;
+    let other = other["session_token"].as_str().expect("token").to_owned();
+
+    let settings = api_flow(&app, "settings", Some(&token), "").await;
+    let new_password = "an entirely new passphrase";
+    let (status, done) = submit(
+        &app,
+        &settings,
+        Some(&token),
+        json!({"method": "password", "password": new_password}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["state"], "success");
+    assert!(
+        done.get("session_token").is_none(),
+        "a settings flow, not a login"
+    );
+
+    let (status, me) = whoami(&app, &token).await;
+    assert_eq!(status, StatusCode::OK, "the native session survives: {me}");
+    let (status, _) = whoami(&app, &other).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "other sessions end");
+    let (status, _) = api_login(&app, "hana@example.com", PASSWORD).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the old password is refused"
+    );
+    let (status, _) = api_login(&app, "hana@example.com", new_password).await;
+    assert_eq!(status, StatusCode::OK);
+}
+both_backends!(
+    native_password_change_keeps_session_token,
+    native_password_change
+);
+
+async fn settings_flow_private(app: TestApp) {
+    app.create_identity("kim@example.com", PASSWORD).await;
+    app.create_identity("lee@example.com", PASSWORD).await;
+    let (_, a) = api_login(&app, "kim@example.com", PASSWORD).await;
+    let (_, b) = api_login(&app, "lee@example.com", PASSWORD).await;
+    let ta = a["session_token"].as_str().expect("token");
+    let tb = b["session_token"].as_str().expect("token");
+    let flow = api_flow(&app, "settings", Some(ta), "").await;
+    let id = flow["id"].as_str().expect("id");
+    let get = |t: Option<&str>| {
+        let mut r = app.http.get(format!(
+            "{}/self-service/settings/flows?id={id}",
+            app.public
+        ));
+        if let Some(t) = t {
+            r = r.header("X-Session-Token", t);
+        }
+        r.send()
+    };
+    assert_eq!(
+        get(Some(ta)).await.expect("request").status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(Some(tb)).await.expect("request").status(),
+        StatusCode::NOT_FOUND,
+        "another identity's settings flow is not shown"
+    );
+    assert_eq!(
+        get(None).await.expect("request").status(),
+        StatusCode::NOT_FOUND
+    );
+}
+both_backends!(settings_flow_only_for_its_identity, settings_flow_private);

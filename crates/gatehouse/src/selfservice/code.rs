@@ -1,0 +1,104 @@
+//! One-time codes by e-mail, shared by recovery and verification (Kratos's `code` method).
+//!
+//! A 6-digit code is sent; only its digest, bound to the flow id, is kept in the flow. A code
+//! lives 15 minutes (or the flow's life if shorter), works once, and the flow dies after five
+//! wrong tries, so guessing has at most 5 chances in 10^6 per e-mail sent.
+
+use gatehouse_crypto::TokenHash;
+
+use super::ui::{Message, Node};
+use super::{Flow, FlowKind};
+
+pub const CODE_TTL: i64 = 15 * 60;
+pub const MAX_ATTEMPTS: u32 = 5;
+
+pub fn generate() -> String {
+    let b = gatehouse_crypto::random::bytes::<8>();
+    format!("{:06}", u64::from_le_bytes(b) % 1_000_000)
+}
+
+pub fn digest(flow_id: &str, code: &str) -> String {
+    TokenHash::of_secret(&format!("{flow_id}:{}", code.trim())).to_hex()
+}
+
+/// What checking a submitted code found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Check {
+    Valid,
+    Invalid,
+    /// Expired, used up or too many tries: a new code must be requested.
+    Exhausted,
+}
+
+pub fn check(flow: &mut Flow, code: &str, now: i64) -> Check {
+    let Some(expected) = flow.code_hash.clone() else {
+        return Check::Exhausted;
+    };
+    if now > flow.code_expires_at || flow.code_attempts >= MAX_ATTEMPTS {
+        flow.code_hash = None;
+        return Check::Exhausted;
+    }
+    flow.code_attempts += 1;
+    let given = code.trim();
+    if given.len() == 6
+        && given.bytes().all(|b| b.is_ascii_digit())
+        && gatehouse_crypto::ct_eq(digest(&flow.id, given).as_bytes(), expected.as_bytes())
+    {
+        flow.code_hash = None;
+        Check::Valid
+    } else {
+        Check::Invalid
+    }
+}
+
+pub fn nodes(flow: &Flow, nodes: &mut Vec<Node>) {
+    let recovery = flow.kind == FlowKind::Recovery;
+    if flow.state == "sent_email" {
+        nodes.push(
+            Node::input("code", "code", "text")
+                .required()
+                .autocomplete("one-time-code")
+                .attr("inputmode", "numeric")
+                .attr("pattern", "[0-9]{6}")
+                .attr("maxlength", 6)
+                .label(
+                    if recovery { 1_070_013 } else { 1_070_011 },
+                    if recovery {
+                        "Recovery code"
+                    } else {
+                        "Verification code"
+                    },
+                ),
+        );
+        nodes.push(Node::submit(
+            "code", "method", "code", 1_070_009, "Continue",
+        ));
+        if let Some(r) = &flow.recipient {
+            nodes.push(Node::submit("code", "email", r, 1_070_008, "Resend code"));
+        }
+    } else if flow.state != "passed_challenge" {
+        nodes.push(
+            Node::input("code", "email", "email")
+                .required()
+                .autocomplete("email")
+                .value(flow.values.get("email").cloned().unwrap_or_default())
+                .label(1_070_007, "Email"),
+        );
+        nodes.push(Node::submit("code", "method", "code", 1_070_005, "Submit"));
+    }
+}
+
+/// Kratos's message after a code was (maybe) sent: the same whether or not the address exists.
+pub fn sent_message(recovery: bool) -> Message {
+    if recovery {
+        Message::info(
+            1_060_003,
+            "An email containing a recovery code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
+        )
+    } else {
+        Message::info(
+            1_080_003,
+            "An email containing a verification code has been sent to the email address you provided. If you have not received an email, check the spelling of the address and make sure to use the address you registered with.",
+        )
+    }
+}

@@ -1,0 +1,97 @@
+//! The headers every page carries: `Cache-Control: no-store`, `X-Frame-Options: DENY`,
+//! `Referrer-Policy: no-referrer` and a Content-Security-Policy without scripts or framing.
+//!
+//! `form-action` is per page: browsers (Chromium) also check it against every redirect that
+//! follows a form submission, so a form whose POST ends in a 303 to a client (consent) or a
+//! return URL (logout, login) must list those origins, or the browser stops the navigation.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::config::Config;
+
+/// The `form-action` sources of a page: `'self'`, the issuer, and the origins allowed in.
+#[derive(Debug, Clone)]
+pub struct FormAction(Vec<String>);
+
+impl FormAction {
+    /// `'self'` and the issuer's origin.
+    pub fn new(config: &Config) -> FormAction {
+        let mut f = FormAction(vec!["'self'".into()]);
+        f.allow(&config.issuer());
+        f
+    }
+
+    /// Also allows the origin of `url` (an `http(s)` URL), or its scheme for a private-use URI
+    /// scheme (`com.example.app:/cb`, RFC 8252). Anything else is ignored.
+    pub fn allow(&mut self, url: &str) -> &mut Self {
+        let Ok(u) = url::Url::parse(url) else {
+            return self;
+        };
+        let source = match u.scheme() {
+            "http" | "https" if u.host().is_some() => u.origin().ascii_serialization(),
+            scheme if !u.has_host() && !matches!(scheme, "javascript" | "data" | "blob") => {
+                format!("{scheme}:")
+            }
+            _ => return self,
+        };
+        if !self.0.contains(&source) {
+            self.0.push(source);
+        }
+        self
+    }
+
+    /// The return URLs an operator allowed (`selfservice.allowed_return_urls`, the default
+    /// browser return URL).
+    pub fn allow_return_urls(&mut self, config: &Config) -> &mut Self {
+        for u in &config.selfservice.allowed_return_urls {
+            self.allow(u);
+        }
+        if let Some(u) = &config.selfservice.default_browser_return_url {
+            self.allow(u);
+        }
+        self
+    }
+
+    fn csp(&self) -> String {
+        format!(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; form-action {}; frame-ancestors 'none'",
+            self.0.join(" ")
+        )
+    }
+}
+
+/// Adds the page headers to a response.
+pub fn secure(mut resp: Response, form_action: &FormAction) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&form_action.csp()) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    resp
+}
+
+/// An HTML page.
+pub fn html(status: StatusCode, body: String, form_action: &FormAction) -> Response {
+    secure((status, Html(body)).into_response(), form_action)
+}
+
+/// A 303 to `location`, not cached.
+pub fn see_other(location: &str) -> Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}

@@ -1,0 +1,142 @@
+//! Gatehouse's built-in, server-rendered pages under `/ui/`: the self-service flows, OAuth
+//! consent, logout, a signed-in page and errors. No JavaScript is needed.
+//!
+//! Templates are minijinja, embedded with rust-embed and auto-escaped (every `.html` template);
+//! `selfservice.ui.theme_path` can replace any of them, and the stylesheet, by file name. The
+//! environment is built once at start — every template is loaded then, so a broken theme fails
+//! the start, not a request — and kept in the `AppState`. Every page carries the security
+//! headers of [`headers`].
+
+mod consent;
+mod csrf;
+mod error;
+mod flow;
+mod headers;
+mod logout;
+mod theme;
+mod welcome;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use serde_json::{Value, json};
+
+pub use theme::{Pages, TEMPLATES};
+
+use super::AppState;
+use crate::config::Config;
+use crate::sessions::ActiveSession;
+use headers::FormAction;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/ui", get(welcome::welcome))
+        .route("/ui/", get(welcome::welcome))
+        .route("/ui/welcome", get(welcome::welcome))
+        .route("/ui/static/style.css", get(theme::stylesheet))
+        .route("/ui/error", get(error::error))
+        .route("/ui/logout", get(logout::confirm).post(logout::logout))
+        .route("/ui/consent", get(consent::show).post(consent::decide))
+        .route("/ui/{kind}", get(flow::show))
+}
+
+/// The context every template gets: `issuer`, `ui` (the pages' base URL) and `title`.
+fn context(s: &AppState, title: &str, extra: Value) -> Value {
+    let issuer = s.config.issuer();
+    let mut v = json!({ "ui": format!("{issuer}/ui"), "issuer": issuer, "title": title });
+    if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
+        m.extend(e);
+    }
+    v
+}
+
+/// Renders `template` into a page with the security headers; a template failure is a plain 500.
+fn page(
+    s: &AppState,
+    status: StatusCode,
+    template: &str,
+    ctx: Value,
+    form_action: &FormAction,
+) -> Response {
+    match s.pages.render(template, ctx) {
+        Ok(html) => headers::html(status, html, form_action),
+        Err(e) => {
+            tracing::error!(template, error = %e, "rendering a page failed");
+            headers::html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "<!doctype html><title>Error</title><p>The page could not be shown.</p>".into(),
+                form_action,
+            )
+        }
+    }
+}
+
+/// The error page with a title and a plain-language message.
+fn error_page(s: &AppState, status: StatusCode, title: &str, message: &str) -> Response {
+    let ctx = context(
+        s,
+        title,
+        json!({ "status": status.as_u16(), "message": message }),
+    );
+    page(s, status, "error.html", ctx, &FormAction::new(&s.config))
+}
+
+/// A 500 page for an unexpected failure (logged here, once).
+fn internal(s: &AppState, e: &crate::error::Error) -> Response {
+    tracing::error!(error = %e, "page failed");
+    error_page(
+        s,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "The server could not complete the request. Please try again.",
+    )
+}
+
+/// The browser's Gatehouse session, if it has a live one.
+async fn browser_session(
+    s: &AppState,
+    headers: &HeaderMap,
+) -> crate::error::Result<Option<Arc<ActiveSession>>> {
+    match super::sessions::session_token(s, headers) {
+        Some(t) => s.sessions.lookup(&t, crate::clock::now()).await,
+        None => Ok(None),
+    }
+}
+
+/// `return_to` resolved against the issuer, when it is on the issuer's origin or under one of
+/// `selfservice.allowed_return_urls` (same origin and path prefix); otherwise `None`.
+pub fn allowed_return_to(config: &Config, raw: &str) -> Option<String> {
+    let issuer = url::Url::parse(&config.issuer()).ok()?;
+    let url = issuer.join(raw.trim()).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    if url.origin() == issuer.origin() {
+        return Some(url.to_string());
+    }
+    let allowed = config
+        .selfservice
+        .allowed_return_urls
+        .iter()
+        .filter_map(|a| url::Url::parse(a).ok())
+        .any(|a| {
+            let prefix = a.path().trim_end_matches('/');
+            a.origin() == url.origin()
+                && (url.path() == a.path()
+                    || url.path().starts_with(&format!("{prefix}/"))
+                    || prefix.is_empty())
+        });
+    allowed.then(|| url.to_string())
+}
+
+/// The first value of a query or form parameter.
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
