@@ -51,6 +51,37 @@ pub fn check(flow: &mut Flow, code: &str, now: i64) -> Check {
     }
 }
 
+/// Applies a refused code to the flow: an invalid code marks the field (`invalid`); a used-up
+/// code sends the flow back to asking for the address (`exhausted`).
+pub fn reject(flow: &mut Flow, result: &Check, invalid: Message, exhausted: Message) {
+    if *result == Check::Exhausted {
+        flow.state = "choose_method".into();
+        flow.messages = vec![exhausted];
+    } else {
+        flow.messages.clear();
+        flow.field_messages.insert("code".into(), vec![invalid]);
+    }
+}
+
+/// The submitted e-mail address, normalised and kept on the flow for the form; `None` (with the
+/// field's message set) when it is not a plausible address.
+pub fn submitted_email(flow: &mut Flow, email: Option<&str>) -> Option<String> {
+    let email = crate::identity::model::normalize_identifier(email.unwrap_or(""));
+    flow.values.insert("email".into(), email.clone());
+    if email.len() < 3 || email.len() > 320 || !email.contains('@') {
+        flow.messages.clear();
+        flow.field_messages.insert(
+            "email".into(),
+            vec![Message::error(
+                super::ui::msg::VALIDATION,
+                "A valid e-mail address is required.",
+            )],
+        );
+        return None;
+    }
+    Some(email)
+}
+
 pub fn nodes(flow: &Flow, nodes: &mut Vec<Node>) {
     let recovery = flow.kind == FlowKind::Recovery;
     if flow.state == "sent_email" {

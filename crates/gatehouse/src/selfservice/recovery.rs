@@ -7,12 +7,12 @@ use serde_json::json;
 
 use super::code::{self, Check};
 use super::ratelimit::Bucket;
-use super::ui::{Message, msg};
+use super::ui::Message;
 use super::{Flow, FlowError, FlowKind, FlowType, Outcome, SelfService, Submission};
 use crate::audit::{Event, event};
 use crate::courier::TemplateType;
 use crate::error::Result;
-use crate::identity::model::{State, normalize_identifier};
+use crate::identity::model::State;
 use crate::sessions::{Aal, AuthMethod, Device};
 
 impl SelfService {
@@ -81,34 +81,26 @@ impl SelfService {
         if flow.state == "sent_email" && !entered.is_empty() {
             return match code::check(&mut flow, &entered, now) {
                 Check::Valid => self.recovered(flow, device, now).await,
-                Check::Invalid => {
-                    flow.messages.clear();
-                    flow.field_messages.insert("code".into(), vec![Message::error(4_060_006, "The recovery code is invalid or has already been used. Please try again.")]);
-                    self.invalid(flow).await
-                }
-                Check::Exhausted => {
-                    flow.state = "choose_method".into();
-                    flow.messages = vec![Message::error(
-                        4_060_006,
-                        "The recovery code is invalid or has already been used. Please request a new code.",
-                    )];
+                refused => {
+                    code::reject(
+                        &mut flow,
+                        &refused,
+                        Message::error(
+                            4_060_006,
+                            "The recovery code is invalid or has already been used. Please try again.",
+                        ),
+                        Message::error(
+                            4_060_006,
+                            "The recovery code is invalid or has already been used. Please request a new code.",
+                        ),
+                    );
                     self.invalid(flow).await
                 }
             };
         }
-        let email = normalize_identifier(sub.get("email").unwrap_or(""));
-        flow.values.insert("email".into(), email.clone());
-        if email.len() < 3 || email.len() > 320 || !email.contains('@') {
-            flow.messages.clear();
-            flow.field_messages.insert(
-                "email".into(),
-                vec![Message::error(
-                    msg::VALIDATION,
-                    "A valid e-mail address is required.",
-                )],
-            );
+        let Some(email) = code::submitted_email(&mut flow, sub.get("email")) else {
             return self.invalid(flow).await;
-        }
+        };
         let code = self.arm_code(&mut flow, &email, now);
         match self.identities.find("recovery:email", &email).await? {
             Some(i) if i.state == State::Active => {

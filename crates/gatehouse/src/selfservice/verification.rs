@@ -6,12 +6,11 @@ use serde_json::json;
 
 use super::code::{self, Check};
 use super::ratelimit::Bucket;
-use super::ui::{Message, msg};
+use super::ui::Message;
 use super::{Flow, FlowKind, Outcome, SelfService, Submission};
 use crate::courier::TemplateType;
 use crate::error::Result;
 use crate::identity::Identity;
-use crate::identity::model::normalize_identifier;
 use crate::sessions::Device;
 
 impl SelfService {
@@ -98,31 +97,15 @@ impl SelfService {
             );
             return match code::check(&mut flow, &entered, now) {
                 Check::Valid => self.verified(flow, now).await,
-                Check::Invalid => {
-                    flow.messages.clear();
-                    flow.field_messages.insert("code".into(), vec![bad]);
-                    self.invalid(flow).await
-                }
-                Check::Exhausted => {
-                    flow.state = "choose_method".into();
-                    flow.messages = vec![bad];
+                refused => {
+                    code::reject(&mut flow, &refused, bad.clone(), bad);
                     self.invalid(flow).await
                 }
             };
         }
-        let email = normalize_identifier(sub.get("email").unwrap_or(""));
-        flow.values.insert("email".into(), email.clone());
-        if email.len() < 3 || email.len() > 320 || !email.contains('@') {
-            flow.messages.clear();
-            flow.field_messages.insert(
-                "email".into(),
-                vec![Message::error(
-                    msg::VALIDATION,
-                    "A valid e-mail address is required.",
-                )],
-            );
+        let Some(email) = code::submitted_email(&mut flow, sub.get("email")) else {
             return self.invalid(flow).await;
-        }
+        };
         self.send_verification(&mut flow, &email, now).await?;
         self.invalid_or_shown(flow).await
     }
