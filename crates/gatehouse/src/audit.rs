@@ -35,6 +35,13 @@ pub mod event {
     pub const CREDENTIAL_CHANGED: &str = "identity.credential_changed";
     pub const SESSION_REVOKED: &str = "identity.session_revoked";
     pub const RECOVERY_COMPLETED: &str = "identity.recovered";
+    pub const CREDENTIAL_CREATED: &str = "credential.created";
+    pub const CREDENTIAL_REGENERATED: &str = "credential.regenerated";
+    pub const CREDENTIAL_REVOKED: &str = "credential.revoked";
+    pub const CREDENTIAL_VALIDATION_FAILED: &str = "credential.validation_failed";
+    pub const ORGANIZATION_CREATED: &str = "organization.created";
+    pub const ORGANIZATION_DELETED: &str = "organization.deleted";
+    pub const ORGANIZATION_MEMBER_CHANGED: &str = "organization.member_changed";
 }
 
 /// Who and what an event is about.

@@ -13,7 +13,9 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+mod credentials;
 mod identity;
+pub use credentials::*;
 pub use identity::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -258,6 +260,7 @@ pub struct Config {
     pub courier: Courier,
     pub hashers: Hashers,
     pub rate_limits: RateLimits,
+    pub credentials: CredentialsConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -402,6 +405,7 @@ impl Default for Config {
             courier: Courier::default(),
             hashers: Hashers::default(),
             rate_limits: RateLimits::default(),
+            credentials: CredentialsConfig::default(),
         }
     }
 }
@@ -585,6 +589,7 @@ impl Config {
         }
         self.validate_courier()?;
         self.validate_identity()?;
+        self.credentials.validate()?;
         if self.serve.request_body_limit < 1024 {
             return Err(key_err(
                 "serve.request_body_limit",

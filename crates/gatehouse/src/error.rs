@@ -13,6 +13,9 @@ pub enum Error {
     Conflict(String),
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The caller is known but may not do this: 403.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("gone: {0}")]
     Gone(String),
     /// Too much load (e.g. every password-hashing slot taken): 429 with `Retry-After`.

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod courier;
+pub mod credentials;
 pub mod error;
 
 pub mod identity;
@@ -132,12 +133,19 @@ impl App {
         );
         let schemas = identity::schema::Schemas::load(&config.identity)
             .context("loading identity schemas (`identity.schemas`)")?;
+        let credentials = Arc::new(credentials::CredentialService::new(
+            config.clone(),
+            store.clone(),
+            provider.audit.clone(),
+            credentials::new_cache(config.credentials.cache_ttl.0),
+        ));
         let identities = Arc::new(identity::IdentityService::new(
             config.clone(),
             store.clone(),
             schemas,
             provider.audit.clone(),
             provider.session_cache.clone(),
+            credentials.clone(),
         ));
         let sessions = Arc::new(sessions::SessionService::new(
             config.clone(),
@@ -168,6 +176,7 @@ impl App {
             sessions,
             flows,
             Arc::new(pages),
+            credentials,
         );
         Ok(App {
             config,
@@ -201,6 +210,10 @@ pub async fn serve(
         wait(rx.clone()),
     ));
     let courier = tokio::spawn(courier::worker::run(app.courier.clone(), wait(rx.clone())));
+    let usage = tokio::spawn(app.state.credentials.usage.clone().run(
+        app.config.credentials.usage_flush_interval.0,
+        wait(rx.clone()),
+    ));
     let mut tasks = Vec::new();
     if let Some(l) = public {
         let router = web::public_router(app.state.clone())
@@ -223,6 +236,8 @@ pub async fn serve(
         t.await.context("listener task")?.context("listener")?;
     }
     janitor.abort();
+    // The last batch of credential uses is written as the listeners stop.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), usage).await;
     // The worker stops by itself between sends; give the send in flight a moment so its message is
     // not left `processing` (if it is, it is requeued after `courier::worker::STUCK_AFTER`).
     let mut courier = courier;

@@ -49,6 +49,45 @@ enum Command {
         #[command(subcommand)]
         command: IdentitiesCommand,
     },
+    /// Personal access tokens, API keys and service tokens, on the database directly.
+    Tokens {
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokensCommand {
+    /// Issues a credential; prints it as JSON with its secret (`token`), shown this once.
+    Create {
+        /// service_token (default), api_key or pat.
+        #[arg(long, default_value = "service_token")]
+        kind: String,
+        /// The service name (service_token), organization id (api_key) or identity id (pat).
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        name: String,
+        /// A scope (repeatable), e.g. `read:*`.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Lifetime: `90d`, `12h`, seconds, or `never` (default: credentials.default_lifetime).
+        #[arg(long = "expires-in")]
+        expires_in: Option<String>,
+    },
+    /// Lists credentials (and those revoked in the last 30 days): id, kind, state, owner, name.
+    List {
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Revokes a credential; it stops working at once.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -310,6 +349,10 @@ async fn main() -> anyhow::Result<()> {
             let app = App::build(config).await?;
             identities(&app, command).await
         }
+        Command::Tokens { command } => {
+            let app = App::build(config).await?;
+            tokens(&app, command).await
+        }
     }
 }
 
@@ -450,6 +493,85 @@ async fn identities(app: &App, command: IdentitiesCommand) -> anyhow::Result<()>
         }
     }?;
     ids.audit.flush(std::time::Duration::from_secs(5)).await;
+    Ok(())
+}
+
+async fn tokens(app: &App, command: TokensCommand) -> anyhow::Result<()> {
+    use gatehouse::credentials::{Kind, Lifetime, NewCredential, issued_view, state};
+    let creds = &app.state.credentials;
+    let now = gatehouse::clock::now();
+    let err = |e: gatehouse::error::Error| anyhow::anyhow!("{e}");
+    let kind_of = |k: &str| {
+        Kind::parse(k)
+            .ok_or_else(|| anyhow::anyhow!("--kind: expected pat, api_key or service_token"))
+    };
+    match command {
+        TokensCommand::Create {
+            kind,
+            owner,
+            name,
+            scopes,
+            expires_in,
+        } => {
+            let lifetime = match expires_in {
+                None => Lifetime::Default,
+                Some(v) => Lifetime::from_json(Some(&Value::String(v))).map_err(err)?,
+            };
+            let issued = creds
+                .create(
+                    NewCredential {
+                        kind: kind_of(&kind)?,
+                        owner,
+                        name,
+                        scopes,
+                        lifetime,
+                        created_by: "cli".into(),
+                    },
+                    now,
+                )
+                .await
+                .map_err(err)?;
+            print(&issued_view(&issued, now))
+        }
+        TokensCommand::List { kind, owner } => {
+            let kind = kind.as_deref().map(kind_of).transpose()?;
+            let list = creds
+                .list(kind, owner.as_deref(), 1000, 0, now)
+                .await
+                .map_err(err)?;
+            println!(
+                "{:<36}  {:<13}  {:<7}  {:<36}  NAME",
+                "ID", "KIND", "STATE", "OWNER"
+            );
+            for c in &list {
+                println!(
+                    "{:<36}  {:<13}  {:<7}  {:<36}  {}",
+                    c.id,
+                    c.kind,
+                    state(c, now),
+                    c.owner,
+                    c.name
+                );
+            }
+            Ok(())
+        }
+        TokensCommand::Revoke { id, reason } => {
+            creds
+                .revoke(
+                    &id,
+                    Some(reason.as_deref().unwrap_or("Revoked from the CLI")),
+                    now,
+                )
+                .await
+                .map_err(err)?;
+            eprintln!("revoked credential {id}");
+            Ok(())
+        }
+    }?;
+    app.provider
+        .audit
+        .flush(std::time::Duration::from_secs(5))
+        .await;
     Ok(())
 }
 

@@ -556,6 +556,9 @@ macro_rules! store_impl {
                 ] {
                     n += sqlx::query(sql).bind(now).execute(&self.pool).await?.rows_affected();
                 }
+                let history_before = now - crate::CREDENTIAL_HISTORY_SECS;
+                n += sqlx::query("DELETE FROM credentials WHERE revoked_at < $1 OR expires_at < $1")
+                    .bind(history_before).execute(&self.pool).await?.rows_affected();
                 Ok(n)
             }
         }

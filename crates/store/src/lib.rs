@@ -7,6 +7,8 @@
 //! `$1` placeholders PostgreSQL uses, and every column is TEXT, an integer or bytes.
 
 mod backend;
+mod credential;
+mod credential_backend;
 mod identity;
 mod identity_backend;
 mod migrate;
@@ -15,6 +17,7 @@ mod model;
 use async_trait::async_trait;
 
 pub use backend::{PostgresStore, SqliteStore, connect};
+pub use credential::*;
 pub use identity::*;
 pub use model::*;
 
@@ -30,11 +33,15 @@ pub enum StoreError {
     Migration(String, sqlx::Error),
 }
 
+/// How long revoked and expired credentials are kept (and listed) before the janitor deletes
+/// them: 30 days.
+pub const CREDENTIAL_HISTORY_SECS: i64 = 30 * 24 * 3600;
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Everything Gatehouse persists. Times are Unix seconds.
 #[async_trait]
-pub trait Store: IdentityStore + Send + Sync + 'static {
+pub trait Store: IdentityStore + CredentialStore + Send + Sync + 'static {
     /// Which backend this is: `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Runs pending migrations.
@@ -132,6 +139,7 @@ pub trait Store: IdentityStore + Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<AuditRow>>;
 
-    /// Deletes expired tokens, flows, sessions and consents; returns how many rows went.
+    /// Deletes expired tokens, flows, sessions and consents, and credentials revoked or expired
+    /// more than [`CREDENTIAL_HISTORY_SECS`] ago; returns how many rows went.
     async fn delete_expired(&self, now: i64) -> Result<u64>;
 }

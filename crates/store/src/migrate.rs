@@ -7,6 +7,10 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
         "0002_identities",
         include_str!("migrations/sqlite/0002_identities.sql"),
     ),
+    (
+        "0003_credentials",
+        include_str!("migrations/sqlite/0003_credentials.sql"),
+    ),
 ];
 pub(crate) const POSTGRES: &[(&str, &str)] = &[
     (
@@ -16,6 +20,10 @@ pub(crate) const POSTGRES: &[(&str, &str)] = &[
     (
         "0002_identities",
         include_str!("migrations/postgres/0002_identities.sql"),
+    ),
+    (
+        "0003_credentials",
+        include_str!("migrations/postgres/0003_credentials.sql"),
     ),
 ];
 

@@ -123,6 +123,9 @@ pub struct IdentityService {
     /// Shared with the session service, so that deleting or deactivating an identity ends its
     /// cached sessions at once.
     pub session_cache: crate::sessions::SessionCache,
+    /// Deleting an identity revokes its PATs; changing its roles or state purges their cached
+    /// validations.
+    pub credentials: Arc<crate::credentials::CredentialService>,
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -146,8 +149,10 @@ impl IdentityService {
         schemas: Schemas,
         audit: AuditLog,
         session_cache: crate::sessions::SessionCache,
+        credentials: Arc<crate::credentials::CredentialService>,
     ) -> IdentityService {
         IdentityService {
+            credentials,
             hasher: Arc::new(PasswordHasher::new(&config.hashers.argon2)),
             issuer: config.issuer(),
             session_cache,
@@ -503,6 +508,7 @@ impl IdentityService {
                 for s in sessions {
                     self.session_cache.invalidate(&s.token_hash);
                 }
+                crate::credentials::purge_owner(&self.credentials.cache, &i.id);
                 Ok(())
             }
             Ok(false) => Err(Error::NotFound("Unable to locate the resource".into())),
@@ -601,6 +607,9 @@ impl IdentityService {
             .await?
             .ok_or_else(|| Error::NotFound("Unable to locate the resource".into()))?;
         crate::sessions::purge(&self.session_cache, &hashes);
+        self.credentials
+            .identity_deleted(id, crate::clock::now())
+            .await?;
         self.audit.record(
             event::IDENTITY_DELETED,
             Event {

@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/audit-events", get(list_audit_events))
         .route("/metrics", get(metrics))
         .merge(super::admin_identity::router())
+        .merge(super::admin_credentials::router())
         .merge(super::admin_courier::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -223,6 +224,13 @@ async fn introspect(
             "The token parameter is missing.",
         ))
     })?;
+    if crate::credentials::Kind::looks_like(token.trim()) {
+        let result = s
+            .credentials
+            .introspect(token, q(&f, "scope"), now())
+            .await?;
+        return Ok(axum::Json(result).into_response());
+    }
     let result = s.provider.introspect(token, q(&f, "scope"), now()).await?;
     Ok(axum::Json(result).into_response())
 }

@@ -69,6 +69,7 @@ impl From<Error> for KratosError {
         match e {
             Error::NotFound(d) => KratosError::new(StatusCode::NOT_FOUND, None, d),
             Error::Conflict(d) => KratosError::new(StatusCode::CONFLICT, None, d),
+            Error::Forbidden(d) => KratosError::new(StatusCode::FORBIDDEN, None, d),
             Error::BadRequest(d) => KratosError::new(StatusCode::BAD_REQUEST, None, d),
             Error::Gone(d) => KratosError::new(StatusCode::GONE, None, d),
             Error::Busy => KratosError::new(

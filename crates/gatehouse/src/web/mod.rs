@@ -3,7 +3,9 @@
 
 pub mod admin;
 pub mod admin_courier;
+pub mod admin_credentials;
 pub mod admin_identity;
+pub mod credentials;
 pub mod error;
 pub mod extract;
 pub mod kratos_error;
@@ -44,6 +46,7 @@ pub struct AppState {
     /// The built-in pages' templates and stylesheet, loaded once at start.
     pub pages: Arc<pages::Pages>,
     pub flows: Arc<crate::selfservice::SelfService>,
+    pub credentials: Arc<crate::credentials::CredentialService>,
 }
 
 impl AppState {
@@ -60,8 +63,10 @@ impl AppState {
         sessions: Arc<crate::sessions::SessionService>,
         flows: Arc<crate::selfservice::SelfService>,
         pages: Arc<pages::Pages>,
+        credentials: Arc<crate::credentials::CredentialService>,
     ) -> AppState {
         AppState {
+            credentials,
             flows,
             identities,
             sessions,
@@ -129,6 +134,7 @@ pub fn public_router(state: AppState) -> Router {
         public::router(state.clone()).merge(
             sessions::router()
                 .merge(selfservice::router())
+                .merge(credentials::router())
                 .merge(pages::router())
                 .with_state(state),
         ),

@@ -10,6 +10,7 @@ mod authorize;
 mod bad_input;
 mod clients;
 mod courier;
+mod credentials;
 mod discovery;
 mod identities;
 mod keys;
