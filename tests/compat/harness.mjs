@@ -172,7 +172,8 @@ async function startGatehouse({ loginUrl, consentUrl, extraEnv = {} }) {
     throw new Error(`${GATEHOUSE_BIN} is missing: run \`cargo build -p gatehouse\` (tests/compat/run.sh does)`);
   }
   let lastError;
-  // A free port can be taken between picking it and binding it: retry a couple of times.
+  // A free port can be taken between picking it and binding it, and a loaded machine can be
+  // slow to start a process: try up to three times, each failure reported with the server log.
   for (let attempt = 1; attempt <= 3; attempt++) {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'gatehouse-compat-'));
     const publicPort = await freePort();
@@ -269,8 +270,9 @@ async function startGatehouse({ loginUrl, consentUrl, extraEnv = {} }) {
     lastError = new Error(
       `gatehouse did not become ready (attempt ${attempt}, exit=${JSON.stringify(exited)}):\n${log}`,
     );
+    // Said on stderr at once, so a CI log shows why even when a later attempt succeeds.
+    process.stderr.write(`[compat] ${lastError.message}\n`);
     await stop();
-    if (!/address already in use|binding the/i.test(log)) break;
   }
   throw lastError;
 }

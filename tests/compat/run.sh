@@ -95,5 +95,18 @@ for mode in "${modes[@]}"; do
     fi
 done
 
+# The failures again, at the end where a CI log's tail shows them: each `not ok` block with its
+# error (a failed hook is the one block that is not `cancelledByParent`).
+if ((status != 0)); then
+    printf '\n---- compat failures ----\n'
+    for mode in "${modes[@]}"; do
+        awk -v mode="$mode" '
+            /not ok/ { grab = 1; n = 0; print "[" mode "] " $0; next }
+            grab && /^ *\.\.\.$/ { grab = 0; next }
+            grab && n < 40 { print; n++ }
+        ' "$tmp/$mode.tap" | grep -v -E "cancelledByParent|test did not finish before its parent" || true
+    done
+fi
+
 printf '\ncompat: %d passed, %d failed\n' "$total_pass" "$total_fail"
 exit "$status"
