@@ -4,6 +4,7 @@
 
 pub mod authorize;
 pub mod client;
+pub mod credential_scope;
 pub mod error;
 pub mod pkce;
 pub mod redirect;

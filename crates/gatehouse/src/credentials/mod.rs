@@ -8,8 +8,10 @@
 //! (`last_used_at`), off the request path.
 
 pub mod orgs;
-pub mod scope;
 mod usage;
+
+/// Scope syntax and matching (pure; in the protocol crate so it can be fuzzed alone).
+pub use gatehouse_protocol::credential_scope as scope;
 
 use std::sync::Arc;
 use std::time::Duration;

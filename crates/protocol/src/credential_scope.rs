@@ -3,7 +3,7 @@
 //! nothing beside it: `read:*` grants `read:users` and `read:users:emails`, never `write:users`,
 //! and never `read` itself or `readx:users`.
 //!
-//! Pure functions only; the service and the gateway call them.
+//! Pure functions only; the credentials service and the gateway call them.
 
 /// Longest scope accepted.
 pub const MAX_SCOPE_LEN: usize = 128;
