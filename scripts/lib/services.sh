@@ -45,9 +45,19 @@ ensure_packages() {
         _gh_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
         _GH_APT_UPDATED=1
     fi
+    # Packages such as nginx and caddy start a system service on port 80 when installed; the
+    # tests start their own on free loopback ports, so no service may start (policy-rc.d 101).
+    local policy=/usr/sbin/policy-rc.d added_policy=0
+    if [[ ! -e $policy ]]; then
+        _gh_as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
+        added_policy=1
+    fi
+    local rc=0
     _gh_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
         --no-install-recommends -o Dpkg::Options::=--force-confdef \
-        -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
+        -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null || rc=$?
+    ((added_policy)) && _gh_as_root rm -f "$policy"
+    return "$rc"
 }
 
 # register_cleanup 'shell command' — run by stop_services, newest first.

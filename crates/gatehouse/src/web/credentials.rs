@@ -118,6 +118,13 @@ async fn run_validation(
     Ok(no_store(match verdict {
         Ok(valid) => {
             let mut resp = axum::Json(valid.json()).into_response();
+            // Every identity header is present, empty where it does not apply: a gateway that
+            // copies a fixed list (Caddy's `copy_headers`; 2.6 copies an unresolved placeholder
+            // for a missing one) then overwrites the client's copies of all of them.
+            for name in IDENTITY_HEADERS {
+                resp.headers_mut()
+                    .insert(HeaderName::from_static(name), HeaderValue::from_static(""));
+            }
             for (name, value) in valid.headers() {
                 if let Ok(v) = HeaderValue::from_str(&value) {
                     resp.headers_mut()
@@ -129,6 +136,18 @@ async fn run_validation(
         Err(r) => rejection_response(&r),
     }))
 }
+
+/// Every header [`crate::credentials::Valid::headers`] may set, lower-cased for `http`.
+const IDENTITY_HEADERS: [&str; 8] = [
+    "x-user-id",
+    "x-token-id",
+    "x-token-scopes",
+    "x-org-id",
+    "x-key-id",
+    "x-key-scopes",
+    "x-service-name",
+    "x-service-scopes",
+];
 
 /// The header names of [`crate::credentials::Valid::headers`], lower-cased for `http`.
 fn lower(name: &'static str) -> &'static str {

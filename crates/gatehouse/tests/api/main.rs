@@ -11,6 +11,7 @@ mod bad_input;
 mod clients;
 mod courier;
 mod credentials;
+mod credentials_gateways;
 mod discovery;
 mod identities;
 mod keys;
