@@ -753,3 +753,74 @@ async fn session_api_guards(backend: Backend) {
     );
 }
 both_backends!(backend the_session_api_is_guarded, session_api_guards);
+
+/// `gatehouse tokens create|list|revoke` on the database directly; the server then honours them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tokens_cli_issues_lists_and_revokes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("GATEHOUSE_DATA_DIR", dir.path())
+            .env("GATEHOUSE_LOG", "warn")
+            .output()
+            .expect("run the CLI");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let create = |name: &str| {
+        let (ok, stdout, stderr) = cli(&[
+            "tokens",
+            "create",
+            "--owner",
+            "ci-deployer",
+            "--name",
+            name,
+            "--scope",
+            "write:deployments",
+            "--expires-in",
+            "30d",
+        ]);
+        assert!(ok, "{stderr}");
+        serde_json::from_str::<Value>(&stdout).expect("JSON")
+    };
+    let kept = create("kept");
+    let gone = create("gone");
+    assert!(kept["token"].as_str().expect("token").starts_with("svc_"));
+    let (ok, list, _) = cli(&["tokens", "list", "--kind", "service_token"]);
+    assert!(ok);
+    assert!(
+        list.contains(kept["id"].as_str().expect("id")) && list.contains("ci-deployer"),
+        "{list}"
+    );
+    let (ok, _, stderr) = cli(&[
+        "tokens",
+        "revoke",
+        gone["id"].as_str().expect("id"),
+        "--reason",
+        "rotated",
+    ]);
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = cli(&[
+        "tokens", "create", "--owner", "Bad Name", "--name", "x", "--scope", "read:x",
+    ]);
+    assert!(!ok && stderr.contains("service name"), "{stderr}");
+
+    let path = dir.path().to_owned();
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.data_dir = path).await;
+    let (status, v) = validate(
+        &app,
+        kept["token"].as_str().expect("token"),
+        Some("write:deployments"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["service_name"], "ci-deployer");
+    let (status, _) = validate(&app, gone["token"].as_str().expect("token"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
