@@ -2,6 +2,7 @@
 //! of (typed request, client, stored state, now) that answer with a typed result or an RFC error.
 //! Nothing here performs I/O or knows about HTTP frameworks.
 
+pub mod access_rule;
 pub mod authorize;
 pub mod client;
 pub mod credential_scope;
