@@ -14,8 +14,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 mod credentials;
+mod gateway;
 mod identity;
 pub use credentials::*;
+pub use gateway::*;
 pub use identity::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +140,8 @@ pub struct AdminListener {
 pub struct Serve {
     pub public: Listener,
     pub admin: AdminListener,
+    /// The gateway's decision API (`/decisions/*`, Oathkeeper's API port); off by default.
+    pub decisions: Listener,
     /// Largest request body accepted, in bytes.
     pub request_body_limit: usize,
     /// `Secure` on cookies; when unset, on for an https:// issuer and off for an http:// one.
@@ -261,6 +265,7 @@ pub struct Config {
     pub hashers: Hashers,
     pub rate_limits: RateLimits,
     pub credentials: CredentialsConfig,
+    pub access_rules: AccessRules,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -323,6 +328,11 @@ impl Default for Serve {
         Serve {
             public: Listener::default(),
             admin: AdminListener::default(),
+            decisions: Listener {
+                enabled: false,
+                host: "127.0.0.1".into(),
+                port: 4456,
+            },
             request_body_limit: 64 * 1024,
             cookies_secure: None,
         }
@@ -406,6 +416,7 @@ impl Default for Config {
             hashers: Hashers::default(),
             rate_limits: RateLimits::default(),
             credentials: CredentialsConfig::default(),
+            access_rules: AccessRules::default(),
         }
     }
 }
@@ -590,6 +601,7 @@ impl Config {
         self.validate_courier()?;
         self.validate_identity()?;
         self.credentials.validate()?;
+        self.access_rules.validate()?;
         if self.serve.request_body_limit < 1024 {
             return Err(key_err(
                 "serve.request_body_limit",

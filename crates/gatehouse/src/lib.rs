@@ -9,7 +9,7 @@ pub mod config;
 pub mod courier;
 pub mod credentials;
 pub mod error;
-
+pub mod gateway;
 pub mod identity;
 pub mod janitor;
 pub mod json_patch;
@@ -167,6 +167,17 @@ impl App {
         );
         let pages = web::pages::Pages::load(config.selfservice.ui.theme_path.as_deref())
             .context("loading the pages' theme (`selfservice.ui.theme_path`)")?;
+        let gateway = Arc::new(
+            gateway::Gateway::new(
+                config.clone(),
+                sessions.clone(),
+                provider.clone(),
+                credentials.clone(),
+            )
+            .map_err(|e| {
+                anyhow::anyhow!("loading access rules (`access_rules.repositories`): {e}")
+            })?,
+        );
         let state = AppState::new(
             config.clone(),
             provider.clone(),
@@ -177,6 +188,7 @@ impl App {
             flows,
             Arc::new(pages),
             credentials,
+            gateway,
         );
         Ok(App {
             config,
@@ -194,6 +206,17 @@ pub async fn serve(
     app: &App,
     public: Option<TcpListener>,
     admin: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_all(app, public, admin, None, shutdown).await
+}
+
+/// [`serve`] with the gateway's decision listener too.
+pub async fn serve_all(
+    app: &App,
+    public: Option<TcpListener>,
+    admin: Option<TcpListener>,
+    decisions: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (tx, rx) = tokio::sync::watch::channel(false);
@@ -214,7 +237,17 @@ pub async fn serve(
         app.config.credentials.usage_flush_interval.0,
         wait(rx.clone()),
     ));
+    let watcher = tokio::spawn(app.state.gateway.clone().watch(wait(rx.clone())));
     let mut tasks = Vec::new();
+    if let Some(l) = decisions {
+        let router = web::decisions_router(app.state.clone())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tasks.push(tokio::spawn(
+            axum::serve(l, router)
+                .with_graceful_shutdown(wait(rx.clone()))
+                .into_future(),
+        ));
+    }
     if let Some(l) = public {
         let router = web::public_router(app.state.clone())
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
@@ -236,6 +269,7 @@ pub async fn serve(
         t.await.context("listener task")?.context("listener")?;
     }
     janitor.abort();
+    watcher.abort();
     // The last batch of credential uses is written as the listeners stop.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), usage).await;
     // The worker stops by itself between sends; give the send in flight a moment so its message is

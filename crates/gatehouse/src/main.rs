@@ -49,10 +49,28 @@ enum Command {
         #[command(subcommand)]
         command: IdentitiesCommand,
     },
+    /// Access rules for the gateway.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Personal access tokens, API keys and service tokens, on the database directly.
     Tokens {
         #[command(subcommand)]
         command: TokensCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Parses and validates rule files or directories; prints how many rules, or the precise
+    /// error (rule number, id and what is wrong) and exits 1.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// regexp (default: access_rules.matching_strategy) or glob.
+        #[arg(long)]
+        strategy: Option<String>,
     },
 }
 
@@ -349,6 +367,25 @@ async fn main() -> anyhow::Result<()> {
             let app = App::build(config).await?;
             identities(&app, command).await
         }
+        Command::Rules {
+            command: RulesCommand::Check { paths, strategy },
+        } => {
+            let strategy =
+                strategy.unwrap_or_else(|| config.access_rules.matching_strategy.clone());
+            if !matches!(strategy.as_str(), "regexp" | "glob") {
+                anyhow::bail!("--strategy: expected regexp or glob");
+            }
+            match gatehouse::gateway::load::load(
+                &paths,
+                gatehouse::gateway::load::strategy(&strategy),
+            ) {
+                Ok(set) => {
+                    println!("ok: {} rules ({strategy})", set.rules.len());
+                    Ok(())
+                }
+                Err(e) => anyhow::bail!("{e}"),
+            }
+        }
         Command::Tokens { command } => {
             let app = App::build(config).await?;
             tokens(&app, command).await
@@ -623,6 +660,13 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         "admin",
     )
     .await?;
+    let decisions = bind(
+        config.serve.decisions.enabled,
+        &config.serve.decisions.host,
+        config.serve.decisions.port,
+        "decisions",
+    )
+    .await?;
     let app = App::build(config).await?;
     let addr = |l: &Option<tokio::net::TcpListener>| {
         l.as_ref()
@@ -634,6 +678,8 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         issuer = %app.provider.issuer,
         public = %addr(&public),
         admin = %addr(&admin),
+        decisions = %addr(&decisions),
+        rules = app.state.gateway.rules.load().rules.len(),
         database = app.store.backend(),
         data_dir = %app.config.data_dir.display(),
         ready_ms = started.elapsed().as_millis() as u64,
@@ -657,5 +703,5 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         let _ = ctrl_c.await;
         tracing::info!("shutting down");
     };
-    gatehouse::serve(&app, public, admin, shutdown).await
+    gatehouse::serve_all(&app, public, admin, decisions, shutdown).await
 }

@@ -6,6 +6,7 @@ pub mod admin_courier;
 pub mod admin_credentials;
 pub mod admin_identity;
 pub mod credentials;
+pub mod decisions;
 pub mod error;
 pub mod extract;
 pub mod kratos_error;
@@ -47,6 +48,7 @@ pub struct AppState {
     pub pages: Arc<pages::Pages>,
     pub flows: Arc<crate::selfservice::SelfService>,
     pub credentials: Arc<crate::credentials::CredentialService>,
+    pub gateway: Arc<crate::gateway::Gateway>,
 }
 
 impl AppState {
@@ -64,8 +66,10 @@ impl AppState {
         flows: Arc<crate::selfservice::SelfService>,
         pages: Arc<pages::Pages>,
         credentials: Arc<crate::credentials::CredentialService>,
+        gateway: Arc<crate::gateway::Gateway>,
     ) -> AppState {
         AppState {
+            gateway,
             credentials,
             flows,
             identities,
@@ -150,6 +154,15 @@ pub fn admin_router(state: AppState) -> Router {
         listener: "admin",
     };
     layered(admin::router(state), limit, observe)
+}
+
+pub fn decisions_router(state: AppState) -> Router {
+    let limit = state.config.serve.request_body_limit;
+    let observe = crate::metrics::Observe {
+        metrics: state.provider.metrics.clone(),
+        listener: "decisions",
+    };
+    layered(decisions::router(state), limit, observe)
 }
 
 pub async fn health_alive() -> Response {

@@ -30,7 +30,7 @@ const HEADERS: [&str; 7] = [
 ];
 
 /// A child process killed when the test ends, however it ends.
-struct Proc(Child);
+pub struct Proc(pub Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
@@ -39,7 +39,7 @@ impl Drop for Proc {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -47,7 +47,7 @@ fn free_port() -> u16 {
 }
 
 /// The binary, or `None` (skip) outside CI.
-fn binary(candidates: &[&str]) -> Option<String> {
+pub fn binary(candidates: &[&str]) -> Option<String> {
     if let Some(found) = candidates.iter().find(|p| std::path::Path::new(p).exists()) {
         return Some((*found).to_owned());
     }
@@ -59,7 +59,7 @@ fn binary(candidates: &[&str]) -> Option<String> {
     None
 }
 
-async fn wait_listening(port: u16, child: &mut Proc, what: &str) {
+pub async fn wait_listening(port: u16, child: &mut Proc, what: &str) {
     for _ in 0..200 {
         if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
@@ -76,7 +76,7 @@ async fn wait_listening(port: u16, child: &mut Proc, what: &str) {
 }
 
 /// The upstream app: answers every request with the identity headers it received.
-async fn upstream() -> (u16, Arc<AtomicUsize>) {
+pub async fn upstream() -> (u16, Arc<AtomicUsize>) {
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
     let app = axum::Router::new().fallback(move |headers: HeaderMap| {

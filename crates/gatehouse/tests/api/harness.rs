@@ -56,6 +56,8 @@ macro_rules! both_backends {
 pub struct TestApp {
     pub public: String,
     pub admin: String,
+    /// The gateway's decision listener.
+    pub decisions: String,
     pub app: Arc<App>,
     pub http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
@@ -129,6 +131,8 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let public = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let decisions = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let decisions_url = format!("http://{}", decisions.local_addr().expect("addr"));
         let public_url = format!("http://{}", public.local_addr().expect("addr"));
         let admin_url = format!("http://{}", admin.local_addr().expect("addr"));
         let mut config = Config {
@@ -147,16 +151,18 @@ impl TestApp {
         let (tx, rx) = oneshot::channel::<()>();
         let served = app.clone();
         tokio::spawn(async move {
-            let _ = gatehouse::serve(&served, Some(public), Some(admin), async {
-                let _ = rx.await;
-            })
-            .await;
+            let _ =
+                gatehouse::serve_all(&served, Some(public), Some(admin), Some(decisions), async {
+                    let _ = rx.await;
+                })
+                .await;
         });
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
         TestApp {
+            decisions: decisions_url,
             public: public_url,
             admin: admin_url,
             app,

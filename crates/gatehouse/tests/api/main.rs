@@ -13,6 +13,7 @@ mod courier;
 mod credentials;
 mod credentials_gateways;
 mod discovery;
+mod gateway;
 mod identities;
 mod keys;
 mod logout;

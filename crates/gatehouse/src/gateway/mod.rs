@@ -1,0 +1,86 @@
+//! The access gateway's decision side: Oathkeeper-compatible rules (loaded from files, reloaded
+//! when they change, the previous rules kept when a change is invalid) and the decision for a
+//! forwarded request (`decide`). The web layer serves it at `/decisions/*` on its own listener.
+
+pub mod decide;
+pub mod load;
+pub mod template;
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use gatehouse_protocol::access_rule::RuleSet;
+
+use crate::config::Config;
+use crate::credentials::CredentialService;
+use crate::oauth2::Provider;
+use crate::sessions::SessionService;
+
+pub struct Gateway {
+    pub config: Arc<Config>,
+    pub rules: ArcSwap<RuleSet>,
+    pub sessions: Arc<SessionService>,
+    pub provider: Arc<Provider>,
+    pub credentials: Arc<CredentialService>,
+}
+
+impl Gateway {
+    /// Loads the configured rules; an invalid rules file at start is an error (fix it first).
+    pub fn new(
+        config: Arc<Config>,
+        sessions: Arc<SessionService>,
+        provider: Arc<Provider>,
+        credentials: Arc<CredentialService>,
+    ) -> Result<Gateway, String> {
+        let a = &config.access_rules;
+        let rules = if a.repositories.is_empty() {
+            RuleSet::default()
+        } else {
+            load::load(&a.repositories, load::strategy(&a.matching_strategy))?
+        };
+        Ok(Gateway {
+            rules: ArcSwap::from_pointee(rules),
+            config,
+            sessions,
+            provider,
+            credentials,
+        })
+    }
+
+    /// Re-reads the rules; on success they replace the ones in force, on failure those stay.
+    pub fn reload(&self) -> Result<usize, String> {
+        let a = &self.config.access_rules;
+        let set = load::load(&a.repositories, load::strategy(&a.matching_strategy))?;
+        let n = set.rules.len();
+        self.rules.store(Arc::new(set));
+        Ok(n)
+    }
+
+    /// Watches the rule files (modification time and size) until `shutdown`, reloading on change.
+    pub async fn watch(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
+        let a = &self.config.access_rules;
+        if a.repositories.is_empty() {
+            return;
+        }
+        tokio::pin!(shutdown);
+        let mut seen = load::fingerprint(&a.repositories);
+        let mut tick = tokio::time::interval(a.reload_interval.0);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = &mut shutdown => return,
+            }
+            let now = load::fingerprint(&a.repositories);
+            if now == seen {
+                continue;
+            }
+            seen = now;
+            match self.reload() {
+                Ok(n) => tracing::info!(rules = n, "access rules reloaded"),
+                Err(e) => {
+                    tracing::error!(error = %e, "access rules NOT reloaded: the previous rules stay in force")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,514 @@
+//! The gateway's decision API over real HTTP: Oathkeeper rules from a file, authenticators
+//! (anonymous, cookie_session, bearer_token, oauth2_introspection, api_key), authorizers,
+//! header mutators, error handlers (json, redirect for browsers), deny by default, hostile
+//! forwarded requests, hot reload that keeps the old rules when a change is invalid, and
+//! nginx `auth_request` in front.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::credentials_gateways::{Proc, binary, free_port, upstream, wait_listening};
+use crate::harness::{Backend, TestApp};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn rules() -> Value {
+    json!([
+        {
+            "id": "public",
+            "match": {"url": "http://app.example.com/public/<**>", "methods": ["GET"]},
+            "authenticators": [{"handler": "anonymous", "config": {"subject": "guest"}}],
+            "authorizer": {"handler": "allow"},
+            "mutators": [{"handler": "noop"}]
+        },
+        {
+            "id": "app",
+            "match": {"url": "http://app.example.com/app/<**>", "methods": ["GET", "POST"]},
+            "authenticators": [
+                {"handler": "cookie_session"},
+                {"handler": "bearer_token"},
+                {"handler": "api_key", "config": {"required_scope": ["read:resources"]}},
+                {"handler": "oauth2_introspection"}
+            ],
+            "authorizer": {"handler": "allow"},
+            "mutators": [{"handler": "header", "config": {"headers": {"X-Greeting": "hello {{ print .Subject }}", "X-Email": "{{ print .Extra.email }}"}}}],
+            "errors": [
+                {"handler": "redirect", "config": {"to": "http://app.example.com/ui/login", "return_to_query_param": "return_to", "when": [{"error": ["unauthorized"], "request": {"header": {"accept": ["text/html"]}}}]}},
+                {"handler": "json"}
+            ]
+        },
+        {
+            "id": "admin",
+            "match": {"url": "http://app.example.com/admin/<**>"},
+            "authenticators": [{"handler": "cookie_session"}],
+            "authorizer": {"handler": "gatehouse", "config": {"required_roles": ["admin"]}},
+            "mutators": [{"handler": "noop"}]
+        },
+        {
+            "id": "closed",
+            "match": {"url": "http://app.example.com/closed"},
+            "authenticators": [{"handler": "unauthorized"}],
+            "authorizer": {"handler": "deny"}
+        }
+    ])
+}
+
+async fn gateway_app(dir: &std::path::Path, strategy: &str) -> TestApp {
+    let path = dir.join("rules.json");
+    std::fs::write(&path, rules().to_string()).expect("write rules");
+    let strategy = strategy.to_owned();
+    let dir = dir.to_owned();
+    TestApp::spawn_with(Backend::Sqlite, move |c| {
+        c.access_rules.repositories = vec![dir.join("rules.json")];
+        c.access_rules.matching_strategy = strategy;
+        c.access_rules.reload_interval = gatehouse::config::Dur(Duration::from_millis(100));
+        c.rate_limits.enabled = false;
+    })
+    .await
+}
+
+async fn decide(
+    app: &TestApp,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let mut req = app
+        .http
+        .get(format!(
+            "{}/decisions{}",
+            app.decisions,
+            uri.split('?').next().unwrap_or_default()
+        ))
+        .header("X-Forwarded-Method", method)
+        .header("X-Forwarded-Proto", "http")
+        .header("X-Forwarded-Host", "app.example.com")
+        .header("X-Forwarded-Uri", uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.expect("decision");
+    let status = resp.status();
+    let h = resp.headers().clone();
+    (status, h, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn session_token(app: &TestApp, email: &str) -> (String, String) {
+    let identity = app.create_identity(email, PASSWORD).await;
+    let flow: Value = app
+        .http
+        .get(format!("{}/self-service/login/api", app.public))
+        .send()
+        .await
+        .expect("flow")
+        .json()
+        .await
+        .expect("json");
+    let body: Value = app
+        .http
+        .post(flow["ui"]["action"].as_str().expect("action"))
+        .json(&json!({"method": "password", "identifier": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    (
+        identity["id"].as_str().expect("id").to_owned(),
+        body["session_token"].as_str().expect("token").to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_follow_the_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = gateway_app(dir.path(), "glob").await;
+    let (uid, token) = session_token(&app, "gateway-user@example.com").await;
+    let cookie = format!("gatehouse_session={token}");
+
+    // Anonymous rule: 200, the subject in X-User-ID; every identity header present.
+    let (status, h, _) = decide(&app, "GET", "/public/page?x=1", &[("X-User-ID", "spoofed")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h["x-user-id"], "guest");
+    assert_eq!(h["x-session-id"], "");
+
+    // A session cookie: the identity's headers and the templated ones.
+    let (status, h, body) = decide(&app, "GET", "/app/dashboard", &[("Cookie", &cookie)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(h["x-user-id"], uid.as_str());
+    assert_eq!(h["x-user-email"], "gateway-user@example.com");
+    assert_eq!(h["x-user-verified"], "false");
+    assert_eq!(h["x-auth-aal"], "aal1");
+    assert!(!h["x-session-id"].is_empty());
+    assert_eq!(h["x-greeting"], format!("hello {uid}").as_str());
+    assert_eq!(h["x-email"], "gateway-user@example.com");
+    // The same session as a bearer token.
+    let bearer = format!("Bearer {token}");
+    assert_eq!(
+        decide(&app, "POST", "/app/x", &[("Authorization", &bearer)])
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    // No credential: JSON 401 for an API client, a redirect to login for a browser.
+    let (status, _, body) = decide(&app, "GET", "/app/dashboard", &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], 401);
+    let (status, h, _) = decide(
+        &app,
+        "GET",
+        "/app/dashboard?tab=2",
+        &[("Accept", "text/html,application/xhtml+xml")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert_eq!(
+        h["location"],
+        "http://app.example.com/ui/login?return_to=http%3A%2F%2Fapp.example.com%2Fapp%2Fdashboard%3Ftab%3D2"
+    );
+
+    // A PAT through api_key, with the scope the rule requires; without it, 403.
+    let (_, pat) = app
+        .admin(
+            Method::POST,
+            "/admin/credentials",
+            Some(json!({"kind": "pat", "owner": uid, "name": "cli", "scopes": ["read:resources"]})),
+        )
+        .await;
+    let (_, narrow) = app
+        .admin(
+            Method::POST,
+            "/admin/credentials",
+            Some(json!({"kind": "pat", "owner": uid, "name": "narrow", "scopes": ["write:other"]})),
+        )
+        .await;
+    let pat_bearer = format!("Bearer {}", pat["token"].as_str().expect("token"));
+    let (status, h, _) = decide(&app, "GET", "/app/data", &[("Authorization", &pat_bearer)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h["x-user-id"], uid.as_str());
+    assert_eq!(h["x-token-scopes"], "read:resources");
+    assert_eq!(h["x-session-id"], "");
+    let narrow_key = narrow["token"].as_str().expect("token").to_owned();
+    assert_eq!(
+        decide(&app, "GET", "/app/data", &[("X-API-Key", &narrow_key)])
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // An OAuth 2.0 access token through local introspection.
+    let client = app
+        .create_client(json!({"grant_types": ["client_credentials"], "scope": "read", "token_endpoint_auth_method": "client_secret_basic"}))
+        .await;
+    let (_, tok, _) = app
+        .token(
+            &client,
+            &[("grant_type", "client_credentials"), ("scope", "read")],
+        )
+        .await;
+    let at = format!(
+        "Bearer {}",
+        tok["access_token"].as_str().expect("access token")
+    );
+    let (status, h, _) = decide(&app, "GET", "/app/data", &[("Authorization", &at)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h["x-token-scopes"], "read");
+    assert_eq!(
+        decide(
+            &app,
+            "GET",
+            "/app/data",
+            &[("Authorization", "Bearer gat_not-a-real-token")]
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Roles: the admin rule needs the admin role.
+    assert_eq!(
+        decide(&app, "GET", "/admin/panel", &[("Cookie", &cookie)])
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Deny by default: no rule, a lower-case method, the unauthorized handler.
+    assert_eq!(
+        decide(&app, "GET", "/nowhere", &[("Cookie", &cookie)])
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        decide(&app, "get", "/public/page", &[]).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        decide(&app, "GET", "/closed", &[("Cookie", &cookie)])
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Hostile paths never reach a rule.
+    for uri in [
+        "/public/..%2fadmin/panel",
+        "/public/%2e%2e/admin/panel",
+        "/public/../admin/panel",
+        "/public/%252e%252e/admin",
+        "/public//x",
+        "/public/a%5cb",
+    ] {
+        let (status, _, _) = decide(&app, "GET", uri, &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+    }
+    let huge = "a".repeat(9000);
+    let resp = app
+        .http
+        .get(format!("{}/decisions/x", app.decisions))
+        .header("X-Forwarded-Uri", format!("/public/{huge}"))
+        .send()
+        .await
+        .expect("request");
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+
+    // Revoking the session is honoured at once.
+    let (status, _) = app
+        .admin(
+            Method::DELETE,
+            &format!("/admin/identities/{uid}/sessions"),
+            None,
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(
+        decide(&app, "GET", "/app/dashboard", &[("Cookie", &cookie)])
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_rules_file_leaves_the_old_rules_working() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = gateway_app(dir.path(), "glob").await;
+    assert_eq!(
+        decide(&app, "GET", "/public/a", &[]).await.0,
+        StatusCode::OK
+    );
+
+    std::fs::write(
+        dir.path().join("rules.json"),
+        "[{\"id\": \"broken\", \"match\": {\"url\": \"http://x/<[>\"}}]",
+    )
+    .expect("write");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        decide(&app, "GET", "/public/a", &[]).await.0,
+        StatusCode::OK,
+        "old rules still in force"
+    );
+
+    // A valid change is picked up.
+    let mut changed = rules();
+    changed[0]["match"]["url"] = json!("http://app.example.com/open/<**>");
+    std::fs::write(dir.path().join("rules.json"), changed.to_string()).expect("write");
+    let mut ok = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if decide(&app, "GET", "/open/a", &[]).await.0 == StatusCode::OK {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "the new rules were loaded");
+    assert_eq!(
+        decide(&app, "GET", "/public/a", &[]).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[test]
+fn rules_check_reports_precise_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = dir.path().join("good.yaml");
+    std::fs::write(
+        &good,
+        "- id: one\n  match:\n    url: http://a.example.com/<**>\n    methods: [GET]\n  authenticators:\n    - handler: anonymous\n  authorizer:\n    handler: allow\n",
+    )
+    .expect("write");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "- id: one\n  match:\n    url: http://a.example.com/\n  authenticators:\n    - handler: jwt\n  authorizer:\n    handler: allow\n",
+    )
+    .expect("write");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+            .args(args)
+            .env_clear()
+            .env("GATEHOUSE_DATA_DIR", dir.path())
+            .output()
+            .expect("run");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, stdout, stderr) = run(&[
+        "rules".as_ref(),
+        "check".as_ref(),
+        "--strategy".as_ref(),
+        "glob".as_ref(),
+        good.as_os_str(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("1 rules"), "{stdout}");
+    let (ok, _, stderr) = run(&["rules".as_ref(), "check".as_ref(), bad.as_os_str()]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("rule #0 (one)") && stderr.contains("jwt"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_asks_the_decision_api() {
+    let Some(nginx) = binary(&["/usr/sbin/nginx", "/usr/bin/nginx"]) else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    // The rules name the host nginx serves.
+    let mut r = rules();
+    for rule in r.as_array_mut().expect("array") {
+        let u = rule["match"]["url"]
+            .as_str()
+            .expect("url")
+            .replace("app.example.com", &format!("127.0.0.1:{port}"));
+        rule["match"]["url"] = json!(u);
+    }
+    std::fs::write(dir.path().join("rules.json"), r.to_string()).expect("write");
+    let rules_dir = dir.path().to_owned();
+    let app = TestApp::spawn_with(Backend::Sqlite, move |c| {
+        c.access_rules.repositories = vec![rules_dir.join("rules.json")];
+        c.access_rules.matching_strategy = "glob".into();
+    })
+    .await;
+    let (uid, token) = session_token(&app, "nginx-user@example.com").await;
+    let (up, hits) = upstream().await;
+    let p = dir.path().display().to_string();
+    let d = app.decisions.trim_start_matches("http://");
+    let conf = format!(
+        r#"
+daemon off;
+master_process off;
+worker_processes 1;
+pid {p}/nginx.pid;
+error_log {p}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {p}/body;
+    proxy_temp_path {p}/proxy;
+    fastcgi_temp_path {p}/fastcgi;
+    uwsgi_temp_path {p}/uwsgi;
+    scgi_temp_path {p}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location = /_decide {{
+            internal;
+            proxy_method GET;
+            proxy_pass http://{d}/decisions;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Forwarded-Method $request_method;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $http_host;
+            proxy_set_header X-Forwarded-Uri $request_uri;
+        }}
+        location / {{
+            auth_request /_decide;
+            auth_request_set $user_id $upstream_http_x_user_id;
+            auth_request_set $session_id $upstream_http_x_session_id;
+            proxy_set_header X-User-ID $user_id;
+            proxy_set_header X-Session-ID $session_id;
+            proxy_pass http://127.0.0.1:{up};
+        }}
+    }}
+}}
+"#
+    );
+    let conf_path = dir.path().join("nginx.conf");
+    std::fs::write(&conf_path, conf).expect("write nginx.conf");
+    let mut child = Proc(
+        std::process::Command::new(&nginx)
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start nginx"),
+    );
+    wait_listening(port, &mut child, "nginx").await;
+    let base = format!("http://127.0.0.1:{port}");
+    let get = |path: &str, headers: Vec<(&'static str, String)>| {
+        let mut req = app.http.get(format!("{base}{path}"));
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        async move {
+            let resp = req.send().await.expect("through nginx");
+            let status = resp.status();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let before = hits.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(
+        get("/app/x", vec![("X-User-ID", "admin".into())]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "nothing reached the upstream"
+    );
+    let (status, seen) = get(
+        "/app/x",
+        vec![
+            ("Cookie", format!("gatehouse_session={token}")),
+            ("X-User-ID", "admin".into()),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert_eq!(
+        seen["x-user-id"],
+        uid.as_str(),
+        "the spoofed header never reaches the upstream"
+    );
+    let (status, seen) = get("/public/p", vec![("X-User-ID", "admin".into())]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(seen["x-user-id"], "guest");
+    assert_eq!(
+        get(
+            "/admin/x",
+            vec![("Cookie", format!("gatehouse_session={token}"))]
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    drop(child);
+}
