@@ -122,6 +122,12 @@ pub struct AuthenticatorConfig {
     required_scope: Vec<String>,
     #[serde(default)]
     target_audience: Vec<String>,
+    #[serde(default)]
+    jwks_urls: Vec<String>,
+    #[serde(default)]
+    trusted_issuers: Vec<String>,
+    #[serde(default)]
+    allowed_algorithms: Vec<String>,
 }
 
 impl AuthenticatorConfig {
@@ -137,6 +143,27 @@ impl AuthenticatorConfig {
         for s in &c.required_scope {
             if handler == "api_key" {
                 scope::validate(s).map_err(|e| format!("authenticator `{handler}`: {e}"))?;
+            }
+        }
+        if handler == "jwt" {
+            if c.jwks_urls.is_empty() {
+                return Err("authenticator `jwt` needs `config.jwks_urls`".into());
+            }
+            for u in &c.jwks_urls {
+                let parsed =
+                    url::Url::parse(u).map_err(|e| format!("authenticator `jwt`: `{u}`: {e}"))?;
+                if !matches!(parsed.scheme(), "http" | "https") {
+                    return Err(format!(
+                        "authenticator `jwt`: `{u}` must be http:// or https://"
+                    ));
+                }
+            }
+            for a in &c.allowed_algorithms {
+                if gatehouse_crypto::Algorithm::parse(a).is_none() {
+                    return Err(format!(
+                        "authenticator `jwt`: algorithm `{a}` is not supported (ES256, RS256, EdDSA)"
+                    ));
+                }
             }
         }
         Ok(c)
@@ -495,11 +522,131 @@ impl Gateway {
                     ..Subject::default()
                 }))
             }
+            "jwt" => {
+                let token = match &c.token_from {
+                    Some(TokenFrom {
+                        header: Some(h), ..
+                    }) => r
+                        .headers
+                        .get(h.as_str())
+                        .and_then(|v| v.to_str().ok())
+                        .map(|v| v.trim().to_owned()),
+                    Some(TokenFrom {
+                        query_parameter: Some(q),
+                        ..
+                    }) => query_param(r.uri, q),
+                    Some(TokenFrom {
+                        cookie: Some(name), ..
+                    }) => cookies(r.headers)
+                        .into_iter()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v),
+                    _ => bearer(r.headers).map(str::to_owned),
+                };
+                // Only a three-part compact JWS is this authenticator's.
+                let Some(token) = token.filter(|t| t.split('.').count() == 3) else {
+                    return Ok(Auth::Skip);
+                };
+                Ok(self.verify_jwt(&token, &c, now).await)
+            }
             other => Ok(Auth::Refused(
                 ErrorKind::Internal,
                 format!("authenticator {other} is not supported"),
             )),
         }
+    }
+
+    async fn verify_jwt(&self, token: &str, c: &AuthenticatorConfig, now: i64) -> Auth {
+        use gatehouse_crypto::jwt::{JwtError, UnverifiedJwt};
+        let refused = |why: &str| Auth::Refused(ErrorKind::Unauthorized, why.to_owned());
+        let Ok(parsed) = UnverifiedJwt::parse(token) else {
+            return refused("the JWT is malformed");
+        };
+        if !c.allowed_algorithms.is_empty() && !c.allowed_algorithms.contains(&parsed.header.alg) {
+            return refused("the JWT's algorithm is not allowed");
+        }
+        let http = &self.provider.http;
+        let keys = self.jwks.keys(http, &c.jwks_urls, false).await;
+        let claims = match UnverifiedJwt::parse(token).and_then(|p| p.verify(&keys)) {
+            Ok(claims) => claims,
+            // A key id we do not know: the issuer may have rotated; fetch again once.
+            Err(JwtError::UnknownKey) => {
+                let keys = self.jwks.keys(http, &c.jwks_urls, true).await;
+                match parsed.verify(&keys) {
+                    Ok(claims) => claims,
+                    Err(_) => return refused("the JWT's signature does not verify"),
+                }
+            }
+            Err(_) => return refused("the JWT's signature does not verify"),
+        };
+        let num = |k: &str| claims.get(k).and_then(Value::as_i64);
+        match num("exp") {
+            Some(exp) if exp > now => {}
+            Some(_) => return refused("the JWT has expired"),
+            None => return refused("the JWT has no `exp`"),
+        }
+        if num("nbf").is_some_and(|nbf| nbf > now + 5) {
+            return refused("the JWT is not valid yet");
+        }
+        let iss = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !c.trusted_issuers.is_empty() && !c.trusted_issuers.iter().any(|t| t == iss) {
+            return refused("the JWT's issuer is not trusted");
+        }
+        let aud: Vec<String> = match claims.get("aud") {
+            Some(Value::String(a)) => vec![a.clone()],
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        };
+        if !c.target_audience.iter().all(|t| aud.contains(t)) {
+            return Auth::Refused(
+                ErrorKind::Forbidden,
+                "the JWT is not for this audience".into(),
+            );
+        }
+        let scopes: Vec<String> = match (claims.get("scp"), claims.get("scope")) {
+            (Some(Value::Array(a)), _) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            (_, Some(Value::String(s))) => s.split_whitespace().map(str::to_owned).collect(),
+            _ => Vec::new(),
+        };
+        if let Some(missing) = c
+            .required_scope
+            .iter()
+            .find(|r| !scopes.iter().any(|g| g == *r || scope::grants(g, r)))
+        {
+            return Auth::Refused(
+                ErrorKind::Forbidden,
+                format!("the JWT does not grant {missing}"),
+            );
+        }
+        let sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let mut headers = BTreeMap::new();
+        headers.insert("X-User-ID", sub.clone());
+        headers.insert("X-Token-Scopes", scopes.join(" "));
+        if let Some(jti) = claims.get("jti").and_then(Value::as_str) {
+            headers.insert("X-Token-ID", jti.to_owned());
+        }
+        Auth::Ok(Subject {
+            id: sub,
+            extra: claims,
+            headers,
+            scopes,
+            ..Subject::default()
+        })
     }
 
     fn authorize(

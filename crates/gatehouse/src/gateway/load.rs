@@ -10,13 +10,14 @@ use serde_json::Value;
 use super::template::Template;
 
 /// The handlers this gateway runs; the others in Oathkeeper's list are refused at load time.
-pub const SUPPORTED_AUTHENTICATORS: [&str; 7] = [
+pub const SUPPORTED_AUTHENTICATORS: [&str; 8] = [
     "noop",
     "anonymous",
     "unauthorized",
     "cookie_session",
     "bearer_token",
     "oauth2_introspection",
+    "jwt",
     "api_key",
 ];
 pub const SUPPORTED_AUTHORIZERS: [&str; 3] = ["allow", "deny", "gatehouse"];

@@ -3,6 +3,7 @@
 //! forwarded request (`decide`). The web layer serves it at `/decisions/*` on its own listener.
 
 pub mod decide;
+pub mod jwks;
 pub mod load;
 pub mod template;
 
@@ -22,6 +23,7 @@ pub struct Gateway {
     pub sessions: Arc<SessionService>,
     pub provider: Arc<Provider>,
     pub credentials: Arc<CredentialService>,
+    pub jwks: jwks::JwksCache,
 }
 
 impl Gateway {
@@ -44,6 +46,7 @@ impl Gateway {
             sessions,
             provider,
             credentials,
+            jwks: jwks::JwksCache::default(),
         })
     }
 

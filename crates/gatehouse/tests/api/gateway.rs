@@ -512,3 +512,158 @@ http {{
     );
     drop(child);
 }
+
+/// The `jwt` authenticator against a JWKS served by a small app: issuer, audience, expiry and
+/// scope checks, an unknown key refused, and a rotated key picked up by refetching the set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwt_bearer_tokens() {
+    use gatehouse_crypto::jwk::Jwks;
+    use gatehouse_crypto::{Algorithm, SigningKey};
+    use std::sync::{Arc, Mutex};
+
+    let first = SigningKey::generate(Algorithm::ES256).expect("key");
+    let served = Arc::new(Mutex::new(Jwks {
+        keys: vec![first.public_jwk()],
+    }));
+    let state = served.clone();
+    let jwks_app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let state = state.clone();
+            async move { axum::Json(state.lock().expect("lock").clone()) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let jwks_url = format!("http://{}/jwks.json", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, jwks_app).await;
+    });
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = json!([{
+        "id": "api",
+        "match": {"url": "https://api.example.com/<**>"},
+        "authenticators": [{"handler": "jwt", "config": {
+            "jwks_urls": [jwks_url],
+            "trusted_issuers": ["https://issuer.example.com"],
+            "target_audience": ["api"],
+            "required_scope": ["read:docs"]
+        }}],
+        "authorizer": {"handler": "allow"}
+    }]);
+    std::fs::write(dir.path().join("rules.json"), rules.to_string()).expect("write");
+    let path = dir.path().join("rules.json");
+    let app = TestApp::spawn_with(Backend::Sqlite, move |c| {
+        c.access_rules.repositories = vec![path];
+        c.access_rules.matching_strategy = "glob".into();
+    })
+    .await;
+    let now = gatehouse::clock::now();
+    let claims = |exp: i64, iss: &str, scope: &str| json!({"sub": "svc-42", "iss": iss, "aud": ["api"], "exp": exp, "iat": now, "scope": scope, "jti": "t-1"});
+    let ask = |token: String| {
+        let app = &app;
+        async move {
+            let resp = app
+                .http
+                .get(format!("{}/decisions/x", app.decisions))
+                .header("X-Forwarded-Method", "GET")
+                .header("X-Forwarded-Proto", "https")
+                .header("X-Forwarded-Host", "api.example.com")
+                .header("X-Forwarded-Uri", "/docs/1")
+                .header("Authorization", format!("Bearer {token}"))
+                .send()
+                .await
+                .expect("decision");
+            (resp.status(), resp.headers().clone())
+        }
+    };
+    let sign = |k: &SigningKey, c: &Value| gatehouse_crypto::jwt::sign(k, Some("at+jwt"), c);
+
+    let (status, h) = ask(sign(
+        &first,
+        &claims(
+            now + 300,
+            "https://issuer.example.com",
+            "read:docs write:docs",
+        ),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h["x-user-id"], "svc-42");
+    assert_eq!(h["x-token-scopes"], "read:docs write:docs");
+    assert_eq!(h["x-token-id"], "t-1");
+    assert_eq!(
+        ask(sign(
+            &first,
+            &claims(now - 10, "https://issuer.example.com", "read:docs")
+        ))
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED,
+        "expired"
+    );
+    assert_eq!(
+        ask(sign(
+            &first,
+            &claims(now + 300, "https://evil.example.com", "read:docs")
+        ))
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED,
+        "issuer"
+    );
+    assert_eq!(
+        ask(sign(
+            &first,
+            &claims(now + 300, "https://issuer.example.com", "write:docs")
+        ))
+        .await
+        .0,
+        StatusCode::FORBIDDEN,
+        "scope"
+    );
+    let mut no_aud = claims(now + 300, "https://issuer.example.com", "read:docs");
+    no_aud["aud"] = json!("other");
+    assert_eq!(
+        ask(sign(&first, &no_aud)).await.0,
+        StatusCode::FORBIDDEN,
+        "audience"
+    );
+    let mut no_exp = claims(0, "https://issuer.example.com", "read:docs");
+    no_exp.as_object_mut().expect("object").remove("exp");
+    assert_eq!(
+        ask(sign(&first, &no_exp)).await.0,
+        StatusCode::UNAUTHORIZED,
+        "exp is required"
+    );
+
+    // A key the issuer does not publish: refused. Once published (rotation): accepted.
+    let second = SigningKey::generate(Algorithm::ES256).expect("key");
+    let token = sign(
+        &second,
+        &claims(now + 300, "https://issuer.example.com", "read:docs"),
+    );
+    assert_eq!(ask(token.clone()).await.0, StatusCode::UNAUTHORIZED);
+    served.lock().expect("lock").keys.push(second.public_jwk());
+    tokio::time::sleep(Duration::from_millis(1100)).await; // refetches are at most once a second
+    assert_eq!(
+        ask(token).await.0,
+        StatusCode::OK,
+        "the rotated key is fetched on an unknown kid"
+    );
+
+    // Tampered: the payload changed after signing.
+    let good = sign(
+        &first,
+        &claims(now + 300, "https://issuer.example.com", "read:docs"),
+    );
+    let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+    parts[1] = gatehouse_crypto::b64::encode(
+        claims(now + 300, "https://issuer.example.com", "read:docs admin:*")
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(ask(parts.join(".")).await.0, StatusCode::UNAUTHORIZED);
+}
