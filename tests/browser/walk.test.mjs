@@ -1,7 +1,8 @@
 // A real browser (Debian's headless Chromium, driven by playwright-core) walks Gatehouse's
 // built-in pages like a user: registration -> e-mail verification -> TOTP and backup codes in
 // settings -> sign out -> password + TOTP sign-in -> recovery by e-mail code -> new password ->
-// sign-in with a backup code -> OAuth2 authorization with the consent page.
+// sign-in with a backup code -> OAuth2 authorization with the consent page -> a personal access
+// token created on its management page, checked against POST /credentials/validate, and revoked.
 //
 // Gatehouse runs with its defaults (SQLite, no SMTP: the courier logs and keeps messages, read
 // back through the admin API), on free loopback ports with a throwaway data directory.
@@ -464,5 +465,54 @@ test('a user walks through every built-in page in Chromium', async (t) => {
       rp.closeAllConnections?.();
       rp.close();
     }
+  });
+
+  await step('personal access tokens: the secret is shown once, validates, and is revoked', async () => {
+    const url = `${gh.publicUrl}/ui/settings/tokens`;
+    const validate = async (token) => {
+      const r = await fetch(`${gh.publicUrl}/credentials/validate`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token }),
+      });
+      return { status: r.status, body: await r.json() };
+    };
+    await page.goto(url);
+    await page.getByRole('heading', { level: 1, name: 'Personal access tokens' }).waitFor();
+    await page.getByLabel('Name').fill('Notebook sync');
+    await page.getByLabel('read:*').check();
+    await page.getByLabel('Expires').selectOption('30d');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    // The answer to the POST is the page itself, with the secret in a read-only field.
+    const field = page.locator('#issued-secret');
+    await field.waitFor();
+    const secret = await field.inputValue();
+    assert.match(secret, /^pat_[A-Za-z0-9]{49}$/);
+    assert.equal(await field.getAttribute('readonly'), '');
+    await page.getByText('It will not be shown again').waitFor();
+    await shot('tokens');
+    let v = await validate(secret);
+    assert.equal(v.status, 200, JSON.stringify(v.body));
+    assert.equal(v.body.valid, true);
+    assert.equal(v.body.name, 'Notebook sync');
+    assert.deepEqual(v.body.scopes, ['read:*']);
+
+    // Loaded again, the page lists the token (its first characters only), never the secret.
+    await page.goto(url);
+    const card = page.locator('article.credential', { hasText: 'Notebook sync' });
+    await card.waitFor();
+    assert.equal(await page.locator('#issued-secret').count(), 0);
+    assert.ok(!(await page.content()).includes(secret.slice(8)), 'the secret is shown again');
+    assert.match(await card.innerText(), new RegExp(`${secret.slice(0, 8)}…`));
+
+    await card.getByLabel(/Reason for revoking/).fill('Walk finished');
+    await card.getByRole('button', { name: 'Revoke' }).click();
+    await page.locator('.messages', { hasText: 'is revoked' }).waitFor();
+    v = await validate(secret);
+    assert.equal(v.status, 401, JSON.stringify(v.body));
+    assert.equal(v.body.error, 'invalid_token');
+    const revoked = page.locator('section', { has: page.getByRole('heading', { name: 'Revoked tokens (last 30 days)' }) });
+    assert.match(await revoked.innerText(), /Notebook sync.*revoked.*Walk finished/s);
+    assert.equal(await page.locator('article.credential', { hasText: 'Notebook sync' }).count(), 0);
   });
 });

@@ -229,34 +229,68 @@ fn csrf_safe(headers: &HeaderMap) -> Result<(), KratosError> {
     }
 }
 
-/// Issuing a secret needs a recent login meeting the settings flow's `required_aal`.
+/// What a session lacks to issue a secret, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrivilegeGap {
+    /// The session does not meet `selfservice.flows.settings.required_aal`.
+    SecondFactor,
+    /// The login is older than `selfservice.flows.settings.privileged_session_max_age`.
+    Refresh,
+}
+
+impl PrivilegeGap {
+    /// Where a browser closes the gap: the login flow, back to `return_to` afterwards.
+    pub fn login_url(self, issuer: &str, return_to: &str) -> String {
+        let ask = match self {
+            PrivilegeGap::SecondFactor => "aal=aal2",
+            PrivilegeGap::Refresh => "refresh=true",
+        };
+        let back: String = url::form_urlencoded::byte_serialize(return_to.as_bytes()).collect();
+        format!("{issuer}/self-service/login/browser?{ask}&return_to={back}")
+    }
+}
+
+/// Issuing a secret needs a recent login meeting the settings flow's `required_aal` (the rule
+/// the JSON API and the management pages share).
+pub fn privilege_gap(
+    config: &crate::config::Config,
+    session: &ActiveSession,
+    now: i64,
+) -> Option<PrivilegeGap> {
+    let settings = &config.selfservice.flows.settings;
+    if !session.meets(&settings.required_aal) {
+        Some(PrivilegeGap::SecondFactor)
+    } else if now - session.authenticated_at > settings.privileged_session_max_age.secs() {
+        Some(PrivilegeGap::Refresh)
+    } else {
+        None
+    }
+}
+
+/// [`privilege_gap`] as the API's error, with where to send a browser.
 pub fn require_privileged(
     s: &AppState,
     session: &ActiveSession,
     return_to: &str,
 ) -> Result<(), KratosError> {
-    let settings = &s.config.selfservice.flows.settings;
-    if !session.meets(&settings.required_aal) {
-        return Err(KratosError::new(
-            StatusCode::FORBIDDEN,
-            Some("session_aal2_required"),
+    let Some(gap) = privilege_gap(&s.config, session, now()) else {
+        return Ok(());
+    };
+    let (id, message) = match gap {
+        PrivilegeGap::SecondFactor => (
+            "session_aal2_required",
             "A second factor is required to manage credentials.",
-        )
-        .with_details(json!({
-            "redirect_browser_to": format!("{}/self-service/login/browser?aal=aal2&return_to={}", s.identities.issuer, return_to)
-        })));
-    }
-    if now() - session.authenticated_at > settings.privileged_session_max_age.secs() {
-        return Err(KratosError::new(
-            StatusCode::FORBIDDEN,
-            Some("session_refresh_required"),
+        ),
+        PrivilegeGap::Refresh => (
+            "session_refresh_required",
             "The login session is too old to issue credentials. Please re-authenticate.",
-        )
-        .with_details(json!({
-            "redirect_browser_to": format!("{}/self-service/login/browser?refresh=true&return_to={}", s.identities.issuer, return_to)
-        })));
-    }
-    Ok(())
+        ),
+    };
+    Err(
+        KratosError::new(StatusCode::FORBIDDEN, Some(id), message).with_details(json!({
+            "redirect_browser_to": gap.login_url(&s.identities.issuer, return_to)
+        })),
+    )
 }
 
 fn parse_json<T: serde::de::DeserializeOwned + Default>(body: &Bytes) -> Result<T, KratosError> {
@@ -292,20 +326,28 @@ async fn list_tokens(State(s): State<AppState>, Authenticated(session): Authenti
     Ok(axum::Json(rows.iter().map(|r| view(r, t)).collect::<Vec<_>>()).into_response())
 }
 
-/// A credential of `kind` owned by `owner`, or 404 (another owner's ids are not revealed).
+/// A credential of `kind` owned by `owner`, or `NotFound` (another owner's ids are not
+/// revealed).
+pub async fn owned_by(
+    s: &AppState,
+    id: &str,
+    kind: Kind,
+    owner: &str,
+) -> Result<gatehouse_store::CredentialRow, Error> {
+    match s.credentials.get(id).await {
+        Ok(row) if row.kind == kind.as_str() && row.owner == owner => Ok(row),
+        Ok(_) | Err(Error::NotFound(_)) => Err(Error::NotFound("no such credential".into())),
+        Err(e) => Err(e),
+    }
+}
+
 async fn owned(
     s: &AppState,
     id: &str,
     kind: Kind,
     owner: &str,
 ) -> Result<gatehouse_store::CredentialRow, KratosError> {
-    match s.credentials.get(id).await {
-        Ok(row) if row.kind == kind.as_str() && row.owner == owner => Ok(row),
-        Ok(_) | Err(Error::NotFound(_)) => Err(KratosError::from(Error::NotFound(
-            "no such credential".into(),
-        ))),
-        Err(e) => Err(e.into()),
-    }
+    Ok(owned_by(s, id, kind, owner).await?)
 }
 
 async fn create_token(

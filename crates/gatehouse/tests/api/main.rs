@@ -21,4 +21,5 @@ mod pages;
 mod registration;
 mod selfservice;
 mod token;
+mod token_pages;
 mod webauthn;

@@ -11,7 +11,12 @@ use crate::harness::{
 };
 
 /// An identity and a live session for it, as a browser with the session cookie.
-async fn signed_in(app: &TestApp, email: &str) -> (String, Browser) {
+pub(crate) async fn signed_in(app: &TestApp, email: &str) -> (String, Browser) {
+    signed_in_at(app, email, gatehouse::clock::now()).await
+}
+
+/// [`signed_in`] with a session that authenticated at `at` (Unix seconds).
+pub(crate) async fn signed_in_at(app: &TestApp, email: &str, at: i64) -> (String, Browser) {
     let created = app.create_identity(email, "correct horse battery").await;
     let id = created["id"].as_str().expect("id").to_owned();
     let identity = app.app.state.identities.get(&id).await.expect("identity");
@@ -28,7 +33,7 @@ async fn signed_in(app: &TestApp, email: &str) -> (String, Browser) {
             },
             None,
             gatehouse::sessions::Device::default(),
-            gatehouse::clock::now(),
+            at,
         )
         .await
         .expect("session");
@@ -38,10 +43,10 @@ async fn signed_in(app: &TestApp, email: &str) -> (String, Browser) {
     (id, b)
 }
 
-struct Resp {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub(crate) struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
 }
 
 fn cookie_header(b: &Browser) -> String {
@@ -52,7 +57,7 @@ fn cookie_header(b: &Browser) -> String {
         .join("; ")
 }
 
-async fn send(app: &TestApp, b: &mut Browser, req: reqwest::RequestBuilder) -> Resp {
+pub(crate) async fn send(app: &TestApp, b: &mut Browser, req: reqwest::RequestBuilder) -> Resp {
     let mut req = req;
     if !b.cookies.is_empty() {
         req = req.header("cookie", cookie_header(b));
@@ -76,24 +81,24 @@ async fn send(app: &TestApp, b: &mut Browser, req: reqwest::RequestBuilder) -> R
     }
 }
 
-async fn get(app: &TestApp, b: &mut Browser, url: &str) -> Resp {
+pub(crate) async fn get(app: &TestApp, b: &mut Browser, url: &str) -> Resp {
     let req = app.http.get(url);
     send(app, b, req).await
 }
 
-async fn post(app: &TestApp, b: &mut Browser, url: &str, form: &[(&str, &str)]) -> Resp {
+pub(crate) async fn post(app: &TestApp, b: &mut Browser, url: &str, form: &[(&str, &str)]) -> Resp {
     let req = app.http.post(url).form(form);
     send(app, b, req).await
 }
 
-fn header<'a>(r: &'a Resp, name: &str) -> &'a str {
+pub(crate) fn header<'a>(r: &'a Resp, name: &str) -> &'a str {
     r.headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
 }
 
-fn assert_page_headers(r: &Resp) {
+pub(crate) fn assert_page_headers(r: &Resp) {
     assert_eq!(header(r, "cache-control"), "no-store");
     assert_eq!(header(r, "x-frame-options"), "DENY");
     assert_eq!(header(r, "referrer-policy"), "no-referrer");
@@ -109,7 +114,7 @@ fn assert_page_headers(r: &Resp) {
 }
 
 /// The value of `<input ... name="{name}" value="...">` in a page.
-fn hidden(body: &str, name: &str) -> String {
+pub(crate) fn hidden(body: &str, name: &str) -> String {
     let at = body
         .find(&format!(r#"name="{name}" value=""#))
         .unwrap_or_else(|| panic!("no {name} field in {body}"));

@@ -184,7 +184,11 @@ fn links(s: &AppState, k: &Kind, flow: &Value) -> Vec<Value> {
         ],
         FlowKind::Registration => vec![to("login", "Already have an account? Sign in", &keep)],
         FlowKind::Recovery | FlowKind::Verification => vec![to("login", "Back to sign in", &[])],
-        FlowKind::Settings => vec![to("welcome", "Back", &[]), to("logout", "Sign out", &[])],
+        FlowKind::Settings => vec![
+            to("settings/tokens", "Personal access tokens", &[]),
+            to("welcome", "Back", &[]),
+            to("logout", "Sign out", &[]),
+        ],
     }
 }
 

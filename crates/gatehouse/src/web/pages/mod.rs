@@ -1,5 +1,6 @@
 //! Gatehouse's built-in, server-rendered pages under `/ui/`: the self-service flows, OAuth
-//! consent, logout, a signed-in page and errors. No JavaScript is needed.
+//! consent, logout, a signed-in page, the management of personal access tokens and API keys,
+//! and errors. No JavaScript is needed.
 //!
 //! Templates are minijinja, embedded with rust-embed and auto-escaped (every `.html` template);
 //! `selfservice.ui.theme_path` can replace any of them, and the stylesheet, by file name. The
@@ -8,13 +9,16 @@
 //! headers of [`headers`].
 
 mod consent;
+mod credentials;
 mod csrf;
 mod error;
 mod flow;
 mod headers;
 mod logout;
+mod signed_in;
 mod theme;
 mod welcome;
+mod when;
 
 use std::sync::Arc;
 
@@ -40,6 +44,14 @@ pub fn router() -> Router<AppState> {
         .route("/ui/error", get(error::error))
         .route("/ui/logout", get(logout::confirm).post(logout::logout))
         .route("/ui/consent", get(consent::show).post(consent::decide))
+        .route(
+            credentials::tokens::PATH,
+            get(credentials::tokens::show_tokens).post(credentials::tokens::change_tokens),
+        )
+        .route(
+            "/ui/organizations/{org}/keys",
+            get(credentials::org_keys::show_keys).post(credentials::org_keys::change_keys),
+        )
         .route("/ui/{kind}", get(flow::show))
 }
 

@@ -25,6 +25,7 @@ pub const TEMPLATES: &[&str] = &[
     "consent.html",
     "logout.html",
     "welcome.html",
+    "credentials.html",
 ];
 
 const STYLESHEET: &str = "static/style.css";
