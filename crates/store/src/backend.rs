@@ -152,6 +152,15 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-16000")
             .pragma("temp_store", "memory");
+        if !memory {
+            // Create the file and switch it to WAL on one connection before the pool opens
+            // several: the switch takes an exclusive lock, and two fresh connections racing for
+            // it can fail with "database is locked" before the busy timeout applies. WAL is then
+            // a property of the file, and the pool's connections find it already set.
+            use sqlx::{ConnectOptions, Connection};
+            let first = opts.connect().await?;
+            first.close().await?;
+        }
         let pool = SqlitePoolOptions::new()
             // An in-memory database exists once per connection: keep exactly one.
             .max_connections(if memory { 1 } else { 8 })
