@@ -4,7 +4,9 @@
 // ceremony's options as JSON in their `value`. This script runs the ceremony with
 // navigator.credentials.create/get, writes the browser's JSON credential into the hidden input
 // (`webauthn_register` / `webauthn_login`) and submits the form with `method=webauthn`.
-// It is a static file: no inline script, so pages can keep `script-src 'self'`.
+// It is a static file: no inline script. Buttons are bound by their `data-webauthn-trigger`
+// attribute (Gatehouse's pages) or, without it, by name; Kratos's global functions
+// (window.oryWebAuthnLogin, window.oryWebAuthnRegistration) stay for UIs that call them.
 (function () {
   "use strict";
 
@@ -128,20 +130,30 @@
   window.__oryWebAuthnRegistration = window.oryWebAuthnRegistration;
   window.__oryWebAuthnLogin = window.oryWebAuthnLogin;
 
+  // The functions a button may name in `data-webauthn-trigger`: Gatehouse's pages render
+  // `<button type="button" data-webauthn-trigger="oryWebAuthnLogin">` instead of Kratos's inline
+  // `onclick`, so their CSP can forbid inline scripts.
+  var TRIGGERS = ["oryWebAuthnLogin", "oryWebAuthnRegistration"];
+
+  function bind(button, name) {
+    button.addEventListener("click", function (e) {
+      e.preventDefault();
+      window[name](button.value);
+    });
+  }
+
   function wire() {
-    var reg = document.querySelector('[name="webauthn_register_trigger"]');
-    if (reg) {
-      reg.addEventListener("click", function (e) {
-        e.preventDefault();
-        window.oryWebAuthnRegistration(reg.value);
-      });
+    var buttons = document.querySelectorAll("button[data-webauthn-trigger], input[data-webauthn-trigger]");
+    for (var i = 0; i < buttons.length; i++) {
+      var name = buttons[i].getAttribute("data-webauthn-trigger");
+      if (TRIGGERS.indexOf(name) >= 0) bind(buttons[i], name);
     }
+    // Buttons without the attribute (UIs that render Kratos's nodes themselves), by name.
+    var reg = document.querySelector('[name="webauthn_register_trigger"]');
+    if (reg && !reg.hasAttribute("data-webauthn-trigger")) bind(reg, "oryWebAuthnRegistration");
     var login = document.querySelector('[name="webauthn_login_trigger"]');
     if (login) {
-      login.addEventListener("click", function (e) {
-        e.preventDefault();
-        window.oryWebAuthnLogin(login.value);
-      });
+      if (!login.hasAttribute("data-webauthn-trigger")) bind(login, "oryWebAuthnLogin");
       // Passkey autofill (conditional mediation) when the page has a field for it.
       var opts = parse(login.value);
       var field = document.querySelector('input[autocomplete~="webauthn"]');

@@ -135,11 +135,12 @@ impl AuthenticatorConfig {
         handler: &str,
         config: &Value,
     ) -> std::result::Result<AuthenticatorConfig, String> {
-        if config.is_null() {
-            return Ok(AuthenticatorConfig::default());
-        }
-        let c: AuthenticatorConfig = serde_json::from_value(config.clone())
-            .map_err(|e| format!("authenticator `{handler}`: {e}"))?;
+        let c: AuthenticatorConfig = if config.is_null() {
+            AuthenticatorConfig::default()
+        } else {
+            serde_json::from_value(config.clone())
+                .map_err(|e| format!("authenticator `{handler}`: {e}"))?
+        };
         for s in &c.required_scope {
             if handler == "api_key" {
                 scope::validate(s).map_err(|e| format!("authenticator `{handler}`: {e}"))?;

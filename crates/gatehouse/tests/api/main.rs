@@ -18,6 +18,7 @@ mod identities;
 mod keys;
 mod logout;
 mod pages;
+mod pages_webauthn;
 mod registration;
 mod selfservice;
 mod token;

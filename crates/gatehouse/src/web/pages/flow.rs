@@ -6,23 +6,31 @@
 //! The flow's nodes become one `<form>` per node group (in order of first appearance). Every
 //! form carries the hidden nodes of group `default` (the CSRF token); the visible `default`
 //! nodes (the identifier, traits) go into the first form of a group that uses them.
+//!
+//! WebAuthn: a flow's `script` node for Gatehouse's own helper becomes one `<script src
+//! integrity nonce defer>` (any other script node is dropped), and its trigger buttons become
+//! `<button type="button" data-webauthn-trigger="oryWebAuthnLogin">`, which the helper binds;
+//! Kratos's `onclick` attribute is never rendered, so the CSP can forbid inline code.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::headers::{FormAction, see_other};
-use super::{context, error_page, internal, page, param};
+use super::headers::{FormAction, ScriptNonce, see_other};
+use super::{context, error_page, internal, page_with_script, param};
 use crate::clock::now;
 use crate::error::Error;
-use crate::selfservice::FlowKind;
+use crate::selfservice::{FlowKind, webauthn};
 use crate::web::AppState;
 use crate::web::error::ApiError;
 use crate::web::extract::{QueryPairs, cookies};
 
 /// Query parameters passed through to a new flow.
 const PASS_THROUGH: &[&str] = &["return_to", "login_challenge", "aal", "refresh"];
+
+/// The `onclickTrigger`s of WebAuthn buttons that Gatehouse's helper defines and binds.
+const WEBAUTHN_TRIGGERS: &[&str] = &["oryWebAuthnLogin", "oryWebAuthnRegistration"];
 
 /// Groups whose forms need the visible `default` nodes (the identifier or traits).
 const USES_IDENTIFIER: &[&str] = &["password", "code", "profile", "webauthn", "passkey"];
@@ -117,6 +125,7 @@ pub async fn show(
     let ui = &flow["ui"];
     let messages = messages(&ui["messages"]);
     let alert = messages.iter().any(|m| m["type"] == "error");
+    let nonce = has_webauthn_script(&s, ui).then(ScriptNonce::new);
     let ctx = context(
         &s,
         k.title,
@@ -127,15 +136,46 @@ pub async fn show(
             "alert": alert,
             "forms": forms(ui, &k),
             "links": links(&s, &k, &flow),
+            "script": nonce.as_ref().map(|n| webauthn_script(&s, n)),
         }),
     );
-    page(
+    page_with_script(
         &s,
         StatusCode::OK,
         "flow.html",
         ctx,
         &form_action(&s, &flow),
+        nonce.as_ref(),
     )
+}
+
+/// Whether the flow has a `script` node for Gatehouse's WebAuthn helper (the only script the
+/// pages load; a script node with any other `src` is ignored).
+fn has_webauthn_script(s: &AppState, ui: &Value) -> bool {
+    let ours = format!("{}{}", s.config.issuer(), webauthn::SCRIPT_PATH);
+    ui["nodes"].as_array().is_some_and(|nodes| {
+        nodes
+            .iter()
+            .any(|n| n["type"] == "script" && n["attributes"]["src"] == ours.as_str())
+    })
+}
+
+/// The `<script>` tag's attributes for the WebAuthn helper. The URL carries a version (from the
+/// script's hash) so that a browser's cached copy of an older script, which would fail the
+/// integrity check, is never used.
+fn webauthn_script(s: &AppState, nonce: &ScriptNonce) -> Value {
+    let integrity = webauthn::script_integrity();
+    let version: String = integrity
+        .trim_start_matches("sha256-")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(16)
+        .collect();
+    json!({
+        "src": format!("{}{}?v={version}", s.config.issuer(), webauthn::SCRIPT_PATH),
+        "integrity": integrity,
+        "nonce": nonce.as_str(),
+    })
 }
 
 /// Where this page's forms may lead: the flow's action, return URLs, the OAuth2 client's
@@ -301,7 +341,8 @@ fn autocomplete(name: &str, input_type: &str, k: &Kind) -> &'static str {
 }
 
 /// One node as the template sees it, with `kind`: hidden, input, checkbox, submit, button, img,
-/// text or a. Script nodes are not rendered (the pages run no scripts).
+/// text or a. Script nodes are not rendered here (see [`webauthn_script`]); a WebAuthn button
+/// gets its `trigger` for `data-webauthn-trigger`, never its `onclick`.
 fn node(n: &Value, form: usize, k: &Kind, seen: &mut Vec<String>) -> Option<Value> {
     let a = &n["attributes"];
     let label = n["meta"]["label"]["text"].as_str().unwrap_or_default();
@@ -328,6 +369,9 @@ fn node(n: &Value, form: usize, k: &Kind, seen: &mut Vec<String>) -> Option<Valu
                 .map(str::to_owned)
                 .unwrap_or_else(|| autocomplete(name, input_type, k).to_owned());
             let label = if label.is_empty() { name } else { label };
+            let trigger = a["onclickTrigger"]
+                .as_str()
+                .filter(|t| kind == "button" && WEBAUTHN_TRIGGERS.contains(t));
             Some(json!({
                 "kind": kind,
                 "id": dom_id(form, name, seen),
@@ -341,6 +385,7 @@ fn node(n: &Value, form: usize, k: &Kind, seen: &mut Vec<String>) -> Option<Valu
                 "autocomplete": auto,
                 "pattern": a["pattern"].as_str(),
                 "numeric": matches!(name, "totp_code" | "code"),
+                "trigger": trigger,
                 "messages": messages,
                 "invalid": invalid,
             }))
@@ -448,7 +493,7 @@ mod tests {
             assert_eq!(f["nodes"][0]["name"], "csrf_token");
             assert_eq!(f["method"], "post");
         }
-        // Script nodes are not rendered, and neither are javascript: links.
+        // Script nodes are not rendered in forms, and neither are javascript: links.
         assert_eq!(forms[4]["nodes"].as_array().map(Vec::len), Some(1));
         assert!(
             forms[3]["nodes"]
@@ -532,5 +577,49 @@ mod tests {
         assert!(html.contains(r#"<input type="checkbox" id="f3-lookup_secret_confirm" name="lookup_secret_confirm" value="true" required>"#), "{html}");
         assert!(html.contains(r#"<label for="f3-lookup_secret_confirm">I saved my codes</label>"#));
         assert!(!html.contains("javascript:") && !html.contains("<script"));
+    }
+
+    #[test]
+    fn webauthn_buttons_name_their_trigger_and_never_carry_inline_handlers() {
+        let button = |name: &str, trigger: &str| {
+            let mut b = input(
+                "webauthn",
+                name,
+                "button",
+                json!("{\"publicKey\":{}}"),
+                "Sign in with a passkey",
+            );
+            b["attributes"]["onclick"] = json!(format!("window.{trigger}({{}})"));
+            b["attributes"]["onclickTrigger"] = json!(trigger);
+            b
+        };
+        let ui = json!({"action": "https://id.example.com/self-service/login?flow=f", "method": "POST", "messages": [], "nodes": [
+            input("default", "csrf_token", "hidden", json!("t"), ""),
+            input("webauthn", "webauthn_login", "hidden", json!(""), ""),
+            button("webauthn_login_trigger", "oryWebAuthnLogin"),
+            button("other_trigger", "alert"),
+            {"type": "script", "group": "webauthn", "attributes": {"src": "https://id.example.com/.well-known/ory/webauthn.js", "node_type": "script"}, "messages": [], "meta": {}},
+        ]});
+        let forms = forms(&ui, &kind("login").expect("kind"));
+        let pages = Pages::load(None).expect("embedded theme");
+        let html = pages
+            .render(
+                "flow.html",
+                json!({"ui": "https://id.example.com/ui", "title": "Sign in", "messages": [], "alert": false, "forms": forms, "links": [],
+                       "script": {"src": "https://id.example.com/.well-known/ory/webauthn.js?v=x\"", "integrity": "sha256-a+b/c=", "nonce": "n0nce"}}),
+            )
+            .expect("renders");
+        assert!(html.contains(r#"name="webauthn_login_trigger" value="{&quot;publicKey&quot;:{}}" data-webauthn-trigger="oryWebAuthnLogin">Sign in with a passkey</button>"#), "{html}");
+        assert!(html.contains(r#"<button type="button" class="button secondary" name="other_trigger" value="{&quot;publicKey&quot;:{}}">"#), "{html}");
+        assert!(
+            html.contains(r#"<input type="hidden" name="webauthn_login" value="">"#),
+            "{html}"
+        );
+        assert!(
+            !html.contains("onclick") && !html.contains("window."),
+            "{html}"
+        );
+        assert_eq!(html.matches("<script").count(), 1, "{html}");
+        assert!(html.contains(r#"<script src="https:&#x2f;&#x2f;id.example.com&#x2f;.well-known&#x2f;ory&#x2f;webauthn.js?v=x&quot;" integrity="sha256-a+b&#x2f;c=" nonce="n0nce" crossorigin="anonymous" referrerpolicy="no-referrer" defer></script>"#), "{html}");
     }
 }

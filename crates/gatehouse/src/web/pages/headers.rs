@@ -1,5 +1,8 @@
 //! The headers every page carries: `Cache-Control: no-store`, `X-Frame-Options: DENY`,
-//! `Referrer-Policy: no-referrer` and a Content-Security-Policy without scripts or framing.
+//! `Referrer-Policy: no-referrer` and a Content-Security-Policy without framing and without
+//! scripts (`script-src 'none'`), except on a flow page offering WebAuthn: there `script-src`
+//! names a per-response nonce that only the page's `<script>` tag for Gatehouse's own
+//! WebAuthn helper carries ([`ScriptNonce`]). Inline scripts and handlers stay forbidden.
 //!
 //! `form-action` is per page: browsers (Chromium) also check it against every redirect that
 //! follows a form submission, so a form whose POST ends in a 303 to a client (consent) or a
@@ -53,16 +56,38 @@ impl FormAction {
         self
     }
 
-    fn csp(&self) -> String {
+    fn csp(&self, script: Option<&ScriptNonce>) -> String {
+        let script = match script {
+            Some(n) => format!("'nonce-{}'", n.0),
+            None => "'none'".into(),
+        };
         format!(
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; form-action {}; frame-ancestors 'none'",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; form-action {}; script-src {script}; frame-ancestors 'none'",
             self.0.join(" ")
         )
     }
 }
 
-/// Adds the page headers to a response.
-pub fn secure(mut resp: Response, form_action: &FormAction) -> Response {
+/// A fresh CSP nonce for one response: the page's only `<script>` carries it.
+#[derive(Debug, Clone)]
+pub struct ScriptNonce(String);
+
+impl ScriptNonce {
+    pub fn new() -> ScriptNonce {
+        ScriptNonce(gatehouse_crypto::random::alphanumeric(24))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Adds the page headers to a response; `script` is the nonce of the page's script, if any.
+pub fn secure(
+    mut resp: Response,
+    form_action: &FormAction,
+    script: Option<&ScriptNonce>,
+) -> Response {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -74,15 +99,20 @@ pub fn secure(mut resp: Response, form_action: &FormAction) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if let Ok(v) = HeaderValue::from_str(&form_action.csp()) {
+    if let Ok(v) = HeaderValue::from_str(&form_action.csp(script)) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     resp
 }
 
 /// An HTML page.
-pub fn html(status: StatusCode, body: String, form_action: &FormAction) -> Response {
-    secure((status, Html(body)).into_response(), form_action)
+pub fn html(
+    status: StatusCode,
+    body: String,
+    form_action: &FormAction,
+    script: Option<&ScriptNonce>,
+) -> Response {
+    secure((status, Html(body)).into_response(), form_action, script)
 }
 
 /// A 303 to `location`, not cached.

@@ -1,6 +1,10 @@
 //! Gatehouse's built-in, server-rendered pages under `/ui/`: the self-service flows, OAuth
 //! consent, logout, a signed-in page, the management of personal access tokens and API keys,
-//! and errors. No JavaScript is needed.
+//! and errors. No JavaScript is needed, except for WebAuthn:
+//! a flow offering passkeys or security keys loads Gatehouse's own helper
+//! (`/.well-known/ory/webauthn.js`, with its integrity and a per-response CSP nonce), which
+//! binds the trigger buttons by their `data-webauthn-trigger` attribute; the pages never
+//! contain inline scripts or handlers, and password sign-in works without JavaScript.
 //!
 //! Templates are minijinja, embedded with rust-embed and auto-escaped (every `.html` template);
 //! `selfservice.ui.theme_path` can replace any of them, and the stylesheet, by file name. The
@@ -33,7 +37,7 @@ pub use theme::{Pages, TEMPLATES};
 use super::AppState;
 use crate::config::Config;
 use crate::sessions::ActiveSession;
-use headers::FormAction;
+use headers::{FormAction, ScriptNonce};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -73,14 +77,28 @@ fn page(
     ctx: Value,
     form_action: &FormAction,
 ) -> Response {
+    page_with_script(s, status, template, ctx, form_action, None)
+}
+
+/// [`page`] for a template that renders a `<script>` carrying `script`'s nonce, which the CSP
+/// then allows (and nothing else).
+fn page_with_script(
+    s: &AppState,
+    status: StatusCode,
+    template: &str,
+    ctx: Value,
+    form_action: &FormAction,
+    script: Option<&ScriptNonce>,
+) -> Response {
     match s.pages.render(template, ctx) {
-        Ok(html) => headers::html(status, html, form_action),
+        Ok(html) => headers::html(status, html, form_action, script),
         Err(e) => {
             tracing::error!(template, error = %e, "rendering a page failed");
             headers::html(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "<!doctype html><title>Error</title><p>The page could not be shown.</p>".into(),
                 form_action,
+                None,
             )
         }
     }
