@@ -510,6 +510,49 @@ http {{
         .0,
         StatusCode::FORBIDDEN
     );
+    // A PAT through the rule's api_key authenticator, as X-API-Key and as a bearer token; one
+    // without the rule's required scope is refused.
+    let (_, pat) = app
+        .admin(
+            Method::POST,
+            "/admin/credentials",
+            Some(
+                json!({"kind": "pat", "owner": uid, "name": "nginx", "scopes": ["read:resources"]}),
+            ),
+        )
+        .await;
+    let pat = pat["token"].as_str().expect("token").to_owned();
+    let (status, seen) = get(
+        "/app/y",
+        vec![("X-API-Key", pat.clone()), ("X-User-ID", "admin".into())],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert_eq!(seen["x-user-id"], uid.as_str());
+    assert_eq!(
+        seen.get("x-session-id")
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+        ""
+    );
+    assert_eq!(
+        get("/app/y", vec![("Authorization", format!("Bearer {pat}"))])
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (_, narrow) = app
+        .admin(
+            Method::POST,
+            "/admin/credentials",
+            Some(json!({"kind": "pat", "owner": uid, "name": "narrow", "scopes": ["write:other"]})),
+        )
+        .await;
+    let narrow = narrow["token"].as_str().expect("token").to_owned();
+    assert_eq!(
+        get("/app/y", vec![("X-API-Key", narrow)]).await.0,
+        StatusCode::FORBIDDEN
+    );
     drop(child);
 }
 
