@@ -319,6 +319,34 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// The token from where `config.token_from` says (`Some`, possibly holding nothing), or `None`
+/// when it names no place and the authenticator's default applies.
+fn configured_token(from: &Option<TokenFrom>, r: &Request<'_>) -> Option<Option<String>> {
+    match from {
+        Some(TokenFrom {
+            header: Some(h), ..
+        }) => Some(
+            r.headers
+                .get(h.as_str())
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.trim().to_owned()),
+        ),
+        Some(TokenFrom {
+            query_parameter: Some(q),
+            ..
+        }) => Some(query_param(r.uri, q)),
+        Some(TokenFrom {
+            cookie: Some(name), ..
+        }) => Some(
+            cookies(r.headers)
+                .into_iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v),
+        ),
+        _ => None,
+    }
+}
+
 fn query_param(uri: &str, name: &str) -> Option<String> {
     let q = uri.split_once('?')?.1;
     url::form_urlencoded::parse(q.as_bytes())
@@ -395,25 +423,9 @@ impl Gateway {
                 self.session(token, now).await
             }
             "bearer_token" => {
-                let token = match &c.token_from {
-                    Some(TokenFrom {
-                        header: Some(h), ..
-                    }) => r
-                        .headers
-                        .get(h.as_str())
-                        .and_then(|v| v.to_str().ok())
-                        .map(|v| v.trim().to_owned()),
-                    Some(TokenFrom {
-                        query_parameter: Some(q),
-                        ..
-                    }) => query_param(r.uri, q),
-                    Some(TokenFrom {
-                        cookie: Some(name), ..
-                    }) => cookies(r.headers)
-                        .into_iter()
-                        .find(|(k, _)| k == name)
-                        .map(|(_, v)| v),
-                    _ => bearer(r.headers)
+                let token = match configured_token(&c.token_from, r) {
+                    Some(t) => t,
+                    None => bearer(r.headers)
                         .map(str::to_owned)
                         .or_else(|| {
                             r.headers
@@ -524,26 +536,8 @@ impl Gateway {
                 }))
             }
             "jwt" => {
-                let token = match &c.token_from {
-                    Some(TokenFrom {
-                        header: Some(h), ..
-                    }) => r
-                        .headers
-                        .get(h.as_str())
-                        .and_then(|v| v.to_str().ok())
-                        .map(|v| v.trim().to_owned()),
-                    Some(TokenFrom {
-                        query_parameter: Some(q),
-                        ..
-                    }) => query_param(r.uri, q),
-                    Some(TokenFrom {
-                        cookie: Some(name), ..
-                    }) => cookies(r.headers)
-                        .into_iter()
-                        .find(|(k, _)| k == name)
-                        .map(|(_, v)| v),
-                    _ => bearer(r.headers).map(str::to_owned),
-                };
+                let token = configured_token(&c.token_from, r)
+                    .unwrap_or_else(|| bearer(r.headers).map(str::to_owned));
                 // Only a three-part compact JWS is this authenticator's.
                 let Some(token) = token.filter(|t| t.split('.').count() == 3) else {
                     return Ok(Auth::Skip);

@@ -350,31 +350,30 @@ async fn owned(
     Ok(owned_by(s, id, kind, owner).await?)
 }
 
-async fn create_token(
-    State(s): State<AppState>,
-    Authenticated(session): Authenticated,
-    headers: HeaderMap,
-    body: Bytes,
+/// Issues a credential of `kind` for `owner` from the caller's body (which may not name either).
+async fn create_owned(
+    s: &AppState,
+    session: &ActiveSession,
+    kind: Kind,
+    owner: String,
+    implied: &'static str,
+    body: &Bytes,
 ) -> Res {
-    csrf_safe(&headers)?;
-    require_privileged(&s, &session, &tokens_page(&s))?;
-    let b: CreateBody = serde_json::from_slice(&body).map_err(|e| {
+    let b: CreateBody = serde_json::from_slice(body).map_err(|e| {
         KratosError::bad_request(format!(
             "the request body is not valid JSON for this endpoint: {e}"
         ))
     })?;
     if b.kind.is_some() || b.owner.is_some() {
-        return Err(KratosError::bad_request(
-            "`kind` and `owner` are implied: a personal access token of the caller",
-        ));
+        return Err(KratosError::bad_request(implied));
     }
     let t = now();
     let issued = s
         .credentials
         .create(
             NewCredential {
-                kind: Kind::Pat,
-                owner: session.identity.id.clone(),
+                kind,
+                owner,
                 name: b.name,
                 scopes: b.scopes,
                 lifetime: Lifetime::from_json(b.expires_in.as_ref())?,
@@ -386,6 +385,44 @@ async fn create_token(
     Ok(no_store(
         (StatusCode::CREATED, axum::Json(issued_view(&issued, t))).into_response(),
     ))
+}
+
+/// A new secret for a credential of `kind` owned by `owner`.
+async fn regenerate_owned(s: &AppState, id: &str, kind: Kind, owner: &str) -> Res {
+    owned(s, id, kind, owner).await?;
+    let t = now();
+    let issued = s.credentials.regenerate(id, t).await?;
+    Ok(no_store(
+        axum::Json(issued_view(&issued, t)).into_response(),
+    ))
+}
+
+/// Revokes a credential of `kind` owned by `owner`.
+async fn revoke_owned(s: &AppState, id: &str, kind: Kind, owner: &str, b: RevokeBody) -> Res {
+    owned(s, id, kind, owner).await?;
+    let t = now();
+    let row = s.credentials.revoke(id, b.reason.as_deref(), t).await?;
+    Ok(axum::Json(view(&row, t)).into_response())
+}
+
+async fn create_token(
+    State(s): State<AppState>,
+    Authenticated(session): Authenticated,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Res {
+    csrf_safe(&headers)?;
+    require_privileged(&s, &session, &tokens_page(&s))?;
+    let owner = session.identity.id.clone();
+    create_owned(
+        &s,
+        &session,
+        Kind::Pat,
+        owner,
+        "`kind` and `owner` are implied: a personal access token of the caller",
+        &body,
+    )
+    .await
 }
 
 async fn get_token(
@@ -405,12 +442,7 @@ async fn regenerate_token(
 ) -> Res {
     csrf_safe(&headers)?;
     require_privileged(&s, &session, &tokens_page(&s))?;
-    owned(&s, &id, Kind::Pat, &session.identity.id).await?;
-    let t = now();
-    let issued = s.credentials.regenerate(&id, t).await?;
-    Ok(no_store(
-        axum::Json(issued_view(&issued, t)).into_response(),
-    ))
+    regenerate_owned(&s, &id, Kind::Pat, &session.identity.id).await
 }
 
 async fn revoke_token(
@@ -422,10 +454,7 @@ async fn revoke_token(
 ) -> Res {
     csrf_safe(&headers)?;
     let b: RevokeBody = parse_json(&body)?;
-    owned(&s, &id, Kind::Pat, &session.identity.id).await?;
-    let t = now();
-    let row = s.credentials.revoke(&id, b.reason.as_deref(), t).await?;
-    Ok(axum::Json(view(&row, t)).into_response())
+    revoke_owned(&s, &id, Kind::Pat, &session.identity.id, b).await
 }
 
 async fn revoke_token_delete(
@@ -488,34 +517,15 @@ async fn create_key(
         .org_as_admin(&org, &session.identity.id)
         .await?;
     require_privileged(&s, &session, &keys_page(&s, &org))?;
-    let b: CreateBody = serde_json::from_slice(&body).map_err(|e| {
-        KratosError::bad_request(format!(
-            "the request body is not valid JSON for this endpoint: {e}"
-        ))
-    })?;
-    if b.kind.is_some() || b.owner.is_some() {
-        return Err(KratosError::bad_request(
-            "`kind` and `owner` are implied: an API key of this organization",
-        ));
-    }
-    let t = now();
-    let issued = s
-        .credentials
-        .create(
-            NewCredential {
-                kind: Kind::ApiKey,
-                owner: org,
-                name: b.name,
-                scopes: b.scopes,
-                lifetime: Lifetime::from_json(b.expires_in.as_ref())?,
-                created_by: session.identity.id.clone(),
-            },
-            t,
-        )
-        .await?;
-    Ok(no_store(
-        (StatusCode::CREATED, axum::Json(issued_view(&issued, t))).into_response(),
-    ))
+    create_owned(
+        &s,
+        &session,
+        Kind::ApiKey,
+        org,
+        "`kind` and `owner` are implied: an API key of this organization",
+        &body,
+    )
+    .await
 }
 
 async fn get_key(
@@ -541,12 +551,7 @@ async fn regenerate_key(
         .org_as_admin(&org, &session.identity.id)
         .await?;
     require_privileged(&s, &session, &keys_page(&s, &org))?;
-    owned(&s, &id, Kind::ApiKey, &org).await?;
-    let t = now();
-    let issued = s.credentials.regenerate(&id, t).await?;
-    Ok(no_store(
-        axum::Json(issued_view(&issued, t)).into_response(),
-    ))
+    regenerate_owned(&s, &id, Kind::ApiKey, &org).await
 }
 
 async fn revoke_key(
@@ -561,10 +566,7 @@ async fn revoke_key(
     s.credentials
         .org_as_admin(&org, &session.identity.id)
         .await?;
-    owned(&s, &id, Kind::ApiKey, &org).await?;
-    let t = now();
-    let row = s.credentials.revoke(&id, b.reason.as_deref(), t).await?;
-    Ok(axum::Json(view(&row, t)).into_response())
+    revoke_owned(&s, &id, Kind::ApiKey, &org, b).await
 }
 
 async fn revoke_key_delete(
