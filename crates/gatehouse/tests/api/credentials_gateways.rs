@@ -257,22 +257,10 @@ async fn revoke_and_check(app: &TestApp, base: &str, f: &Fixture) {
     );
 }
 
-fn gatehouse_hostport(app: &TestApp) -> String {
-    app.public.trim_start_matches("http://").to_owned()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nginx_auth_request() {
-    let Some(nginx) = binary(&["/usr/sbin/nginx", "/usr/bin/nginx"]) else {
-        return;
-    };
-    let app = TestApp::spawn(Backend::Sqlite).await;
-    let f = fixture(&app).await;
-    let (up, hits) = upstream().await;
-    let port = free_port();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let p = dir.path().display().to_string();
-    let gh = gatehouse_hostport(&app);
+/// Starts nginx on 127.0.0.1:`port` with `locations` as its one server's body, everything it
+/// writes kept in `dir`; returns once it listens.
+pub async fn start_nginx(nginx: &str, dir: &std::path::Path, port: u16, locations: &str) -> Proc {
+    let p = dir.display().to_string();
     let conf = format!(
         r#"
 daemon off;
@@ -290,6 +278,51 @@ http {{
     scgi_temp_path {p}/scgi;
     server {{
         listen 127.0.0.1:{port};
+{locations}
+    }}
+}}
+"#
+    );
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).expect("write nginx.conf");
+    let mut child = Proc(
+        Command::new(nginx)
+            .arg("-p")
+            .arg(dir)
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx"),
+    );
+    wait_listening(port, &mut child, "nginx").await;
+    child
+}
+
+fn gatehouse_hostport(app: &TestApp) -> String {
+    app.public.trim_start_matches("http://").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_auth_request() {
+    let Some(nginx) = binary(&["/usr/sbin/nginx", "/usr/bin/nginx"]) else {
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let f = fixture(&app).await;
+    let (up, hits) = upstream().await;
+    let port = free_port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gh = gatehouse_hostport(&app);
+    let child = start_nginx(
+        &nginx,
+        dir.path(),
+        port,
+        &format!(
+            r#"
         location = /_auth {{
             internal;
             proxy_method GET;
@@ -314,26 +347,10 @@ http {{
             proxy_set_header X-Service-Name "";
             proxy_pass http://127.0.0.1:{up};
         }}
-    }}
-}}
 "#
-    );
-    let conf_path = dir.path().join("nginx.conf");
-    std::fs::write(&conf_path, conf).expect("write nginx.conf");
-    let mut child = Proc(
-        Command::new(&nginx)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&conf_path)
-            .arg("-e")
-            .arg(dir.path().join("error.log"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start nginx"),
-    );
-    wait_listening(port, &mut child, "nginx").await;
+        ),
+    )
+    .await;
     let base = format!("http://127.0.0.1:{port}");
     exercise(&app, &base, &hits, &f).await;
     revoke_and_check(&app, &base, &f).await;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::credentials_gateways::{Proc, binary, free_port, upstream, wait_listening};
+use crate::credentials_gateways::{binary, free_port, start_nginx, upstream};
 use crate::harness::{Backend, TestApp};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -404,25 +404,13 @@ async fn nginx_asks_the_decision_api() {
     .await;
     let (uid, token) = session_token(&app, "nginx-user@example.com").await;
     let (up, hits) = upstream().await;
-    let p = dir.path().display().to_string();
     let d = app.decisions.trim_start_matches("http://");
-    let conf = format!(
-        r#"
-daemon off;
-master_process off;
-worker_processes 1;
-pid {p}/nginx.pid;
-error_log {p}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-    access_log off;
-    client_body_temp_path {p}/body;
-    proxy_temp_path {p}/proxy;
-    fastcgi_temp_path {p}/fastcgi;
-    uwsgi_temp_path {p}/uwsgi;
-    scgi_temp_path {p}/scgi;
-    server {{
-        listen 127.0.0.1:{port};
+    let child = start_nginx(
+        &nginx,
+        dir.path(),
+        port,
+        &format!(
+            r#"
         location = /_decide {{
             internal;
             proxy_method GET;
@@ -442,26 +430,10 @@ http {{
             proxy_set_header X-Session-ID $session_id;
             proxy_pass http://127.0.0.1:{up};
         }}
-    }}
-}}
 "#
-    );
-    let conf_path = dir.path().join("nginx.conf");
-    std::fs::write(&conf_path, conf).expect("write nginx.conf");
-    let mut child = Proc(
-        std::process::Command::new(&nginx)
-            .arg("-p")
-            .arg(dir.path())
-            .arg("-c")
-            .arg(&conf_path)
-            .arg("-e")
-            .arg(dir.path().join("error.log"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start nginx"),
-    );
-    wait_listening(port, &mut child, "nginx").await;
+        ),
+    )
+    .await;
     let base = format!("http://127.0.0.1:{port}");
     let get = |path: &str, headers: Vec<(&'static str, String)>| {
         let mut req = app.http.get(format!("{base}{path}"));
