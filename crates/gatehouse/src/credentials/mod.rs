@@ -176,8 +176,20 @@ pub struct Valid {
     pub expires_at: Option<i64>,
 }
 
+/// Every header [`Valid::headers`] may set, for answers that send all of them.
+pub const HEADER_NAMES: [&str; 8] = [
+    "X-User-ID",
+    "X-Token-ID",
+    "X-Token-Scopes",
+    "X-Org-ID",
+    "X-Key-ID",
+    "X-Key-Scopes",
+    "X-Service-Name",
+    "X-Service-Scopes",
+];
+
 impl Valid {
-    /// The headers a gateway passes upstream for this credential.
+    /// The headers a gateway passes upstream for this credential (names from [`HEADER_NAMES`]).
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         let scopes = self.scopes.join(" ");
         match self.kind {

@@ -121,46 +121,19 @@ async fn run_validation(
             // Every identity header is present, empty where it does not apply: a gateway that
             // copies a fixed list (Caddy's `copy_headers`; 2.6 copies an unresolved placeholder
             // for a missing one) then overwrites the client's copies of all of them.
-            for name in IDENTITY_HEADERS {
-                resp.headers_mut()
-                    .insert(HeaderName::from_static(name), HeaderValue::from_static(""));
-            }
-            for (name, value) in valid.headers() {
-                if let Ok(v) = HeaderValue::from_str(&value) {
-                    resp.headers_mut()
-                        .insert(HeaderName::from_static(lower(name)), v);
+            let empty = crate::credentials::HEADER_NAMES.map(|n| (n, String::new()));
+            for (name, value) in empty.into_iter().chain(valid.headers()) {
+                if let (Ok(k), Ok(v)) = (
+                    HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(&value),
+                ) {
+                    resp.headers_mut().insert(k, v);
                 }
             }
             resp
         }
         Err(r) => rejection_response(&r),
     }))
-}
-
-/// Every header [`crate::credentials::Valid::headers`] may set, lower-cased for `http`.
-const IDENTITY_HEADERS: [&str; 8] = [
-    "x-user-id",
-    "x-token-id",
-    "x-token-scopes",
-    "x-org-id",
-    "x-key-id",
-    "x-key-scopes",
-    "x-service-name",
-    "x-service-scopes",
-];
-
-/// The header names of [`crate::credentials::Valid::headers`], lower-cased for `http`.
-fn lower(name: &'static str) -> &'static str {
-    match name {
-        "X-User-ID" => "x-user-id",
-        "X-Token-ID" => "x-token-id",
-        "X-Token-Scopes" => "x-token-scopes",
-        "X-Org-ID" => "x-org-id",
-        "X-Key-ID" => "x-key-id",
-        "X-Key-Scopes" => "x-key-scopes",
-        "X-Service-Name" => "x-service-name",
-        _ => "x-service-scopes",
-    }
 }
 
 async fn validate(
