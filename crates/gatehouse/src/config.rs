@@ -142,6 +142,8 @@ pub struct Serve {
     pub admin: AdminListener,
     /// The gateway's decision API (`/decisions/*`, Oathkeeper's API port); off by default.
     pub decisions: Listener,
+    /// The gateway's reverse proxy (Oathkeeper's proxy port); off by default.
+    pub proxy: ProxyListener,
     /// Largest request body accepted, in bytes.
     pub request_body_limit: usize,
     /// `Secure` on cookies; when unset, on for an https:// issuer and off for an http:// one.
@@ -333,6 +335,7 @@ impl Default for Serve {
                 host: "127.0.0.1".into(),
                 port: 4456,
             },
+            proxy: ProxyListener::default(),
             request_body_limit: 64 * 1024,
             cookies_secure: None,
         }
@@ -602,6 +605,7 @@ impl Config {
         self.validate_identity()?;
         self.credentials.validate()?;
         self.access_rules.validate()?;
+        self.serve.proxy.validate()?;
         if self.serve.request_body_limit < 1024 {
             return Err(key_err(
                 "serve.request_body_limit",

@@ -208,17 +208,41 @@ pub async fn serve(
     admin: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    serve_all(app, public, admin, None, shutdown).await
+    serve_all(
+        app,
+        Listeners {
+            public,
+            admin,
+            ..Listeners::default()
+        },
+        shutdown,
+    )
+    .await
 }
 
-/// [`serve`] with the gateway's decision listener too.
+/// The listeners [`serve_all`] serves; `None` is off.
+#[derive(Default)]
+pub struct Listeners {
+    pub public: Option<TcpListener>,
+    pub admin: Option<TcpListener>,
+    /// The gateway's decision API (`/decisions/*`).
+    pub decisions: Option<TcpListener>,
+    /// The gateway's reverse proxy.
+    pub proxy: Option<TcpListener>,
+}
+
+/// [`serve`] with the gateway's decision and proxy listeners too.
 pub async fn serve_all(
     app: &App,
-    public: Option<TcpListener>,
-    admin: Option<TcpListener>,
-    decisions: Option<TcpListener>,
+    listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let Listeners {
+        public,
+        admin,
+        decisions,
+        proxy,
+    } = listeners;
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -241,6 +265,16 @@ pub async fn serve_all(
     let mut tasks = Vec::new();
     if let Some(l) = decisions {
         let router = web::decisions_router(app.state.clone())
+            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tasks.push(tokio::spawn(
+            axum::serve(l, router)
+                .with_graceful_shutdown(wait(rx.clone()))
+                .into_future(),
+        ));
+    }
+    if let Some(l) = proxy {
+        let proxy = web::proxy::Proxy::new(&app.config.serve.proxy)?;
+        let router = web::proxy_router(app.state.clone(), proxy)
             .into_make_service_with_connect_info::<std::net::SocketAddr>();
         tasks.push(tokio::spawn(
             axum::serve(l, router)

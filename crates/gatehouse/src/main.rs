@@ -667,6 +667,13 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         "decisions",
     )
     .await?;
+    let proxy = bind(
+        config.serve.proxy.enabled,
+        &config.serve.proxy.host,
+        config.serve.proxy.port,
+        "proxy",
+    )
+    .await?;
     let app = App::build(config).await?;
     let addr = |l: &Option<tokio::net::TcpListener>| {
         l.as_ref()
@@ -679,6 +686,7 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         public = %addr(&public),
         admin = %addr(&admin),
         decisions = %addr(&decisions),
+        proxy = %addr(&proxy),
         rules = app.state.gateway.rules.load().rules.len(),
         database = app.store.backend(),
         data_dir = %app.config.data_dir.display(),
@@ -703,5 +711,11 @@ async fn serve(config: Config, started: Instant) -> anyhow::Result<()> {
         let _ = ctrl_c.await;
         tracing::info!("shutting down");
     };
-    gatehouse::serve_all(&app, public, admin, decisions, shutdown).await
+    let listeners = gatehouse::Listeners {
+        public,
+        admin,
+        decisions,
+        proxy,
+    };
+    gatehouse::serve_all(&app, listeners, shutdown).await
 }

@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod client;
 pub mod credential_scope;
 pub mod error;
+pub mod forward;
 pub mod pkce;
 pub mod redirect;
 pub mod scope;

@@ -81,3 +81,41 @@ proptest! {
         let _ = gatehouse_crypto::jwt::UnverifiedJwt::parse(&s);
     }
 }
+
+proptest! {
+    /// Forwarded headers of any bytes never panic the reader; what it accepts is normalised
+    /// (upper-case method, http/https, a host without path or credentials, a path).
+    #[test]
+    fn forwarded_headers_never_panic(
+        method in proptest::collection::vec(any::<u8>(), 0..24),
+        proto in proptest::collection::vec(any::<u8>(), 0..12),
+        host in proptest::collection::vec(any::<u8>(), 0..40),
+        uri in proptest::collection::vec(any::<u8>(), 0..60),
+    ) {
+        use gatehouse_protocol::forward;
+        let h = forward::ForwardedHeaders {
+            method: Some(&method),
+            proto: Some(&proto),
+            host: Some(&host),
+            uri: Some(&uri),
+            own_method: "GET",
+            own_host: None,
+            own_uri: "/",
+        };
+        if let Ok(f) = forward::parse(&h) {
+            prop_assert!(f.method.bytes().all(|b| b.is_ascii_uppercase()));
+            prop_assert!(f.scheme == "http" || f.scheme == "https");
+            prop_assert!(!f.host.contains(['/', '@', ' ', '?', '#']));
+            prop_assert!(f.uri.starts_with('/'));
+        }
+    }
+
+    /// Joining a request path under an upstream keeps the upstream's scheme and host.
+    #[test]
+    fn upstream_uris_keep_the_upstream_host(path in "/[a-z0-9/%.?=&]{0,40}", strip in proptest::option::of("/[a-z]{1,6}")) {
+        use gatehouse_protocol::forward;
+        let u = forward::upstream_uri("http://127.0.0.1:8080/base", strip.as_deref(), &path)
+            .expect("a valid upstream");
+        prop_assert!(u.starts_with("http://127.0.0.1:8080/base/"), "{}", u);
+    }
+}

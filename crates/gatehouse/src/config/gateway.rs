@@ -48,3 +48,49 @@ impl AccessRules {
         Ok(())
     }
 }
+
+/// `serve.proxy`: the gateway's reverse proxy (Oathkeeper's proxy port), off by default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyListener {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+    /// How long the upstream may take to send its response headers (then 504). Bodies and
+    /// WebSockets stream for as long as they last.
+    pub timeout: Dur,
+    /// How long connecting to the upstream may take (then 502).
+    pub connect_timeout: Dur,
+    /// Whether the client's `X-Forwarded-Proto` and `X-Forwarded-For` are believed (set it when
+    /// a load balancer that overwrites them is the only way in). Off: the scheme is `http` and
+    /// the chain starts at the connecting peer.
+    pub trust_forwarded_headers: bool,
+}
+
+impl Default for ProxyListener {
+    fn default() -> Self {
+        ProxyListener {
+            enabled: false,
+            host: "127.0.0.1".into(),
+            port: 4455,
+            timeout: Dur(Duration::from_secs(30)),
+            connect_timeout: Dur(Duration::from_secs(5)),
+            trust_forwarded_headers: false,
+        }
+    }
+}
+
+impl ProxyListener {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if self.timeout.0.is_zero() {
+            return Err(key_err("serve.proxy.timeout", "must be longer than zero"));
+        }
+        if self.connect_timeout.0.is_zero() {
+            return Err(key_err(
+                "serve.proxy.connect_timeout",
+                "must be longer than zero",
+            ));
+        }
+        Ok(())
+    }
+}

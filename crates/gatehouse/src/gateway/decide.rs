@@ -94,6 +94,8 @@ pub enum Decision {
     Allow {
         rule_id: String,
         headers: Vec<(String, String)>,
+        /// Where the proxy listener passes the request (the rule's `upstream`).
+        upstream: Option<gatehouse_protocol::access_rule::Upstream>,
     },
     Deny {
         status: u16,
@@ -846,6 +848,7 @@ impl Gateway {
         Ok(Decision::Allow {
             rule_id: rule.rule.id.clone(),
             headers: Self::mutate(rule, &subject),
+            upstream: rule.rule.upstream.clone(),
         })
     }
 }

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use crate::clock::now;
 use crate::gateway::decide::{self, Decision};
+use gatehouse_protocol::forward;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -21,18 +22,6 @@ pub fn router(state: AppState) -> Router {
         .route("/health/alive", axum::routing::get(super::health_alive))
         .route("/health/ready", axum::routing::get(super::health_ready))
         .with_state(state)
-}
-
-/// A forwarded header, refused when it is too long or not text.
-fn forwarded<'a>(req: &'a Request, name: &str) -> Result<Option<&'a str>, String> {
-    match req.headers().get(name) {
-        None => Ok(None),
-        Some(v) if v.len() > 8192 => Err(format!("{name} is too long")),
-        Some(v) => v
-            .to_str()
-            .map(|s| Some(s.trim()))
-            .map_err(|_| format!("{name} is not text")),
-    }
 }
 
 fn bad_request(why: &str) -> Response {
@@ -59,45 +48,37 @@ async fn decision(
     } else {
         format!("/{own_uri}")
     };
-    let parts = (|| -> Result<_, String> {
-        let method = forwarded(&req, "x-forwarded-method")?.unwrap_or(req.method().as_str());
-        if method.is_empty()
-            || method.len() > 16
-            || !method.bytes().all(|b| b.is_ascii_alphabetic())
-        {
-            return Err("X-Forwarded-Method is not a method".into());
-        }
-        let scheme = forwarded(&req, "x-forwarded-proto")?.unwrap_or("http");
-        let host = match forwarded(&req, "x-forwarded-host")? {
-            Some(h) => h,
-            None => forwarded(&req, "host")?.unwrap_or_default(),
-        };
-        let uri = forwarded(&req, "x-forwarded-uri")?
-            .map(str::to_owned)
-            .unwrap_or_else(|| own_uri.clone());
-        Ok((
-            method.to_owned(),
-            scheme.to_ascii_lowercase(),
-            host.to_owned(),
-            uri,
-        ))
-    })();
-    let (method, scheme, host, uri) = match parts {
-        Ok(p) => p,
+    let headers = req.headers();
+    let h = |name: &str| headers.get(name).map(HeaderValue::as_bytes);
+    let seen = match forward::parse(&forward::ForwardedHeaders {
+        method: h("x-forwarded-method"),
+        proto: h("x-forwarded-proto"),
+        host: h("x-forwarded-host"),
+        uri: h("x-forwarded-uri"),
+        own_method: req.method().as_str(),
+        own_host: h("host"),
+        own_uri: &own_uri,
+    }) {
+        Ok(f) => f,
         Err(why) => return bad_request(&why),
     };
     let r = decide::Request {
-        method: &method,
-        scheme: &scheme,
-        host: &host,
-        uri: &uri,
-        headers: req.headers(),
+        method: &seen.method,
+        scheme: &seen.scheme,
+        host: &seen.host,
+        uri: &seen.uri,
+        headers,
         client_ip: Some(peer.ip().to_string()),
     };
     let decision = match s.gateway.decide(&r, now()).await {
         Ok(d) => d,
         Err(e) => return super::error::ApiError(e).into_response(),
     };
+    respond(decision)
+}
+
+/// The decision as an HTTP answer: 200 with the identity headers, or the refusal.
+pub fn respond(decision: Decision) -> Response {
     let (status, headers, body) = match decision {
         Decision::Allow { headers, .. } => (200, headers, None),
         Decision::Deny {

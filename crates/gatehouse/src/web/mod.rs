@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod kratos_error;
 pub mod pages;
+pub mod proxy;
 pub mod public;
 pub mod selfservice;
 pub mod sessions;
@@ -163,6 +164,20 @@ pub fn decisions_router(state: AppState) -> Router {
         listener: "decisions",
     };
     layered(decisions::router(state), limit, observe)
+}
+
+/// The reverse proxy: no body limit (bodies stream to the upstream), no routes of its own.
+pub fn proxy_router(state: AppState, proxy: proxy::Proxy) -> Router {
+    let observe = crate::metrics::Observe {
+        metrics: state.provider.metrics.clone(),
+        listener: "proxy",
+    };
+    proxy::router(state, proxy)
+        .layer(axum::middleware::from_fn_with_state(
+            observe,
+            crate::metrics::observe,
+        ))
+        .layer(CatchPanicLayer::new())
 }
 
 pub async fn health_alive() -> Response {

@@ -95,7 +95,7 @@ async fn decide(
     (status, h, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn session_token(app: &TestApp, email: &str) -> (String, String) {
+pub async fn session_token(app: &TestApp, email: &str) -> (String, String) {
     let identity = app.create_identity(email, PASSWORD).await;
     let flow: Value = app
         .http
@@ -237,7 +237,8 @@ async fn decisions_follow_the_rules() {
         StatusCode::FORBIDDEN
     );
 
-    // Deny by default: no rule, a lower-case method, the unauthorized handler.
+    // Deny by default: no rule, a method the rule does not list (in any case), the
+    // unauthorized handler. A method's case never changes the decision: `gEt` is `GET`.
     assert_eq!(
         decide(&app, "GET", "/nowhere", &[("Cookie", &cookie)])
             .await
@@ -246,8 +247,15 @@ async fn decisions_follow_the_rules() {
     );
     assert_eq!(
         decide(&app, "get", "/public/page", &[]).await.0,
-        StatusCode::NOT_FOUND
+        StatusCode::OK
     );
+    for method in ["DELETE", "delete", "dElEtE"] {
+        assert_eq!(
+            decide(&app, method, "/public/page", &[]).await.0,
+            StatusCode::NOT_FOUND,
+            "{method}"
+        );
+    }
     assert_eq!(
         decide(&app, "GET", "/closed", &[("Cookie", &cookie)])
             .await

@@ -58,10 +58,21 @@ pub struct TestApp {
     pub admin: String,
     /// The gateway's decision listener.
     pub decisions: String,
+    /// The gateway's reverse proxy listener.
+    pub proxy: String,
     pub app: Arc<App>,
     pub http: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// Starts the graceful shutdown of every listener (as SIGTERM does).
+    pub fn shut_down(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
 }
 
 impl Drop for TestApp {
@@ -132,7 +143,9 @@ impl TestApp {
         let public = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let decisions = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let proxy = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let decisions_url = format!("http://{}", decisions.local_addr().expect("addr"));
+        let proxy_url = format!("http://{}", proxy.local_addr().expect("addr"));
         let public_url = format!("http://{}", public.local_addr().expect("addr"));
         let admin_url = format!("http://{}", admin.local_addr().expect("addr"));
         let mut config = Config {
@@ -151,11 +164,16 @@ impl TestApp {
         let (tx, rx) = oneshot::channel::<()>();
         let served = app.clone();
         tokio::spawn(async move {
-            let _ =
-                gatehouse::serve_all(&served, Some(public), Some(admin), Some(decisions), async {
-                    let _ = rx.await;
-                })
-                .await;
+            let listeners = gatehouse::Listeners {
+                public: Some(public),
+                admin: Some(admin),
+                decisions: Some(decisions),
+                proxy: Some(proxy),
+            };
+            let _ = gatehouse::serve_all(&served, listeners, async {
+                let _ = rx.await;
+            })
+            .await;
         });
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -163,6 +181,7 @@ impl TestApp {
             .expect("client");
         TestApp {
             decisions: decisions_url,
+            proxy: proxy_url,
             public: public_url,
             admin: admin_url,
             app,

@@ -19,6 +19,7 @@ mod keys;
 mod logout;
 mod pages;
 mod pages_webauthn;
+mod proxy;
 mod registration;
 mod selfservice;
 mod token;
