@@ -508,6 +508,22 @@ impl RuleSet {
         host: &str,
         path: &str,
     ) -> Result<&CompiledRule, MatchError> {
+        let i = self.find_index(method, scheme, host, path)?;
+        self.rules.get(i).ok_or_else(|| MatchError::NoMatch {
+            method: method.to_owned(),
+            url: path.to_owned(),
+        })
+    }
+
+    /// The position in `rules` of the one rule for this request (as `find`), so that what a
+    /// caller keeps per rule can sit in a vector beside them.
+    pub fn find_index(
+        &self,
+        method: &str,
+        scheme: &str,
+        host: &str,
+        path: &str,
+    ) -> Result<usize, MatchError> {
         let path = path.split(['?', '#']).next().unwrap_or_default();
         let path = canonical_path(path).map_err(MatchError::BadUrl)?;
         if !matches!(scheme, "http" | "https") {
@@ -522,18 +538,22 @@ impl RuleSet {
             return Err(MatchError::BadUrl("the host".into()));
         }
         let url = format!("{scheme}://{}{path}", host.to_ascii_lowercase());
-        let mut found = self.rules.iter().filter(|r| r.matches(method, &url));
+        let mut found = self
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.matches(method, &url));
         let first = found.next();
-        let rest: Vec<&CompiledRule> = found.collect();
+        let rest: Vec<(usize, &CompiledRule)> = found.collect();
         match (first, rest.is_empty()) {
-            (Some(r), true) => Ok(r),
+            (Some((i, _)), true) => Ok(i),
             (Some(r), false) => Err(MatchError::Ambiguous {
                 method: method.to_owned(),
                 url,
                 count: rest.len() + 1,
                 ids: std::iter::once(r)
                     .chain(rest)
-                    .map(|r| r.rule.id.clone())
+                    .map(|(_, r)| r.rule.id.clone())
                     .collect(),
             }),
             (None, _) => Err(MatchError::NoMatch {

@@ -3,16 +3,20 @@
 //!
 //! Every allowed request gets the full set of identity headers (empty where they do not apply),
 //! so a gateway that copies them overwrites whatever the client sent.
-
-use std::collections::BTreeMap;
+//!
+//! The handlers run from their compiled form (`handlers`): nothing here reads a JSON
+//! configuration.
 
 use axum::http::HeaderMap;
-use gatehouse_protocol::access_rule::{CompiledRule, MatchError};
-use serde::Deserialize;
+use gatehouse_protocol::access_rule::MatchError;
 use serde_json::{Value, json};
 
 use super::Gateway;
-use super::template::Template;
+use super::handlers::{
+    Authenticator, Authorizer, ErrorAction, ErrorHandler, ErrorKindSet, JwtConfig, Mutator,
+    RuleHandlers, TokenFrom,
+};
+use super::template::{Context, Escape};
 use crate::credentials::{Rejection, scope};
 use crate::error::Result;
 use crate::web::extract::cookies;
@@ -51,7 +55,8 @@ pub struct Request<'a> {
 pub struct Subject {
     pub id: String,
     pub extra: Value,
-    pub headers: BTreeMap<&'static str, String>,
+    /// Identity headers (names from `IDENTITY_HEADERS`) and their values.
+    pub headers: Vec<(&'static str, String)>,
     pub scopes: Vec<String>,
     pub roles: Vec<String>,
     pub aal: Option<String>,
@@ -77,7 +82,18 @@ impl ErrorKind {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub fn from_name(s: &str) -> Option<ErrorKind> {
+        Some(match s {
+            "unauthorized" => ErrorKind::Unauthorized,
+            "forbidden" => ErrorKind::Forbidden,
+            "not_found" => ErrorKind::NotFound,
+            "bad_request" => ErrorKind::BadRequest,
+            "internal_server_error" => ErrorKind::Internal,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
         match self {
             ErrorKind::Unauthorized => "unauthorized",
             ErrorKind::Forbidden => "forbidden",
@@ -91,6 +107,12 @@ impl ErrorKind {
 /// What the gateway answers.
 #[derive(Debug, Clone)]
 pub enum Decision {
+    /// Forward the request. `headers` replace the client's copies on the upstream request: the
+    /// identity headers (all of them, empty where they do not apply), then what the mutators
+    /// set — a `header` mutator's headers, the `cookie` mutator's single `Cookie` header (the
+    /// client's cookies with the rule's added or replaced), the `id_token` mutator's
+    /// `Authorization: Bearer <jwt>`, a `hydrator`'s headers, and the response headers a
+    /// `remote_json` authorizer forwards.
     Allow {
         rule_id: String,
         headers: Vec<(String, String)>,
@@ -104,196 +126,32 @@ pub enum Decision {
     },
 }
 
-// --- handler configurations (checked at load time) --------------------------------------------
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenFrom {
-    header: Option<String>,
-    query_parameter: Option<String>,
-    cookie: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthenticatorConfig {
-    subject: Option<String>,
-    only: Option<Vec<String>>,
-    token_from: Option<TokenFrom>,
-    #[serde(default)]
-    required_scope: Vec<String>,
-    #[serde(default)]
-    target_audience: Vec<String>,
-    #[serde(default)]
-    jwks_urls: Vec<String>,
-    #[serde(default)]
-    trusted_issuers: Vec<String>,
-    #[serde(default)]
-    allowed_algorithms: Vec<String>,
-}
-
-impl AuthenticatorConfig {
-    pub fn parse(
-        handler: &str,
-        config: &Value,
-    ) -> std::result::Result<AuthenticatorConfig, String> {
-        let c: AuthenticatorConfig = if config.is_null() {
-            AuthenticatorConfig::default()
-        } else {
-            serde_json::from_value(config.clone())
-                .map_err(|e| format!("authenticator `{handler}`: {e}"))?
-        };
-        for s in &c.required_scope {
-            if handler == "api_key" {
-                scope::validate(s).map_err(|e| format!("authenticator `{handler}`: {e}"))?;
-            }
-        }
-        if handler == "jwt" {
-            if c.jwks_urls.is_empty() {
-                return Err("authenticator `jwt` needs `config.jwks_urls`".into());
-            }
-            for u in &c.jwks_urls {
-                let parsed =
-                    url::Url::parse(u).map_err(|e| format!("authenticator `jwt`: `{u}`: {e}"))?;
-                if !matches!(parsed.scheme(), "http" | "https") {
-                    return Err(format!(
-                        "authenticator `jwt`: `{u}` must be http:// or https://"
-                    ));
-                }
-            }
-            for a in &c.allowed_algorithms {
-                if gatehouse_crypto::Algorithm::parse(a).is_none() {
-                    return Err(format!(
-                        "authenticator `jwt`: algorithm `{a}` is not supported (ES256, RS256, EdDSA)"
-                    ));
-                }
-            }
-        }
-        Ok(c)
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthorizerConfig {
-    #[serde(default)]
-    required_scopes: Vec<String>,
-    #[serde(default)]
-    required_roles: Vec<String>,
-    required_aal: Option<String>,
-    #[serde(default)]
-    allowed_subjects: Vec<String>,
-}
-
-impl AuthorizerConfig {
-    pub fn parse(handler: &str, config: &Value) -> std::result::Result<AuthorizerConfig, String> {
-        if config.is_null() {
-            return Ok(AuthorizerConfig::default());
-        }
-        if handler != "gatehouse" {
-            return Err(format!("authorizer `{handler}` takes no configuration"));
-        }
-        let c: AuthorizerConfig = serde_json::from_value(config.clone())
-            .map_err(|e| format!("authorizer `{handler}`: {e}"))?;
-        if let Some(a) = &c.required_aal
-            && !matches!(a.as_str(), "aal1" | "aal2")
-        {
-            return Err("authorizer `gatehouse`: `required_aal` must be aal1 or aal2".into());
-        }
-        Ok(c)
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WhenRequest {
-    #[serde(default)]
-    header: BTreeMap<String, Vec<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct When {
-    #[serde(default)]
-    error: Vec<String>,
-    request: Option<WhenRequest>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorConfig {
-    to: Option<String>,
-    code: Option<u16>,
-    return_to_query_param: Option<String>,
-    realm: Option<String>,
-    verbose: Option<bool>,
-    #[serde(default)]
-    when: Vec<When>,
-}
-
-impl ErrorConfig {
-    pub fn parse(handler: &str, config: &Value) -> std::result::Result<ErrorConfig, String> {
-        let c: ErrorConfig = if config.is_null() {
-            ErrorConfig::default()
-        } else {
-            serde_json::from_value(config.clone())
-                .map_err(|e| format!("error handler `{handler}`: {e}"))?
-        };
-        if handler == "redirect" {
-            let to =
-                c.to.as_deref()
-                    .ok_or("error handler `redirect` needs `config.to`")?;
-            url::Url::parse(to).map_err(|e| format!("error handler `redirect`: `to`: {e}"))?;
-            if let Some(code) = c.code
-                && !matches!(code, 301 | 302 | 303 | 307 | 308)
-            {
-                return Err("error handler `redirect`: `code` must be a redirect status".into());
-            }
-        }
-        for w in &c.when {
-            for e in &w.error {
-                if !matches!(
-                    e.as_str(),
-                    "unauthorized"
-                        | "forbidden"
-                        | "not_found"
-                        | "bad_request"
-                        | "internal_server_error"
-                ) {
-                    return Err(format!(
-                        "error handler `{handler}`: unknown error `{e}` in `when`"
-                    ));
-                }
-            }
-        }
-        Ok(c)
-    }
-
+impl ErrorHandler {
     fn applies(&self, kind: ErrorKind, headers: &HeaderMap) -> bool {
         if self.when.is_empty() {
             return true;
         }
         self.when.iter().any(|w| {
-            (w.error.is_empty() || w.error.iter().any(|e| e == kind.name()))
-                && w.request.as_ref().is_none_or(|r| {
-                    r.header.iter().all(|(name, wanted)| {
-                        let name = name.replace('_', "-");
-                        let got = headers
-                            .get(name.as_str())
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_ascii_lowercase();
-                        wanted.iter().any(|w| media_matches(&got, w))
-                    })
+            let kind_ok = match &w.errors {
+                ErrorKindSet::Any => true,
+                ErrorKindSet::Some(k) => k.contains(&kind),
+            };
+            kind_ok
+                && w.headers.iter().all(|(name, wanted)| {
+                    let got = headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_ascii_lowercase();
+                    wanted.iter().any(|w| media_matches(&got, w))
                 })
         })
     }
 }
 
 /// Whether a header listing media types (`text/html,application/xhtml+xml;q=0.9`) names one
-/// that `pattern` (`text/html`, `text/*`, `*/*`) covers.
+/// that `pattern` (lower case: `text/html`, `text/*`, `*/*`) covers.
 fn media_matches(header: &str, pattern: &str) -> bool {
-    let pattern = pattern.to_ascii_lowercase();
     header.split(',').any(|m| {
         let m = m.split(';').next().unwrap_or_default().trim();
         match pattern.strip_suffix("/*") {
@@ -321,32 +179,21 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// The token from where `config.token_from` says (`Some`, possibly holding nothing), or `None`
-/// when it names no place and the authenticator's default applies.
+/// The token from where `token_from` says (`Some`, possibly holding nothing), or `None` when it
+/// names no place and the authenticator's default applies.
 fn configured_token(from: &Option<TokenFrom>, r: &Request<'_>) -> Option<Option<String>> {
-    match from {
-        Some(TokenFrom {
-            header: Some(h), ..
-        }) => Some(
-            r.headers
-                .get(h.as_str())
-                .and_then(|v| v.to_str().ok())
-                .map(|v| v.trim().to_owned()),
-        ),
-        Some(TokenFrom {
-            query_parameter: Some(q),
-            ..
-        }) => Some(query_param(r.uri, q)),
-        Some(TokenFrom {
-            cookie: Some(name), ..
-        }) => Some(
-            cookies(r.headers)
-                .into_iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v),
-        ),
-        _ => None,
-    }
+    Some(match from.as_ref()? {
+        TokenFrom::Header(h) => r
+            .headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_owned()),
+        TokenFrom::Query(q) => query_param(r.uri, q),
+        TokenFrom::Cookie(name) => cookies(r.headers)
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v),
+    })
 }
 
 fn query_param(uri: &str, name: &str) -> Option<String> {
@@ -356,138 +203,206 @@ fn query_param(uri: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The token for an authenticator with `token_from` and `prefix`: the configured place, or the
+/// bearer token (`default_ok` filters it).
+fn token_for(
+    from: &Option<TokenFrom>,
+    prefix: &Option<String>,
+    r: &Request<'_>,
+    default_ok: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let t = match configured_token(from, r) {
+        Some(t) => t,
+        None => bearer(r.headers)
+            .filter(|t| default_ok(t))
+            .map(str::to_owned),
+    }?;
+    match prefix {
+        Some(p) if !t.starts_with(p.as_str()) => None,
+        _ => Some(t).filter(|t| !t.is_empty() && t.len() <= 16 * 1024),
+    }
+}
+
+/// The value of the first cookie whose name `wanted` accepts, read without copying.
+fn find_cookie(headers: &HeaderMap, wanted: impl Fn(&str) -> bool) -> Option<&str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .take(64)
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| wanted(k))
+        .map(|(_, v)| v)
+}
+
+/// A cookie value with only the characters RFC 6265 allows (`cookie-octet`).
+fn cookie_value(v: &str) -> String {
+    v.bytes()
+        .filter(|b| matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E))
+        .map(char::from)
+        .collect()
+}
+
+/// Sets a header in the upstream list, replacing an earlier one of the same name.
+fn set_header(out: &mut Vec<(String, String)>, name: &str, value: String) {
+    match out.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+        Some(slot) => slot.1 = value,
+        None => out.push((name.to_owned(), value)),
+    }
+}
+
 impl Gateway {
-    fn session_subject(s: &crate::sessions::ActiveSession) -> Subject {
+    /// `with_extra`: build `.Extra` (only rules whose later handlers read it need it).
+    fn session_subject(s: &crate::sessions::ActiveSession, with_extra: bool) -> Subject {
         let i = &s.identity;
         let roles = i.roles();
-        let mut headers = BTreeMap::new();
-        headers.insert("X-User-ID", i.id.clone());
-        headers.insert("X-User-Email", i.email().unwrap_or_default().to_owned());
-        headers.insert("X-User-Roles", roles.join(","));
-        headers.insert("X-User-Verified", i.verified().to_string());
-        headers.insert("X-Session-ID", s.id.clone());
-        headers.insert("X-Auth-Time", s.authenticated_at.to_string());
-        headers.insert("X-Auth-AAL", s.data.aal.as_str().to_owned());
+        let aal = s.data.aal.as_str();
         Subject {
             id: i.id.clone(),
-            extra: json!({
-                "email": i.email(),
-                "roles": roles,
-                "session_id": s.id,
-                "aal": s.data.aal.as_str(),
-                "traits": i.traits,
-                "metadata_public": i.metadata_public,
-            }),
-            headers,
+            extra: if with_extra {
+                json!({
+                    "email": i.email(),
+                    "roles": roles,
+                    "session_id": s.id,
+                    "aal": aal,
+                    "traits": i.traits,
+                    "metadata_public": i.metadata_public,
+                })
+            } else {
+                Value::Null
+            },
+            headers: vec![
+                ("X-User-ID", i.id.clone()),
+                ("X-User-Email", i.email().unwrap_or_default().to_owned()),
+                ("X-User-Roles", roles.join(",")),
+                ("X-User-Verified", i.verified().to_string()),
+                ("X-Session-ID", s.id.clone()),
+                ("X-Auth-Time", s.authenticated_at.to_string()),
+                ("X-Auth-AAL", aal.to_owned()),
+            ],
             scopes: Vec::new(),
             roles,
-            aal: Some(s.data.aal.as_str().to_owned()),
+            aal: Some(aal.to_owned()),
         }
     }
 
-    async fn session(&self, token: &str, now: i64) -> Result<Auth> {
+    async fn session(&self, token: &str, now: i64, with_extra: bool) -> Result<Auth> {
         Ok(match self.sessions.whoami(Some(token), now).await? {
-            Ok(s) => Auth::Ok(Self::session_subject(&s)),
+            Ok(s) => Auth::Ok(Self::session_subject(&s, with_extra)),
             Err(_) => Auth::Refused(ErrorKind::Unauthorized, "the session is not valid".into()),
         })
     }
 
+    fn checked(c: super::session_check::Checked) -> Auth {
+        match c {
+            super::session_check::Checked::Ok(s) => Auth::Ok(s),
+            super::session_check::Checked::Refused(k, why) => Auth::Refused(k, why),
+        }
+    }
+
     async fn authenticate(
         &self,
-        handler: &str,
-        config: &Value,
+        a: &Authenticator,
         r: &Request<'_>,
         now: i64,
+        with_extra: bool,
     ) -> Result<Auth> {
-        let c = AuthenticatorConfig::parse(handler, config).unwrap_or_default();
-        match handler {
-            "noop" => Ok(Auth::Ok(Subject::default())),
-            "anonymous" => {
-                let id = c.subject.unwrap_or_else(|| "anonymous".into());
-                Ok(Auth::Ok(Subject {
-                    headers: BTreeMap::from([("X-User-ID", id.clone())]),
-                    id,
-                    ..Subject::default()
-                }))
-            }
-            "unauthorized" => Ok(Auth::Refused(
+        let http = &self.provider.http;
+        match a {
+            Authenticator::Noop => Ok(Auth::Ok(Subject::default())),
+            Authenticator::Anonymous { subject } => Ok(Auth::Ok(Subject {
+                headers: vec![("X-User-ID", subject.clone())],
+                id: subject.clone(),
+                ..Subject::default()
+            })),
+            Authenticator::Unauthorized => Ok(Auth::Refused(
                 ErrorKind::Unauthorized,
                 "access is not allowed".into(),
             )),
-            "cookie_session" => {
-                let names = c
-                    .only
-                    .unwrap_or_else(|| vec![self.config.session.cookie.name.clone()]);
-                let jar = cookies(r.headers);
-                let Some((_, token)) = jar.iter().find(|(k, _)| names.contains(k)) else {
+            Authenticator::CookieSession { only, remote } => {
+                let found = match only {
+                    Some(names) => find_cookie(r.headers, |k| names.iter().any(|n| n == k)),
+                    None if remote.is_some() => find_cookie(r.headers, |_| true),
+                    None => {
+                        let own = self.config.session.cookie.name.as_str();
+                        find_cookie(r.headers, |k| k == own)
+                    }
+                };
+                let Some(token) = found else {
                     return Ok(Auth::Skip);
                 };
-                self.session(token, now).await
+                match remote {
+                    Some(remote) => Ok(Self::checked(remote.check(http, r, None).await)),
+                    None => self.session(token, now, with_extra).await,
+                }
             }
-            "bearer_token" => {
-                let token = match configured_token(&c.token_from, r) {
+            Authenticator::BearerToken {
+                token_from,
+                prefix,
+                remote,
+            } => {
+                if let Some(remote) = remote {
+                    return match token_for(token_from, prefix, r, |_| true) {
+                        Some(t) => Ok(Self::checked(remote.check(http, r, Some(&t)).await)),
+                        None => Ok(Auth::Skip),
+                    };
+                }
+                let token = match configured_token(token_from, r) {
                     Some(t) => t,
                     None => bearer(r.headers)
-                        .map(str::to_owned)
                         .or_else(|| {
                             r.headers
                                 .get("x-session-token")
                                 .and_then(|v| v.to_str().ok())
-                                .map(str::to_owned)
                         })
-                        .filter(|t| t.starts_with("gst_")),
+                        .filter(|t| t.starts_with("gst_"))
+                        .map(str::to_owned),
                 };
+                let token =
+                    token.filter(|t| prefix.as_ref().is_none_or(|p| t.starts_with(p.as_str())));
                 match token {
-                    Some(t) => self.session(&t, now).await,
+                    Some(t) => self.session(&t, now, with_extra).await,
                     None => Ok(Auth::Skip),
                 }
             }
-            "oauth2_introspection" => {
-                let Some(token) = bearer(r.headers)
-                    .filter(|t| !crate::credentials::Kind::looks_like(t) && !t.starts_with("gst_"))
-                else {
+            Authenticator::Introspection {
+                token_from,
+                prefix,
+                required_scope,
+                target_audience,
+                remote,
+            } => {
+                let local = remote.is_none();
+                let Some(token) = token_for(token_from, prefix, r, |t| {
+                    !local || (!crate::credentials::Kind::looks_like(t) && !t.starts_with("gst_"))
+                }) else {
                     return Ok(Auth::Skip);
                 };
-                let scope = (!c.required_scope.is_empty()).then(|| c.required_scope.join(" "));
-                let i = self
-                    .provider
-                    .introspect(token, scope.as_deref(), now)
-                    .await?;
-                if !i.active {
-                    return Ok(Auth::Refused(
-                        ErrorKind::Unauthorized,
-                        "the access token is not active".into(),
-                    ));
+                if let Some(remote) = remote {
+                    return Ok(
+                        match remote
+                            .introspect(http, &token, required_scope, target_audience, now)
+                            .await
+                        {
+                            super::introspection::Introspected::Ok(s) => Auth::Ok(s),
+                            super::introspection::Introspected::Refused(k, why) => {
+                                Auth::Refused(k, why)
+                            }
+                        },
+                    );
                 }
-                if !c.target_audience.is_empty() {
-                    let aud = i.aud.clone().unwrap_or_default();
-                    if !c.target_audience.iter().all(|a| aud.contains(a)) {
-                        return Ok(Auth::Refused(
-                            ErrorKind::Forbidden,
-                            "the access token is not for this audience".into(),
-                        ));
-                    }
-                }
-                let scopes: Vec<String> = i
-                    .scope
-                    .as_deref()
-                    .unwrap_or_default()
-                    .split_whitespace()
-                    .map(str::to_owned)
-                    .collect();
-                let mut headers = BTreeMap::new();
-                let sub = i.sub.clone().unwrap_or_default();
-                headers.insert("X-User-ID", sub.clone());
-                headers.insert("X-Token-Scopes", scopes.join(" "));
-                Ok(Auth::Ok(Subject {
-                    id: sub,
-                    extra: json!({"client_id": i.client_id, "scope": i.scope, "ext": i.ext}),
-                    headers,
-                    scopes,
-                    ..Subject::default()
-                }))
+                self.introspect_locally(&token, required_scope, target_audience, now)
+                    .await
             }
-            "api_key" => {
+            Authenticator::ClientCredentials(c) => {
+                Ok(match c.authenticate(http, r.headers).await {
+                    super::client_credentials::Exchanged::Skip => Auth::Skip,
+                    super::client_credentials::Exchanged::Ok(s) => Auth::Ok(s),
+                    super::client_credentials::Exchanged::Refused(k, why) => Auth::Refused(k, why),
+                })
+            }
+            Authenticator::ApiKey { required_scope } => {
                 let token = r
                     .headers
                     .get("x-api-key")
@@ -515,8 +430,7 @@ impl Gateway {
                         return Ok(Auth::Refused(ErrorKind::Unauthorized, rej.description()));
                     }
                 };
-                if let Some(missing) = c
-                    .required_scope
+                if let Some(missing) = required_scope
                     .iter()
                     .find(|s| !scope::any_grants(&valid.scopes, s))
                 {
@@ -525,35 +439,74 @@ impl Gateway {
                         format!("the credential does not grant {missing}"),
                     ));
                 }
-                let mut headers = BTreeMap::new();
-                for (k, v) in valid.headers() {
-                    headers.insert(k, v);
-                }
                 Ok(Auth::Ok(Subject {
                     id: valid.owner.clone(),
                     extra: json!({"kind": valid.kind.as_str(), "credential_id": valid.id, "name": valid.name}),
-                    headers,
+                    headers: valid.headers(),
                     scopes: valid.scopes.clone(),
                     ..Subject::default()
                 }))
             }
-            "jwt" => {
+            Authenticator::Jwt(c) => {
                 let token = configured_token(&c.token_from, r)
                     .unwrap_or_else(|| bearer(r.headers).map(str::to_owned));
                 // Only a three-part compact JWS is this authenticator's.
                 let Some(token) = token.filter(|t| t.split('.').count() == 3) else {
                     return Ok(Auth::Skip);
                 };
-                Ok(self.verify_jwt(&token, &c, now).await)
+                Ok(self.verify_jwt(&token, c, now).await)
             }
-            other => Ok(Auth::Refused(
-                ErrorKind::Internal,
-                format!("authenticator {other} is not supported"),
-            )),
         }
     }
 
-    async fn verify_jwt(&self, token: &str, c: &AuthenticatorConfig, now: i64) -> Auth {
+    async fn introspect_locally(
+        &self,
+        token: &str,
+        required_scope: &[String],
+        target_audience: &[String],
+        now: i64,
+    ) -> Result<Auth> {
+        let scope = (!required_scope.is_empty()).then(|| required_scope.join(" "));
+        let i = self
+            .provider
+            .introspect(token, scope.as_deref(), now)
+            .await?;
+        if !i.active {
+            return Ok(Auth::Refused(
+                ErrorKind::Unauthorized,
+                "the access token is not active".into(),
+            ));
+        }
+        if !target_audience.is_empty() {
+            let aud = i.aud.clone().unwrap_or_default();
+            if !target_audience.iter().all(|a| aud.contains(a)) {
+                return Ok(Auth::Refused(
+                    ErrorKind::Forbidden,
+                    "the access token is not for this audience".into(),
+                ));
+            }
+        }
+        let scopes: Vec<String> = i
+            .scope
+            .as_deref()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        let sub = i.sub.clone().unwrap_or_default();
+        Ok(Auth::Ok(Subject {
+            headers: vec![
+                ("X-User-ID", sub.clone()),
+                ("X-Token-Scopes", scopes.join(" ")),
+            ],
+            id: sub,
+            extra: json!({"client_id": i.client_id, "scope": i.scope, "ext": i.ext}),
+            scopes,
+            ..Subject::default()
+        }))
+    }
+
+    async fn verify_jwt(&self, token: &str, c: &JwtConfig, now: i64) -> Auth {
         use gatehouse_crypto::jwt::{JwtError, UnverifiedJwt};
         let refused = |why: &str| Auth::Refused(ErrorKind::Unauthorized, why.to_owned());
         let Ok(parsed) = UnverifiedJwt::parse(token) else {
@@ -631,11 +584,12 @@ impl Gateway {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let mut headers = BTreeMap::new();
-        headers.insert("X-User-ID", sub.clone());
-        headers.insert("X-Token-Scopes", scopes.join(" "));
+        let mut headers = vec![
+            ("X-User-ID", sub.clone()),
+            ("X-Token-Scopes", scopes.join(" ")),
+        ];
         if let Some(jti) = claims.get("jti").and_then(Value::as_str) {
-            headers.insert("X-Token-ID", jti.to_owned());
+            headers.push(("X-Token-ID", jti.to_owned()));
         }
         Auth::Ok(Subject {
             id: sub,
@@ -646,16 +600,16 @@ impl Gateway {
         })
     }
 
-    fn authorize(
-        handler: &str,
-        config: &Value,
+    async fn authorize(
+        &self,
+        a: &Authorizer,
         s: &Subject,
-    ) -> std::result::Result<(), (ErrorKind, String)> {
-        match handler {
-            "allow" => Ok(()),
-            "deny" => Err((ErrorKind::Forbidden, "access is denied by the rule".into())),
-            "gatehouse" => {
-                let c = AuthorizerConfig::parse(handler, config).unwrap_or_default();
+        r: &Request<'_>,
+    ) -> std::result::Result<Vec<(String, String)>, (ErrorKind, String)> {
+        match a {
+            Authorizer::Allow => Ok(Vec::new()),
+            Authorizer::Deny => Err((ErrorKind::Forbidden, "access is denied by the rule".into())),
+            Authorizer::Gatehouse(c) => {
                 if let Some(missing) = c
                     .required_scopes
                     .iter()
@@ -681,65 +635,135 @@ impl Gateway {
                 if !c.allowed_subjects.is_empty() && !c.allowed_subjects.contains(&s.id) {
                     return Err((ErrorKind::Forbidden, "this subject is not allowed".into()));
                 }
-                Ok(())
+                Ok(Vec::new())
             }
-            _ => Err((
-                ErrorKind::Internal,
-                format!("authorizer {handler} is not supported"),
-            )),
+            Authorizer::RemoteJson(c) => {
+                c.authorize(&self.provider.http, &Self::context(s, r)).await
+            }
         }
     }
 
-    fn mutate(rule: &CompiledRule, s: &Subject) -> Vec<(String, String)> {
-        let mut out: BTreeMap<String, String> = IDENTITY_HEADERS
-            .iter()
-            .map(|h| {
-                (
-                    (*h).to_owned(),
-                    s.headers.get(h).cloned().unwrap_or_default(),
-                )
-            })
-            .collect();
-        for m in &rule.rule.mutators {
-            if m.handler != "header" {
-                continue;
-            }
-            if let Some(headers) = m.config.get("headers").and_then(Value::as_object) {
-                for (name, t) in headers {
-                    if let Some(t) = t.as_str().and_then(|t| Template::parse(t).ok()) {
+    fn context<'a>(s: &'a Subject, r: &'a Request<'_>) -> Context<'a> {
+        Context {
+            subject: &s.id,
+            extra: &s.extra,
+            method: r.method,
+            scheme: r.scheme,
+            host: r.host,
+            uri: r.uri,
+        }
+    }
+
+    /// The upstream headers: every identity header, then what the authorizer forwards and the
+    /// mutators set, in order (a later one replaces an earlier one of the same name).
+    async fn mutate(
+        &self,
+        h: &RuleHandlers,
+        mut s: Subject,
+        r: &Request<'_>,
+        forwarded: Vec<(String, String)>,
+        now: i64,
+    ) -> std::result::Result<Vec<(String, String)>, (ErrorKind, String)> {
+        let mut set = forwarded;
+        for m in &h.mutators {
+            match m {
+                Mutator::Noop => {}
+                Mutator::Header(headers) => {
+                    let ctx = Self::context(&s, r);
+                    for (name, t) in headers {
+                        let mut v = match t.literal() {
+                            Some(l) => l.to_owned(),
+                            None => {
+                                let mut v = String::new();
+                                t.render_into(&mut v, &ctx, Escape::None);
+                                v
+                            }
+                        };
                         // Header values must not break the response: control characters dropped.
-                        let v: String = t
-                            .render(&s.id, &s.extra)
-                            .chars()
-                            .filter(|c| !c.is_control())
-                            .collect();
-                        out.insert(name.clone(), v);
+                        v.retain(|c| !c.is_control());
+                        set_header(&mut set, name.as_str(), v);
+                    }
+                }
+                Mutator::Cookie(rule_cookies) => {
+                    let ctx = Self::context(&s, r);
+                    let mut jar = cookies(r.headers);
+                    for (name, t) in rule_cookies {
+                        let mut v = String::new();
+                        t.render_into(&mut v, &ctx, Escape::None);
+                        let v = cookie_value(&v);
+                        match jar.iter_mut().find(|(k, _)| k == name) {
+                            Some(slot) => slot.1 = v,
+                            None => jar.push((name.clone(), v)),
+                        }
+                    }
+                    let header = jar
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    set_header(&mut set, "Cookie", header);
+                }
+                Mutator::IdToken(t) => {
+                    let keys = self.provider.keys.current();
+                    let jwt = t
+                        .mint(
+                            &keys.signing,
+                            &self.provider.issuer,
+                            &Self::context(&s, r),
+                            now,
+                        )
+                        .map_err(|e| (ErrorKind::Internal, e))?;
+                    set_header(&mut set, "Authorization", format!("Bearer {jwt}"));
+                }
+                Mutator::Hydrator(hy) => {
+                    let got = hy
+                        .hydrate(&self.provider.http, &s.id, &s.extra, &set, r)
+                        .await?;
+                    if let Some(extra) = &got.extra {
+                        s.extra = extra.clone();
+                    }
+                    if let Some(header) = &got.header {
+                        set.clone_from(header);
                     }
                 }
             }
         }
-        out.into_iter().collect()
+        let mut out: Vec<(String, String)> = Vec::with_capacity(IDENTITY_HEADERS.len() + set.len());
+        for name in IDENTITY_HEADERS {
+            let v = s
+                .headers
+                .iter_mut()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| std::mem::take(v))
+                .unwrap_or_default();
+            out.push((name.to_owned(), v));
+        }
+        for (k, v) in set {
+            set_header(&mut out, &k, v);
+        }
+        Ok(out)
     }
 
     fn refuse(
         &self,
-        rule: Option<&CompiledRule>,
+        handlers: Option<&RuleHandlers>,
         kind: ErrorKind,
         reason: &str,
         r: &Request<'_>,
     ) -> Decision {
-        let handlers = rule.map(|r| r.rule.errors.as_slice()).unwrap_or_default();
+        let handlers = handlers.map(|h| h.errors.as_slice()).unwrap_or_default();
         for h in handlers {
-            let Ok(c) = ErrorConfig::parse(&h.handler, &h.config) else {
-                continue;
-            };
-            if !c.applies(kind, r.headers) {
+            if !h.applies(kind, r.headers) {
                 continue;
             }
-            match h.handler.as_str() {
-                "redirect" => {
-                    let mut to = c.to.clone().unwrap_or_default();
-                    if let Some(param) = &c.return_to_query_param {
+            match &h.action {
+                ErrorAction::Redirect {
+                    to,
+                    code,
+                    return_to_query_param,
+                } => {
+                    let mut to = to.clone();
+                    if let Some(param) = return_to_query_param {
                         let back = format!("{}://{}{}", r.scheme, r.host, r.uri);
                         let sep = if to.contains('?') { '&' } else { '?' };
                         to = format!(
@@ -749,27 +773,23 @@ impl Gateway {
                         );
                     }
                     return Decision::Deny {
-                        status: c.code.unwrap_or(302),
+                        status: *code,
                         headers: vec![("Location".into(), to)],
                         body: None,
                     };
                 }
-                "www_authenticate" => {
-                    let realm = c
-                        .realm
-                        .clone()
-                        .unwrap_or_else(|| "Please authenticate.".into());
+                ErrorAction::WwwAuthenticate { header } => {
                     return Decision::Deny {
                         status: 401,
                         headers: vec![(
                             "WWW-Authenticate".into(),
-                            format!("Basic realm=\"{}\"", realm.replace('"', "'")),
+                            header.to_str().unwrap_or_default().to_owned(),
                         )],
                         body: None,
                     };
                 }
-                _ => {
-                    return self.json_error(kind, reason, c.verbose.unwrap_or(false));
+                ErrorAction::Json { verbose } => {
+                    return self.json_error(kind, reason, *verbose);
                 }
             }
         }
@@ -805,8 +825,8 @@ impl Gateway {
     pub async fn decide(&self, r: &Request<'_>, now: i64) -> Result<Decision> {
         let rules = self.rules.load();
         let path = r.uri.split(['?', '#']).next().unwrap_or_default();
-        let rule = match rules.find(r.method, r.scheme, r.host, path) {
-            Ok(rule) => rule,
+        let index = match rules.set.find_index(r.method, r.scheme, r.host, path) {
+            Ok(i) => i,
             Err(MatchError::BadUrl(why)) => {
                 return Ok(self.refuse(None, ErrorKind::BadRequest, &why, r));
             }
@@ -819,36 +839,39 @@ impl Gateway {
                 return Ok(self.refuse(None, ErrorKind::NotFound, &e.to_string(), r));
             }
         };
+        let (Some(rule), Some(h)) = (rules.set.rules.get(index), rules.handlers.get(index)) else {
+            return Ok(self.refuse(None, ErrorKind::Internal, "the rule has no handlers", r));
+        };
         let mut subject = None;
-        for a in &rule.rule.authenticators {
-            match self.authenticate(&a.handler, &a.config, r, now).await? {
+        for a in &h.authenticators {
+            match self.authenticate(a, r, now, h.needs_extra).await? {
                 Auth::Skip => continue,
                 Auth::Ok(s) => {
                     subject = Some(s);
                     break;
                 }
-                Auth::Refused(kind, why) => return Ok(self.refuse(Some(rule), kind, &why, r)),
+                Auth::Refused(kind, why) => return Ok(self.refuse(Some(h), kind, &why, r)),
             }
         }
         let Some(subject) = subject else {
             return Ok(self.refuse(
-                Some(rule),
+                Some(h),
                 ErrorKind::Unauthorized,
                 "no authenticator recognised the request",
                 r,
             ));
         };
-        if let Err((kind, why)) = Self::authorize(
-            &rule.rule.authorizer.handler,
-            &rule.rule.authorizer.config,
-            &subject,
-        ) {
-            return Ok(self.refuse(Some(rule), kind, &why, r));
+        let forwarded = match self.authorize(&h.authorizer, &subject, r).await {
+            Ok(f) => f,
+            Err((kind, why)) => return Ok(self.refuse(Some(h), kind, &why, r)),
+        };
+        match self.mutate(h, subject, r, forwarded, now).await {
+            Ok(headers) => Ok(Decision::Allow {
+                rule_id: rule.rule.id.clone(),
+                headers,
+                upstream: rule.rule.upstream.clone(),
+            }),
+            Err((kind, why)) => Ok(self.refuse(Some(h), kind, &why, r)),
         }
-        Ok(Decision::Allow {
-            rule_id: rule.rule.id.clone(),
-            headers: Self::mutate(rule, &subject),
-            upstream: rule.rule.upstream.clone(),
-        })
     }
 }

@@ -1,27 +1,16 @@
-//! Reading rules from files and directories, checking what this gateway supports, and the
-//! reload loop that swaps in a changed rule set only when all of it is valid.
+//! Reading rules from files and directories and compiling their handlers (what this gateway
+//! supports, configurations checked), so a changed rule set is swapped in only when all of it
+//! is valid.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use gatehouse_protocol::access_rule::{RuleSet, Strategy, parse_rules};
+use gatehouse_protocol::access_rule::{Strategy, parse_rules};
 use serde_json::Value;
 
-use super::template::Template;
+use super::Rules;
 
-/// The handlers this gateway runs; the others in Oathkeeper's list are refused at load time.
-pub const SUPPORTED_AUTHENTICATORS: [&str; 8] = [
-    "noop",
-    "anonymous",
-    "unauthorized",
-    "cookie_session",
-    "bearer_token",
-    "oauth2_introspection",
-    "jwt",
-    "api_key",
-];
-pub const SUPPORTED_AUTHORIZERS: [&str; 3] = ["allow", "deny", "gatehouse"];
-pub const SUPPORTED_MUTATORS: [&str; 2] = ["noop", "header"];
+pub use super::handlers::{SUPPORTED_AUTHENTICATORS, SUPPORTED_AUTHORIZERS, SUPPORTED_MUTATORS};
 
 pub fn strategy(s: &str) -> Strategy {
     if s == "glob" {
@@ -84,69 +73,20 @@ fn read_file(path: &Path) -> Result<Vec<Value>, String> {
     }
 }
 
-/// Checks the parts of a rule that are this gateway's own: supported handlers and their
-/// configuration.
-fn check_supported(set: &RuleSet) -> Result<(), String> {
-    for (i, r) in set.rules.iter().enumerate() {
-        let rule = &r.rule;
-        let at = |m: String| format!("rule #{i} ({}): {m}", rule.id);
-        for a in &rule.authenticators {
-            if !SUPPORTED_AUTHENTICATORS.contains(&a.handler.as_str()) {
-                return Err(at(format!(
-                    "authenticator `{}` is not supported by Gatehouse yet (supported: {})",
-                    a.handler,
-                    SUPPORTED_AUTHENTICATORS.join(", ")
-                )));
-            }
-            super::decide::AuthenticatorConfig::parse(&a.handler, &a.config).map_err(at)?;
-        }
-        if !SUPPORTED_AUTHORIZERS.contains(&rule.authorizer.handler.as_str()) {
-            return Err(at(format!(
-                "authorizer `{}` is not supported by Gatehouse yet (supported: {})",
-                rule.authorizer.handler,
-                SUPPORTED_AUTHORIZERS.join(", ")
-            )));
-        }
-        super::decide::AuthorizerConfig::parse(&rule.authorizer.handler, &rule.authorizer.config)
-            .map_err(at)?;
-        for m in &rule.mutators {
-            if !SUPPORTED_MUTATORS.contains(&m.handler.as_str()) {
-                return Err(at(format!(
-                    "mutator `{}` is not supported by Gatehouse yet (supported: {})",
-                    m.handler,
-                    SUPPORTED_MUTATORS.join(", ")
-                )));
-            }
-            if m.handler == "header" {
-                let headers = m
-                    .config
-                    .get("headers")
-                    .and_then(Value::as_object)
-                    .ok_or_else(|| at("the header mutator needs `config.headers`".into()))?;
-                for (name, v) in headers {
-                    axum::http::HeaderName::from_bytes(name.as_bytes())
-                        .map_err(|_| at(format!("`{name}` is not a header name")))?;
-                    let t = v
-                        .as_str()
-                        .ok_or_else(|| at(format!("header `{name}`: expected a string")))?;
-                    Template::parse(t).map_err(|e| at(format!("header `{name}`: {e}")))?;
-                }
-            }
-        }
-        for e in &rule.errors {
-            super::decide::ErrorConfig::parse(&e.handler, &e.config).map_err(at)?;
-        }
-    }
-    Ok(())
-}
-
-/// Reads, parses and validates every rule from `paths`.
-pub fn load(paths: &[PathBuf], strategy: Strategy) -> Result<RuleSet, String> {
+/// Reads, parses and validates every rule from `paths`, compiling each rule's handlers; the
+/// first invalid one refuses the whole set, naming the rule, the handler and the key.
+pub fn load(paths: &[PathBuf], strategy: Strategy) -> Result<Rules, String> {
     let mut all = Vec::new();
     for f in rule_files(paths)? {
         all.extend(read_file(&f)?);
     }
     let set = parse_rules(Value::Array(all), strategy).map_err(|e| e.to_string())?;
-    check_supported(&set)?;
-    Ok(set)
+    let mut handlers = Vec::with_capacity(set.rules.len());
+    for (i, r) in set.rules.iter().enumerate() {
+        handlers.push(
+            super::handlers::compile(&r.rule)
+                .map_err(|e| format!("rule #{i} ({}): {e}", r.rule.id))?,
+        );
+    }
+    Ok(Rules { set, handlers })
 }

@@ -1,10 +1,21 @@
 //! The access gateway's decision side: Oathkeeper-compatible rules (loaded from files, reloaded
 //! when they change, the previous rules kept when a change is invalid) and the decision for a
 //! forwarded request (`decide`). The web layer serves it at `/decisions/*` on its own listener.
+//!
+//! The rules in force are one `Rules` snapshot: the matched rules and, beside each, its handlers
+//! compiled when the file loaded (`handlers`), swapped together on reload.
 
+pub mod client_credentials;
 pub mod decide;
+pub mod handlers;
+pub mod hydrator;
+pub mod id_token;
+pub mod introspection;
 pub mod jwks;
 pub mod load;
+pub mod outbound;
+pub mod remote_json;
+pub mod session_check;
 pub mod template;
 
 use std::sync::Arc;
@@ -17,9 +28,24 @@ use crate::credentials::CredentialService;
 use crate::oauth2::Provider;
 use crate::sessions::SessionService;
 
+/// The rules in force: the rule set and each rule's compiled handlers (same order).
+#[derive(Debug, Default)]
+pub struct Rules {
+    pub set: RuleSet,
+    pub handlers: Vec<handlers::RuleHandlers>,
+}
+
+impl std::ops::Deref for Rules {
+    type Target = RuleSet;
+
+    fn deref(&self) -> &RuleSet {
+        &self.set
+    }
+}
+
 pub struct Gateway {
     pub config: Arc<Config>,
-    pub rules: ArcSwap<RuleSet>,
+    pub rules: ArcSwap<Rules>,
     pub sessions: Arc<SessionService>,
     pub provider: Arc<Provider>,
     pub credentials: Arc<CredentialService>,
@@ -36,7 +62,7 @@ impl Gateway {
     ) -> Result<Gateway, String> {
         let a = &config.access_rules;
         let rules = if a.repositories.is_empty() {
-            RuleSet::default()
+            Rules::default()
         } else {
             load::load(&a.repositories, load::strategy(&a.matching_strategy))?
         };

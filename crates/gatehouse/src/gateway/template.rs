@@ -1,6 +1,11 @@
-//! Header templates in the subset of Oathkeeper's Go templates that header mutators use:
-//! literal text with `{{ print .Subject }}`, `{{ .Subject }}` and `{{ print .Extra.a.b }}`.
-//! Anything else is refused when the rules load, never at request time.
+//! Templates in the subset of Oathkeeper's Go templates that its handlers use: literal text
+//! with `{{ print .Subject }}`, `{{ .Subject }}`, `{{ print .Extra.a.b }}` and the matched
+//! request (`.MatchContext.Method`, `.MatchContext.URL`, `.MatchContext.URL.Scheme`, `.Host`,
+//! `.Path`, `.RawQuery`). Anything else is refused when the rules load, never at request time.
+//!
+//! Templates are parsed once, when the rules load. JSON templates (`remote_json`'s `payload`,
+//! `id_token`'s `claims`) render with every substituted value escaped as the inside of a JSON
+//! string, so a subject or a trait can never change the document's structure.
 
 use serde_json::Value;
 
@@ -9,6 +14,32 @@ enum Part {
     Text(String),
     Subject,
     Extra(Vec<String>),
+    Method,
+    Url,
+    Scheme,
+    Host,
+    Path,
+    RawQuery,
+}
+
+/// What a template is rendered over.
+pub struct Context<'a> {
+    pub subject: &'a str,
+    pub extra: &'a Value,
+    pub method: &'a str,
+    pub scheme: &'a str,
+    pub host: &'a str,
+    /// Path and query, as forwarded.
+    pub uri: &'a str,
+}
+
+/// How substituted values are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    /// As they are (header values drop control characters afterwards).
+    None,
+    /// As the inside of a JSON string.
+    Json,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +59,12 @@ impl Template {
             let expr = expr.strip_prefix("print ").map_or(expr, str::trim);
             parts.push(match expr {
                 ".Subject" => Part::Subject,
+                ".MatchContext.Method" => Part::Method,
+                ".MatchContext.URL" | ".MatchContext.URL.String" => Part::Url,
+                ".MatchContext.URL.Scheme" => Part::Scheme,
+                ".MatchContext.URL.Host" => Part::Host,
+                ".MatchContext.URL.Path" => Part::Path,
+                ".MatchContext.URL.RawQuery" => Part::RawQuery,
                 e if e.starts_with(".Extra.") => {
                     let path: Vec<String> =
                         e[".Extra.".len()..].split('.').map(str::to_owned).collect();
@@ -43,7 +80,7 @@ impl Template {
                 }
                 _ => {
                     return Err(format!(
-                        "`{{{{ {expr} }}}}` is not supported (use .Subject or .Extra.<key>)"
+                        "`{{{{ {expr} }}}}` is not supported (use .Subject, .Extra.<key> or .MatchContext.Method/URL[.Scheme|.Host|.Path|.RawQuery])"
                     ));
                 }
             });
@@ -60,22 +97,64 @@ impl Template {
 
     /// The value for a subject; values that are not strings are written as JSON.
     pub fn render(&self, subject: &str, extra: &Value) -> String {
+        let ctx = Context {
+            subject,
+            extra,
+            method: "",
+            scheme: "",
+            host: "",
+            uri: "",
+        };
         let mut out = String::new();
+        self.render_into(&mut out, &ctx, Escape::None);
+        out
+    }
+
+    /// Whether the template is only literal text (rendering it needs no context).
+    pub fn literal(&self) -> Option<&str> {
+        match self.0.as_slice() {
+            [] => Some(""),
+            [Part::Text(t)] => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Appends the rendered template to `out`.
+    pub fn render_into(&self, out: &mut String, ctx: &Context<'_>, escape: Escape) {
+        let put = |out: &mut String, s: &str| match escape {
+            Escape::None => out.push_str(s),
+            Escape::Json => {
+                let quoted = Value::String(s.to_owned()).to_string();
+                out.push_str(&quoted[1..quoted.len() - 1]);
+            }
+        };
+        let path_and_query = ctx.uri.split('#').next().unwrap_or_default();
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
         for p in &self.0 {
             match p {
                 Part::Text(t) => out.push_str(t),
-                Part::Subject => out.push_str(subject),
+                Part::Subject => put(out, ctx.subject),
+                Part::Method => put(out, ctx.method),
+                Part::Scheme => put(out, ctx.scheme),
+                Part::Host => put(out, ctx.host),
+                Part::Path => put(out, path),
+                Part::RawQuery => put(out, query),
+                Part::Url => {
+                    let url = format!("{}://{}{}", ctx.scheme, ctx.host, path_and_query);
+                    put(out, &url);
+                }
                 Part::Extra(path) => {
-                    let v = path.iter().try_fold(extra, |cur, k| cur.get(k));
+                    let v = path.iter().try_fold(ctx.extra, |cur, k| cur.get(k));
                     match v {
-                        Some(Value::String(s)) => out.push_str(s),
+                        Some(Value::String(s)) => put(out, s),
                         Some(Value::Null) | None => {}
-                        Some(other) => out.push_str(&other.to_string()),
+                        Some(other) => put(out, &other.to_string()),
                     }
                 }
             }
         }
-        out
     }
 }
 
@@ -99,10 +178,32 @@ mod tests {
     }
 
     #[test]
+    fn json_templates_escape_what_they_substitute() {
+        let extra = json!({"name": "a\"}, \"admin\": true, \"x\": \""});
+        let t = Template::parse(r#"{"who": "{{ print .Subject }}", "name": "{{ print .Extra.name }}", "path": "{{ .MatchContext.URL.Path }}"}"#)
+            .expect("parses");
+        let ctx = Context {
+            subject: "s\"1",
+            extra: &extra,
+            method: "GET",
+            scheme: "https",
+            host: "a.example.com",
+            uri: "/p?q=1",
+        };
+        let mut out = String::new();
+        t.render_into(&mut out, &ctx, Escape::Json);
+        let v: Value = serde_json::from_str(&out).expect("still JSON");
+        assert_eq!(v["who"], "s\"1");
+        assert_eq!(v["name"], extra["name"]);
+        assert_eq!(v["path"], "/p");
+        assert!(v.get("admin").is_none());
+    }
+
+    #[test]
     fn refuses_the_rest() {
         for bad in [
             "{{ .Subject ",
-            "{{ .MatchContext.URL }}",
+            "{{ .MatchContext.Header }}",
             "{{ printf \"%s\" .Subject }}",
             "x }}",
             "{{ .Extra. }}",

@@ -14,6 +14,7 @@ mod credentials;
 mod credentials_gateways;
 mod discovery;
 mod gateway;
+mod gateway_remote;
 mod identities;
 mod keys;
 mod logout;

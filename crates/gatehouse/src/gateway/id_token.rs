@@ -1,0 +1,121 @@
+//! The `id_token` mutator: a short-lived JWT for the upstream, signed with Gatehouse's current
+//! signing key (the one the OAuth provider signs ID tokens with), so the upstream verifies it
+//! with Gatehouse's `/.well-known/jwks.json`. `iss` is `issuer_url` or Gatehouse's issuer, `sub`
+//! the subject, `claims` a JSON template (e.g. `{"aud": ["app"], "email":
+//! "{{ print .Extra.email }}"}`), `exp` = now + `ttl` (default 1 minute), `iat`, `nbf` and a
+//! fresh `jti`; the registered claims are always Gatehouse's. Sent as
+//! `Authorization: Bearer <jwt>`, as Oathkeeper does.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::handlers::config;
+use super::outbound::http_url;
+use super::template::{Context, Escape, Template};
+use crate::config::Dur;
+
+const DEFAULT_TTL: Duration = Duration::from_secs(60);
+const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    issuer_url: Option<String>,
+    claims: Option<String>,
+    ttl: Option<Dur>,
+    jwks_url: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct IdToken {
+    issuer: Option<String>,
+    claims: Option<Template>,
+    ttl: i64,
+}
+
+impl IdToken {
+    pub fn compile(c: &Value) -> Result<IdToken, String> {
+        let raw: Raw = config(c)?;
+        if raw.jwks_url.is_some() {
+            return Err(
+                "`jwks_url`: Gatehouse signs with its own current key (published at /.well-known/jwks.json); remove the key"
+                    .into(),
+            );
+        }
+        let issuer = match raw.issuer_url {
+            Some(u) => {
+                http_url("issuer_url", &u)?;
+                Some(u)
+            }
+            None => None,
+        };
+        let claims = match raw.claims {
+            None => None,
+            Some(t) => {
+                let tpl = Template::parse(&t).map_err(|e| format!("`claims`: {e}"))?;
+                let mut out = String::new();
+                tpl.render_into(
+                    &mut out,
+                    &Context {
+                        subject: "s",
+                        extra: &Value::Null,
+                        method: "GET",
+                        scheme: "https",
+                        host: "h",
+                        uri: "/",
+                    },
+                    Escape::Json,
+                );
+                match serde_json::from_str::<Value>(&out) {
+                    Ok(Value::Object(_)) => {}
+                    _ => return Err("`claims` must be a JSON object".into()),
+                }
+                Some(tpl)
+            }
+        };
+        let ttl = raw.ttl.map_or(DEFAULT_TTL, |d| d.0);
+        if ttl.is_zero() || ttl > MAX_TTL {
+            return Err("`ttl` must be between 1s and 24h".into());
+        }
+        Ok(IdToken {
+            issuer,
+            claims,
+            ttl: i64::try_from(ttl.as_secs()).unwrap_or(60),
+        })
+    }
+
+    /// The signed token.
+    pub fn mint(
+        &self,
+        key: &gatehouse_crypto::SigningKey,
+        default_issuer: &str,
+        ctx: &Context<'_>,
+        now: i64,
+    ) -> Result<String, String> {
+        let mut claims = match &self.claims {
+            None => serde_json::Map::new(),
+            Some(t) => {
+                let mut out = String::new();
+                t.render_into(&mut out, ctx, Escape::Json);
+                match serde_json::from_str::<Value>(&out) {
+                    Ok(Value::Object(m)) => m,
+                    _ => return Err("the rendered `claims` are not a JSON object".into()),
+                }
+            }
+        };
+        let iss = self.issuer.as_deref().unwrap_or(default_issuer);
+        claims.insert("iss".into(), Value::from(iss));
+        claims.insert("sub".into(), Value::from(ctx.subject));
+        claims.insert("iat".into(), Value::from(now));
+        claims.insert("nbf".into(), Value::from(now));
+        claims.insert("exp".into(), Value::from(now + self.ttl));
+        claims.insert("jti".into(), Value::from(uuid::Uuid::new_v4().to_string()));
+        Ok(gatehouse_crypto::jwt::sign(
+            key,
+            Some("JWT"),
+            &Value::Object(claims),
+        ))
+    }
+}
