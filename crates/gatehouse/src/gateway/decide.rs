@@ -817,11 +817,17 @@ impl Gateway {
                 return Ok(self.refuse(None, ErrorKind::NotFound, &e.to_string(), r));
             }
         };
+        if let Some(limited) = self.limit_request(r, &rule.rule.id, now).await {
+            return Ok(limited);
+        }
         let mut subject = None;
         for a in &rule.rule.authenticators {
             match self.authenticate(&a.handler, &a.config, r, now).await? {
                 Auth::Skip => continue,
                 Auth::Ok(s) => {
+                    if let Some(limited) = self.limit_subject(&a.handler, &s, now).await {
+                        return Ok(limited);
+                    }
                     subject = Some(s);
                     break;
                 }

@@ -2,9 +2,11 @@
 //! when they change, the previous rules kept when a change is invalid) and the decision for a
 //! forwarded request (`decide`). The web layer serves it at `/decisions/*` on its own listener.
 
+pub mod client_ip;
 pub mod decide;
 pub mod jwks;
 pub mod load;
+pub mod ratelimit;
 pub mod template;
 
 use std::sync::Arc;
@@ -24,6 +26,8 @@ pub struct Gateway {
     pub provider: Arc<Provider>,
     pub credentials: Arc<CredentialService>,
     pub jwks: jwks::JwksCache,
+    /// `access_rules.rate_limits`, counted here or in Redis.
+    pub limiter: ratelimit::RateLimiter,
 }
 
 impl Gateway {
@@ -40,7 +44,9 @@ impl Gateway {
         } else {
             load::load(&a.repositories, load::strategy(&a.matching_strategy))?
         };
+        let limiter = ratelimit::RateLimiter::new(&config, provider.metrics.clone())?;
         Ok(Gateway {
+            limiter,
             rules: ArcSwap::from_pointee(rules),
             config,
             sessions,
