@@ -154,10 +154,9 @@ async fn without_limits_nothing_is_counted() {
     assert!(!metrics.contains("op=\"rate_limit\""), "{metrics}");
 }
 
-/// A redis-server of this test's own, on a free port, without persistence.
-async fn own_redis() -> Option<(Proc, String)> {
+/// A redis-server of this test's own on `port`, without persistence (`None`: skip, outside CI).
+pub async fn own_redis_on(port: u16) -> Option<Proc> {
     let server = binary(&["/usr/bin/redis-server", "/usr/local/bin/redis-server"])?;
-    let port = free_port();
     let mut proc = Proc(
         Command::new(server)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -168,6 +167,13 @@ async fn own_redis() -> Option<(Proc, String)> {
             .expect("start redis-server"),
     );
     wait_listening(port, &mut proc, "redis-server").await;
+    Some(proc)
+}
+
+/// [`own_redis_on`] a free port, with its URL.
+pub async fn own_redis() -> Option<(Proc, String)> {
+    let port = free_port();
+    let proc = own_redis_on(port).await?;
     Some((proc, format!("redis://127.0.0.1:{port}/0")))
 }
 

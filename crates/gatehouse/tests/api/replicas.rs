@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::credentials_gateways::{Proc, free_port, wait_listening};
+use crate::credentials_gateways::{Proc, binary, free_port, wait_listening};
+use crate::gateway_ratelimit::own_redis_on;
 use crate::harness::postgres_dsn;
+use crate::harness::{Backend, TestApp};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -270,4 +272,88 @@ async fn revocations_on_one_replica_reach_the_others_caches() {
         .is_some(),
         "B counts what it received"
     );
+}
+
+/// The metric's value in an in-process app.
+fn metric(app: &TestApp, name: &str) -> Option<f64> {
+    app.app
+        .provider
+        .metrics
+        .encode()
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+async fn wait_metric(app: &TestApp, name: &str, want: f64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while metric(app, name) != Some(want) {
+        assert!(
+            Instant::now() < deadline,
+            "{name} is {:?}, not {want}, after 15 s",
+            metric(app, name)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `redis-cli PUBLISH`, as another replica would.
+fn publish(port: u16, channel: &str, message: &str) {
+    let cli = binary(&["/usr/bin/redis-cli", "/usr/local/bin/redis-cli"]).expect("redis-cli");
+    let out = Command::new(cli)
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["PUBLISH", channel, message])
+        .output()
+        .expect("redis-cli");
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_subscriber_reconnects_when_redis_comes_back() {
+    let port = free_port();
+    let Some(mut redis) = own_redis_on(port).await else {
+        return;
+    };
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.redis.url = Some(format!("redis://127.0.0.1:{port}/0"));
+    })
+    .await;
+    const CONNECTED: &str = "gatehouse_redis_connected";
+    const RECEIVED: &str =
+        "gatehouse_cache_invalidations_total{direction=\"received\",kind=\"token\"}";
+    let message = format!(
+        r#"{{"from":"other","kind":"token","keys":["{}"]}}"#,
+        "ab".repeat(32)
+    );
+    wait_metric(&app, CONNECTED, 1.0).await;
+    publish(port, "gatehouse:invalidate", &message);
+    wait_metric(&app, RECEIVED, 1.0).await;
+    // Messages that are not ours to read are ignored, not applied.
+    publish(
+        port,
+        "gatehouse:invalidate",
+        r#"{"from":"x","kind":"token","keys":["../../etc"]}"#,
+    );
+
+    // Redis goes away: the subscriber notices and counts it; the app keeps serving.
+    let _ = redis.0.kill();
+    let _ = redis.0.wait();
+    wait_metric(&app, CONNECTED, 0.0).await;
+    let health = app
+        .http
+        .get(format!("{}/health/alive", app.public))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.status(), StatusCode::OK);
+    assert!(
+        metric(&app, "gatehouse_redis_errors_total{op=\"subscribe\"}").is_some_and(|n| n >= 1.0)
+    );
+
+    // Back on the same port: subscribed again (with backoff), and messages arrive again.
+    let _redis = own_redis_on(port).await.expect("redis-server again");
+    wait_metric(&app, CONNECTED, 1.0).await;
+    publish(port, "gatehouse:invalidate", &message);
+    wait_metric(&app, RECEIVED, 2.0).await;
 }
