@@ -1,10 +1,11 @@
 //! Cache invalidation across replicas. Each replica keeps hot-path caches (whoami sessions,
-//! credential verdicts, introspected tokens) for a bounded TTL; a revocation purges this
+//! credential verdicts, introspected tokens, OAuth 2.0 clients) for a bounded TTL; a revocation purges this
 //! replica's entry at once and, when `redis.url` is set, is published on `redis.channel` so that
 //! every other replica purges its copy too.
 //!
 //! Messages carry digests and ids only, never a secret:
-//! `{"from":"<replica>","kind":"session"|"credential"|"credential_owner"|"token","keys":[...]}`.
+//! `{"from":"<replica>","kind":"session"|"credential"|"credential_owner"|"token"|"client",`
+//! `"keys":[...]}`.
 //! Publishing never waits: messages go through a bounded queue to a publisher task (a full queue
 //! drops the message and counts it). The subscriber reconnects with backoff; while it is
 //! disconnected the caches still expire by their TTL, and on every (re)subscription it clears
@@ -34,6 +35,8 @@ pub enum Kind {
     CredentialOwner,
     /// OAuth 2.0 token digests.
     Token,
+    /// OAuth 2.0 client ids (changed or deleted clients).
+    Client,
 }
 
 impl Kind {
@@ -43,14 +46,15 @@ impl Kind {
             Kind::Credential => "credential",
             Kind::CredentialOwner => "credential_owner",
             Kind::Token => "token",
+            Kind::Client => "client",
         }
     }
 
     /// Digests are 64 lower-case hex characters; owners are ids or service names.
     fn key_ok(self, k: &str) -> bool {
         match self {
-            Kind::CredentialOwner => {
-                !k.is_empty() && k.len() <= 200 && !k.chars().any(char::is_control)
+            Kind::CredentialOwner | Kind::Client => {
+                !k.is_empty() && k.len() <= 255 && !k.chars().any(char::is_control)
             }
             _ => k.len() == 64 && k.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
         }
@@ -186,6 +190,7 @@ pub struct Caches {
     pub sessions: SessionCache,
     pub credentials: CredentialCache,
     pub tokens: moka::sync::Cache<String, Arc<gatehouse_store::TokenRow>>,
+    pub clients: moka::sync::Cache<String, Arc<crate::oauth2::clients::StoredClient>>,
 }
 
 impl Caches {
@@ -212,6 +217,11 @@ impl Caches {
                     self.tokens.invalidate(k);
                 }
             }
+            Kind::Client => {
+                for k in &m.keys {
+                    self.clients.invalidate(k);
+                }
+            }
         }
     }
 
@@ -220,6 +230,7 @@ impl Caches {
         self.sessions.clear_local();
         self.credentials.clear_local();
         self.tokens.invalidate_all();
+        self.clients.invalidate_all();
     }
 }
 

@@ -246,6 +246,7 @@ pub async fn serve_all(
             sessions: app.provider.session_cache.clone(),
             credentials: app.state.credentials.cache.clone(),
             tokens: app.provider.token_cache.clone(),
+            clients: app.provider.client_cache.clone(),
         },
         app.config.clone(),
         wait(rx.clone()),

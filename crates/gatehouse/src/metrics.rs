@@ -40,7 +40,7 @@ pub struct RedisOpLabels {
 pub struct InvalidationLabels {
     /// `published`, `received` or `dropped` (the outgoing queue was full).
     pub direction: &'static str,
-    /// `session`, `credential`, `credential_owner` or `token`.
+    /// `session`, `credential`, `credential_owner`, `token` or `client`.
     pub kind: &'static str,
 }
 

@@ -112,6 +112,13 @@ impl Provider {
         }
     }
 
+    /// Drops a changed or deleted client from the cache at once, here and on every other replica.
+    pub fn purge_client(&self, client_id: &str) {
+        self.client_cache.invalidate(client_id);
+        self.bus
+            .publish(crate::invalidation::Kind::Client, &[client_id.to_owned()]);
+    }
+
     /// Drops revoked tokens from the cache at once, here and on every other replica.
     pub fn purge_tokens(&self, hashes: &[String]) {
         for h in hashes {

@@ -263,6 +263,36 @@ async fn revocations_on_one_replica_reach_the_others_caches() {
     })
     .await;
     eprintln!("PAT revoked on A, refused by B after {took:?}");
+
+    // A client made on A and used at B's token endpoint (cached there); deleted on A, refused by
+    // B's token endpoint.
+    let (status, client) = post(
+        &http,
+        format!("{}/admin/clients", a.admin),
+        json!({"client_name": "machine", "grant_types": ["client_credentials"], "scope": "read"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{client}");
+    let client_id = client["client_id"].as_str().expect("id").to_owned();
+    let client_secret = client["client_secret"].as_str().expect("secret").to_owned();
+    let grant = || async {
+        http.post(format!("{}/oauth2/token", b.public))
+            .basic_auth(&client_id, Some(&client_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token")
+            .status()
+    };
+    assert_eq!(grant().await, StatusCode::OK);
+    let deleted = http
+        .delete(format!("{}/admin/clients/{client_id}", a.admin))
+        .send()
+        .await
+        .expect("delete client");
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    let took = until(StatusCode::UNAUTHORIZED, Duration::from_secs(1), grant).await;
+    eprintln!("client deleted on A, refused by B after {took:?}");
     assert!(
         b.metric(
             &http,
