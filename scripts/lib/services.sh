@@ -4,6 +4,8 @@
 #   ensure_packages P..  apt-get install the Debian packages that are missing
 #   start_postgres       throwaway PostgreSQL cluster on 127.0.0.1:<free port>;
 #                        exports GATEHOUSE_TEST_POSTGRES_DSN (+ GATEHOUSE_PG_*)
+#   start_redis          throwaway redis-server on 127.0.0.1:<free port>, no persistence;
+#                        exports GATEHOUSE_TEST_REDIS_URL
 #   register_cleanup CMD run CMD (an eval'd string) from stop_services
 #   stop_services        stop everything started here (idempotent; use in a trap)
 # Everything binds to 127.0.0.1 only and lives in a mktemp -d directory.
@@ -144,4 +146,44 @@ HBA
     export GATEHOUSE_PG_DIR=$_GH_PG_DIR
     export GATEHOUSE_TEST_POSTGRES_DSN="postgres://postgres@127.0.0.1:$port/gatehouse_test"
     _gh_log "postgres ready: $GATEHOUSE_TEST_POSTGRES_DSN (dir $_GH_PG_DIR)"
+}
+
+_gh_redis_stop() {
+    [[ -n ${_GH_REDIS_DIR:-} && -d ${_GH_REDIS_DIR:-/nonexistent} ]] || return 0
+    if [[ -f $_GH_REDIS_DIR/redis.pid ]]; then
+        kill "$(cat "$_GH_REDIS_DIR/redis.pid")" 2>/dev/null || true
+        local i
+        for i in $(seq 1 50); do
+            kill -0 "$(cat "$_GH_REDIS_DIR/redis.pid")" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
+    rm -rf "$_GH_REDIS_DIR"
+    _GH_REDIS_DIR=
+}
+
+# start_redis — redis-server in a temp dir, 127.0.0.1 only, no RDB/AOF persistence.
+# (Debian's own redis-server service does not start: ensure_packages' policy-rc.d.)
+start_redis() {
+    ensure_packages redis-server
+    _GH_REDIS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-redis.XXXXXX")
+    register_cleanup _gh_redis_stop
+    local port attempt i
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+            --dir "$_GH_REDIS_DIR" --daemonize yes --pidfile "$_GH_REDIS_DIR/redis.pid" \
+            --logfile "$_GH_REDIS_DIR/redis.log" >/dev/null || true
+        for i in $(seq 1 50); do
+            if redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; then
+                export GATEHOUSE_TEST_REDIS_URL="redis://127.0.0.1:$port/0"
+                _gh_log "redis ready: $GATEHOUSE_TEST_REDIS_URL (dir $_GH_REDIS_DIR)"
+                return 0
+            fi
+            sleep 0.1
+        done
+        _gh_log "redis did not start on port $port (attempt $attempt)"
+        tail -n 20 "$_GH_REDIS_DIR/redis.log" >&2 || true
+    done
+    return 1
 }

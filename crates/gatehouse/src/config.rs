@@ -16,9 +16,11 @@ use serde_json::Value;
 mod credentials;
 mod gateway;
 mod identity;
+mod replicas;
 pub use credentials::*;
 pub use gateway::*;
 pub use identity::*;
+pub use replicas::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -268,6 +270,7 @@ pub struct Config {
     pub rate_limits: RateLimits,
     pub credentials: CredentialsConfig,
     pub access_rules: AccessRules,
+    pub redis: RedisConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -420,6 +423,7 @@ impl Default for Config {
             rate_limits: RateLimits::default(),
             credentials: CredentialsConfig::default(),
             access_rules: AccessRules::default(),
+            redis: RedisConfig::default(),
         }
     }
 }
@@ -606,6 +610,7 @@ impl Config {
         self.credentials.validate()?;
         self.access_rules.validate()?;
         self.serve.proxy.validate()?;
+        self.redis.validate()?;
         if self.serve.request_body_limit < 1024 {
             return Err(key_err(
                 "serve.request_body_limit",
@@ -887,6 +892,47 @@ mod tests {
             let e = Config::load(None, env(&[(k, v)])).expect_err(k);
             assert!(e.to_string().contains('`'), "{e}");
         }
+    }
+
+    #[test]
+    fn redis_and_rate_limit_keys_are_validated() {
+        let c = Config::load(
+            None,
+            env(&[
+                ("GATEHOUSE_REDIS_URL", "redis://:pw@127.0.0.1:6380/2"),
+                ("GATEHOUSE_ACCESS_RULES_RATE_LIMITS_PER_IP_PER_MINUTE", "60"),
+                (
+                    "GATEHOUSE_ACCESS_RULES_RATE_LIMITS_TRUSTED_PROXIES",
+                    "10.0.0.0/8,127.0.0.1",
+                ),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(c.redis.url.as_deref(), Some("redis://:pw@127.0.0.1:6380/2"));
+        assert_eq!(c.redis.channel, "gatehouse:invalidate");
+        assert_eq!(c.access_rules.rate_limits.per_ip_per_minute, 60);
+        assert_eq!(c.access_rules.rate_limits.trusted_proxies.len(), 2);
+        assert!(c.access_rules.rate_limits.any());
+        for (k, v, key) in [
+            ("GATEHOUSE_REDIS_URL", "http://:secretpw@host", "redis.url"),
+            ("GATEHOUSE_REDIS_URL", "redis://:secretpw@[::1", "redis.url"),
+            ("GATEHOUSE_REDIS_CHANNEL", "two words", "redis.channel"),
+            (
+                "GATEHOUSE_ACCESS_RULES_RATE_LIMITS_TRUSTED_PROXIES",
+                "10.0.0.0/99",
+                "access_rules.rate_limits.trusted_proxies[0]",
+            ),
+            (
+                "GATEHOUSE_ACCESS_RULES_RATE_LIMITS_PER_IP_PER_MINUTE",
+                "-1",
+                "access_rules.rate_limits",
+            ),
+        ] {
+            let e = Config::load(None, env(&[(k, v)])).expect_err(k).to_string();
+            assert!(e.contains(key), "{k}={v}: {e}");
+            assert!(!e.contains("secretpw"), "the password is not repeated: {e}");
+        }
+        assert!(!Config::default().access_rules.rate_limits.any());
     }
 
     #[test]

@@ -11,11 +11,13 @@ pub mod credentials;
 pub mod error;
 pub mod gateway;
 pub mod identity;
+pub mod invalidation;
 pub mod janitor;
 pub mod json_patch;
 pub mod keys;
 pub mod metrics;
 pub mod oauth2;
+pub mod redis_conn;
 pub mod selfservice;
 pub mod sessions;
 pub mod web;
@@ -137,7 +139,7 @@ impl App {
             config.clone(),
             store.clone(),
             provider.audit.clone(),
-            credentials::new_cache(config.credentials.cache_ttl.0),
+            credentials::new_cache(config.credentials.cache_ttl.0, provider.bus.clone()),
         ));
         let identities = Arc::new(identity::IdentityService::new(
             config.clone(),
@@ -262,6 +264,17 @@ pub async fn serve_all(
         wait(rx.clone()),
     ));
     let watcher = tokio::spawn(app.state.gateway.clone().watch(wait(rx.clone())));
+    let mut bus = tokio::spawn(invalidation::run(
+        app.provider.bus.clone(),
+        invalidation::Caches {
+            sessions: app.provider.session_cache.clone(),
+            credentials: app.state.credentials.cache.clone(),
+            tokens: app.provider.token_cache.clone(),
+            clients: app.provider.client_cache.clone(),
+        },
+        app.config.clone(),
+        wait(rx.clone()),
+    ));
     let mut tasks = Vec::new();
     if let Some(l) = decisions {
         let router = web::decisions_router(app.state.clone())
@@ -304,6 +317,13 @@ pub async fn serve_all(
     }
     janitor.abort();
     watcher.abort();
+    // The subscriber stops at shutdown by itself; it must not outlive the listeners.
+    if tokio::time::timeout(std::time::Duration::from_secs(2), &mut bus)
+        .await
+        .is_err()
+    {
+        bus.abort();
+    }
     // The last batch of credential uses is written as the listeners stop.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), usage).await;
     // The worker stops by itself between sends; give the send in flight a moment so its message is

@@ -12,6 +12,7 @@ use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -30,6 +31,26 @@ pub struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RedisOpLabels {
+    /// `subscribe`, `publish` or `rate_limit`.
+    pub op: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InvalidationLabels {
+    /// `published`, `received` or `dropped` (the outgoing queue was full).
+    pub direction: &'static str,
+    /// `session`, `credential`, `credential_owner`, `token` or `client`.
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    /// `global`, `ip`, `user` or `rule`.
+    pub scope: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct GrantLabels {
     pub grant_type: String,
 }
@@ -41,6 +62,14 @@ pub struct Metrics {
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,
     pub tokens_issued: Family<GrantLabels, Counter>,
+    /// 1 while the invalidation subscriber is connected to Redis.
+    pub redis_connected: Gauge,
+    pub redis_errors: Family<RedisOpLabels, Counter>,
+    pub invalidations: Family<InvalidationLabels, Counter>,
+    /// Decisions refused with 429, by the limit that refused them.
+    pub rate_limited: Family<LimitLabels, Counter>,
+    /// Decisions counted on this replica only because Redis could not be reached.
+    pub rate_limit_local_fallback: Counter,
 }
 
 impl Default for Metrics {
@@ -64,6 +93,36 @@ impl Default for Metrics {
             "Token responses issued by the token endpoint",
             tokens_issued.clone(),
         );
+        let redis_connected = Gauge::default();
+        let redis_errors = Family::<RedisOpLabels, Counter>::default();
+        let invalidations = Family::<InvalidationLabels, Counter>::default();
+        let rate_limited = Family::<LimitLabels, Counter>::default();
+        let rate_limit_local_fallback = Counter::default();
+        registry.register(
+            "redis_connected",
+            "1 while the cache-invalidation subscriber is connected to Redis",
+            redis_connected.clone(),
+        );
+        registry.register(
+            "redis_errors",
+            "Failed Redis operations (subscribe, publish, rate_limit)",
+            redis_errors.clone(),
+        );
+        registry.register(
+            "cache_invalidations",
+            "Cache invalidations exchanged with the other replicas",
+            invalidations.clone(),
+        );
+        registry.register(
+            "gateway_rate_limited",
+            "Decisions refused with 429, by limit",
+            rate_limited.clone(),
+        );
+        registry.register(
+            "gateway_rate_limit_local_fallback",
+            "Decisions counted on this replica only because Redis was unreachable",
+            rate_limit_local_fallback.clone(),
+        );
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         Metrics {
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -71,6 +130,11 @@ impl Default for Metrics {
             requests,
             latency,
             tokens_issued,
+            redis_connected,
+            redis_errors,
+            invalidations,
+            rate_limited,
+            rate_limit_local_fallback,
         }
     }
 }

@@ -26,7 +26,8 @@ pub struct CredentialsConfig {
     /// allowed while `max_lifetime` is unset).
     pub default_lifetime: Option<Dur>,
     /// How long a validation result (found, or not found) is cached on this replica. Revoking or
-    /// regenerating purges the entry at once on the replica that did it.
+    /// regenerating purges the entry at once on the replica that did it, and on the others
+    /// through Redis when `redis.url` is set.
     pub cache_ttl: Dur,
     /// How often the batched `last_used_at` updates are written.
     pub usage_flush_interval: Dur,

@@ -1,6 +1,7 @@
 //! `access_rules.*` (Oathkeeper's key names): where the gateway's rules come from and how their
 //! URLs are matched.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,6 +20,36 @@ pub struct AccessRules {
     /// How often the files are checked for changes; a change that fails to parse or validate is
     /// logged and the rules in force stay.
     pub reload_interval: Dur,
+    /// Requests the gateway lets through before it answers 429 (0: no limit).
+    pub rate_limits: GatewayRateLimits,
+}
+
+/// `access_rules.rate_limits.*`: fixed windows, counted on this replica, or in Redis for all
+/// replicas together when `redis.url` is set. Every limit is off (0) by default.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayRateLimits {
+    /// Decisions per second, all clients together.
+    pub global_per_second: u32,
+    /// Decisions per minute per client IP.
+    pub per_ip_per_minute: u32,
+    /// Decisions per minute per authenticated subject (identity, credential owner, client).
+    pub per_user_per_minute: u32,
+    /// Per rule: rule id -> decisions per minute for that rule, all clients together.
+    pub rules: BTreeMap<String, u32>,
+    /// Peers (IP addresses or CIDR ranges) whose `X-Forwarded-For` is believed: the client IP
+    /// is then the right-most address in it that is not one of them. Empty: the peer's address.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl GatewayRateLimits {
+    /// Whether any limit is on (if none is, decisions never look at a counter).
+    pub fn any(&self) -> bool {
+        self.global_per_second > 0
+            || self.per_ip_per_minute > 0
+            || self.per_user_per_minute > 0
+            || self.rules.values().any(|n| *n > 0)
+    }
 }
 
 impl Default for AccessRules {
@@ -27,6 +58,7 @@ impl Default for AccessRules {
             repositories: Vec::new(),
             matching_strategy: "regexp".into(),
             reload_interval: Dur(Duration::from_secs(1)),
+            rate_limits: GatewayRateLimits::default(),
         }
     }
 }
@@ -44,6 +76,22 @@ impl AccessRules {
                 "access_rules.reload_interval",
                 "must be longer than zero",
             ));
+        }
+        for id in self.rate_limits.rules.keys() {
+            if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {
+                return Err(key_err(
+                    "access_rules.rate_limits.rules",
+                    "rule ids are 1 to 256 characters without control characters",
+                ));
+            }
+        }
+        for (i, p) in self.rate_limits.trusted_proxies.iter().enumerate() {
+            if crate::gateway::client_ip::Cidr::parse(p).is_none() {
+                return Err(key_err(
+                    &format!("access_rules.rate_limits.trusted_proxies[{i}]"),
+                    "expected an IP address or a CIDR range such as 10.0.0.0/8",
+                ));
+            }
         }
         Ok(())
     }

@@ -87,7 +87,8 @@ pub struct SessionConfig {
     pub earliest_possible_extend: Dur,
     pub cookie: SessionCookie,
     pub whoami: SessionWhoami,
-    /// How long a whoami answer may come from the in-process cache (revocation purges it).
+    /// How long a whoami answer may come from the in-process cache (revocation purges it here,
+    /// and on the other replicas through Redis when `redis.url` is set).
     pub cache_ttl: Dur,
 }
 

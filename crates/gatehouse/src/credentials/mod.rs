@@ -3,8 +3,8 @@
 //!
 //! Secrets are `{prefix}_{43 random base62}{6-character checksum}` (see
 //! `gatehouse_crypto::token`): a mistyped token is refused by its checksum before any lookup,
-//! and only the SHA-256 digest is stored. Validation is cached per digest on this replica and
-//! purged on revocation or regeneration; uses are recorded in memory and written in batches
+//! and only the SHA-256 digest is stored. Validation is cached per digest on each replica and
+//! purged on revocation or regeneration (on the others through the invalidation bus); uses are recorded in memory and written in batches
 //! (`last_used_at`), off the request path.
 
 pub mod orgs;
@@ -25,6 +25,7 @@ use crate::clock::rfc3339;
 use crate::config::{Config, Dur};
 use crate::error::{Error, Result};
 use crate::identity::model::{Identity, State};
+use crate::invalidation::{Bus, Kind as Invalidated};
 
 pub use usage::UsageRecorder;
 
@@ -244,34 +245,73 @@ pub enum Lookup {
     },
 }
 
-pub type CredentialCache = moka::sync::Cache<String, Arc<Lookup>>;
-
-pub fn new_cache(ttl: Duration) -> CredentialCache {
-    moka::sync::Cache::builder()
-        .max_capacity(200_000)
-        .time_to_live(ttl.max(Duration::from_millis(1)))
-        .support_invalidation_closures()
-        .build()
+/// Verdicts per secret digest on this replica, for at most `credentials.cache_ttl`. The purges
+/// ([`purge`], [`purge_owner`]) also tell the other replicas through the invalidation bus.
+#[derive(Clone)]
+pub struct CredentialCache {
+    local: moka::sync::Cache<String, Arc<Lookup>>,
+    bus: Bus,
 }
 
-/// Drops the cached results for these digests.
+pub fn new_cache(ttl: Duration, bus: Bus) -> CredentialCache {
+    CredentialCache {
+        local: moka::sync::Cache::builder()
+            .max_capacity(200_000)
+            .time_to_live(ttl.max(Duration::from_millis(1)))
+            .support_invalidation_closures()
+            .build(),
+        bus,
+    }
+}
+
+impl CredentialCache {
+    pub fn get(&self, hash: &str) -> Option<Arc<Lookup>> {
+        self.local.get(hash)
+    }
+
+    pub fn insert(&self, hash: String, l: Arc<Lookup>) {
+        self.local.insert(hash, l);
+    }
+
+    /// This replica only (another replica said so).
+    pub fn invalidate_local(&self, hash: &str) {
+        self.local.invalidate(hash);
+    }
+
+    /// This replica only.
+    pub fn purge_owner_local(&self, owner: &str) {
+        let owner = owner.to_owned();
+        if self
+            .local
+            .invalidate_entries_if(
+                move |_, v| matches!(&**v, Lookup::Known { row, .. } if row.owner == owner),
+            )
+            .is_err()
+        {
+            self.local.invalidate_all();
+        }
+    }
+
+    pub fn clear_local(&self) {
+        self.local.invalidate_all();
+    }
+}
+
+/// Drops the cached results for these digests, on every replica.
 pub fn purge(cache: &CredentialCache, hashes: &[String]) {
     for h in hashes {
-        cache.invalidate(h);
+        cache.local.invalidate(h);
     }
+    cache.bus.publish(Invalidated::Credential, hashes);
 }
 
-/// Drops the cached results of every credential of `owner` (its roles or state changed).
+/// Drops the cached results of every credential of `owner` (its roles or state changed), on
+/// every replica.
 pub fn purge_owner(cache: &CredentialCache, owner: &str) {
-    let owner = owner.to_owned();
-    if cache
-        .invalidate_entries_if(
-            move |_, v| matches!(&**v, Lookup::Known { row, .. } if row.owner == owner),
-        )
-        .is_err()
-    {
-        cache.invalidate_all();
-    }
+    cache.purge_owner_local(owner);
+    cache
+        .bus
+        .publish(Invalidated::CredentialOwner, &[owner.to_owned()]);
 }
 
 /// The scopes in a row (a JSON array).

@@ -842,11 +842,24 @@ impl Gateway {
         let (Some(rule), Some(h)) = (rules.set.rules.get(index), rules.handlers.get(index)) else {
             return Ok(self.refuse(None, ErrorKind::Internal, "the rule has no handlers", r));
         };
+        if let Some(limited) = self.limit_request(r, &rule.rule.id, now).await {
+            return Ok(limited);
+        }
         let mut subject = None;
         for a in &h.authenticators {
             match self.authenticate(a, r, now, h.needs_extra).await? {
                 Auth::Skip => continue,
                 Auth::Ok(s) => {
+                    if let Some(limited) = self
+                        .limit_subject(
+                            matches!(a, Authenticator::Noop | Authenticator::Anonymous { .. }),
+                            &s,
+                            now,
+                        )
+                        .await
+                    {
+                        return Ok(limited);
+                    }
                     subject = Some(s);
                     break;
                 }

@@ -6,6 +6,7 @@
 //! compiled when the file loaded (`handlers`), swapped together on reload.
 
 pub mod client_credentials;
+pub mod client_ip;
 pub mod decide;
 pub mod handlers;
 pub mod hydrator;
@@ -14,6 +15,7 @@ pub mod introspection;
 pub mod jwks;
 pub mod load;
 pub mod outbound;
+pub mod ratelimit;
 pub mod remote_json;
 pub mod session_check;
 pub mod template;
@@ -50,6 +52,8 @@ pub struct Gateway {
     pub provider: Arc<Provider>,
     pub credentials: Arc<CredentialService>,
     pub jwks: jwks::JwksCache,
+    /// `access_rules.rate_limits`, counted here or in Redis.
+    pub limiter: ratelimit::RateLimiter,
 }
 
 impl Gateway {
@@ -66,7 +70,9 @@ impl Gateway {
         } else {
             load::load(&a.repositories, load::strategy(&a.matching_strategy))?
         };
+        let limiter = ratelimit::RateLimiter::new(&config, provider.metrics.clone())?;
         Ok(Gateway {
+            limiter,
             rules: ArcSwap::from_pointee(rules),
             config,
             sessions,

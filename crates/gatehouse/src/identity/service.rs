@@ -505,9 +505,8 @@ impl IdentityService {
                     .store
                     .list_sessions(Some(&i.id), Some(true), 10_000, 0)
                     .await?;
-                for s in sessions {
-                    self.session_cache.invalidate(&s.token_hash);
-                }
+                let hashes: Vec<String> = sessions.into_iter().map(|s| s.token_hash).collect();
+                self.session_cache.purge(&hashes);
                 crate::credentials::purge_owner(&self.credentials.cache, &i.id);
                 Ok(())
             }

@@ -235,7 +235,7 @@ impl Provider {
             now,
         )?;
         self.store.update_client(&updated).await?;
-        self.client_cache.invalidate(client_id);
+        self.purge_client(client_id);
         self.audit.record(
             event::CLIENT_UPDATED,
             Event {
@@ -266,7 +266,7 @@ impl Provider {
         if !self.store.delete_client(client_id).await? {
             return Err(Error::NotFound("the client does not exist".into()));
         }
-        self.client_cache.invalidate(client_id);
+        self.purge_client(client_id);
         self.audit.record(
             event::CLIENT_DELETED,
             Event {

@@ -78,15 +78,20 @@ pub struct Provider {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The identity sessions' whoami cache, shared with the identity and session services.
     pub session_cache: crate::sessions::SessionCache,
+    /// Tells the other replicas what to purge (a no-op without Redis).
+    pub bus: crate::invalidation::Bus,
 }
 
 impl Provider {
     pub fn new(config: Arc<Config>, store: Arc<dyn Store>, keys: Arc<KeyManager>) -> Provider {
         let issuer = config.issuer();
+        let metrics = Arc::<crate::metrics::Metrics>::default();
+        let bus = crate::invalidation::Bus::new(metrics.clone());
         Provider {
             audit: crate::audit::AuditLog::new(store.clone()),
-            metrics: Arc::default(),
-            session_cache: crate::sessions::new_cache(config.session.cache_ttl.0),
+            session_cache: crate::sessions::new_cache(config.session.cache_ttl.0, bus.clone()),
+            metrics,
+            bus,
             issuer,
             config,
             store,
@@ -107,10 +112,18 @@ impl Provider {
         }
     }
 
-    /// Drops revoked tokens from the local cache at once.
+    /// Drops a changed or deleted client from the cache at once, here and on every other replica.
+    pub fn purge_client(&self, client_id: &str) {
+        self.client_cache.invalidate(client_id);
+        self.bus
+            .publish(crate::invalidation::Kind::Client, &[client_id.to_owned()]);
+    }
+
+    /// Drops revoked tokens from the cache at once, here and on every other replica.
     pub fn purge_tokens(&self, hashes: &[String]) {
         for h in hashes {
             self.token_cache.invalidate(h);
         }
+        self.bus.publish(crate::invalidation::Kind::Token, hashes);
     }
 }

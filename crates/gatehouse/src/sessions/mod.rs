@@ -3,7 +3,8 @@
 //!
 //! `whoami` is the hot path: an in-process cache maps the token digest to the session with its
 //! whoami JSON already serialised, for at most `session.cache_ttl`. Revocation purges the cache
-//! of this replica at once (other replicas see it within the TTL). A new session — and so a new
+//! of this replica at once, and of the other replicas through the invalidation bus when Redis
+//! is configured (without Redis they see it within the TTL). A new session — and so a new
 //! token — is issued on every login and every step-up; the old one is deactivated.
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::identity::model::{Identity, State};
 use crate::identity::service::IdentityService;
+use crate::invalidation::{Bus, Kind};
 
 /// Authenticator assurance levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
@@ -97,13 +99,55 @@ impl ActiveSession {
     }
 }
 
-pub type SessionCache = moka::sync::Cache<String, Arc<ActiveSession>>;
+/// The whoami cache: token digest -> session, on this replica, for at most `session.cache_ttl`.
+/// [`SessionCache::invalidate`] and [`SessionCache::purge`] also tell the other replicas (through
+/// the invalidation bus, when Redis is configured).
+#[derive(Clone)]
+pub struct SessionCache {
+    local: moka::sync::Cache<String, Arc<ActiveSession>>,
+    bus: Bus,
+}
 
-pub fn new_cache(ttl: Duration) -> SessionCache {
-    moka::sync::Cache::builder()
-        .max_capacity(200_000)
-        .time_to_live(ttl.max(Duration::from_millis(1)))
-        .build()
+pub fn new_cache(ttl: Duration, bus: Bus) -> SessionCache {
+    SessionCache {
+        local: moka::sync::Cache::builder()
+            .max_capacity(200_000)
+            .time_to_live(ttl.max(Duration::from_millis(1)))
+            .build(),
+        bus,
+    }
+}
+
+impl SessionCache {
+    pub fn get(&self, hash: &str) -> Option<Arc<ActiveSession>> {
+        self.local.get(hash)
+    }
+
+    pub fn insert(&self, hash: String, s: Arc<ActiveSession>) {
+        self.local.insert(hash, s);
+    }
+
+    /// Drops a session here and on every other replica.
+    pub fn invalidate(&self, hash: &str) {
+        self.purge(std::slice::from_ref(&hash.to_owned()));
+    }
+
+    /// Drops sessions here and on every other replica.
+    pub fn purge(&self, hashes: &[String]) {
+        for h in hashes {
+            self.local.invalidate(h);
+        }
+        self.bus.publish(Kind::Session, hashes);
+    }
+
+    /// Drops a session on this replica only (it expired, or another replica said so).
+    pub fn invalidate_local(&self, hash: &str) {
+        self.local.invalidate(hash);
+    }
+
+    pub fn clear_local(&self) {
+        self.local.invalidate_all();
+    }
 }
 
 /// Why a request has no usable session (Kratos's error ids).
@@ -256,7 +300,7 @@ impl SessionService {
             if s.expires_at > now {
                 return Ok(Some(s));
             }
-            self.cache.invalidate(&hash);
+            self.cache.invalidate_local(&hash);
             return Ok(None);
         }
         let Some(row) = self.store.get_session_by_token(&hash).await? else {
@@ -408,9 +452,7 @@ impl SessionService {
     }
 }
 
-/// Drops sessions from the cache at once (after revocation or deletion).
+/// Drops sessions from the cache at once, on every replica (after revocation or deletion).
 pub fn purge(cache: &SessionCache, hashes: &[String]) {
-    for h in hashes {
-        cache.invalidate(h);
-    }
+    cache.purge(hashes);
 }

@@ -87,7 +87,8 @@ pub const REDIRECT: &str = "https://app.example.com/callback";
 pub const LOGIN_URL: &str = "https://login.example.com/login";
 pub const CONSENT_URL: &str = "https://login.example.com/consent";
 
-async fn postgres_dsn() -> Option<String> {
+/// A fresh database on the test PostgreSQL, or `None` (PostgreSQL variant skipped) outside CI.
+pub async fn postgres_dsn() -> Option<String> {
     let Ok(base) = std::env::var("GATEHOUSE_TEST_POSTGRES_DSN") else {
         assert!(
             std::env::var("CI").is_err(),
