@@ -62,6 +62,38 @@ pub struct Subject {
     pub aal: Option<String>,
 }
 
+/// A claim that is one string or a list of them (`aud`), as its strings.
+pub(super) fn string_or_list(v: Option<&Value>) -> Vec<&str> {
+    match v {
+        Some(Value::String(a)) => vec![a.as_str()],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The subject of a token's claims (a JWT's, or an introspection answer): `sub` in `X-User-ID`,
+/// the granted scopes in `X-Token-Scopes`, `jti` in `X-Token-ID`. `extra` is the caller's.
+pub(super) fn token_subject(claims: &Value, scopes: Vec<String>) -> Subject {
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut headers = vec![
+        ("X-User-ID", sub.clone()),
+        ("X-Token-Scopes", scopes.join(" ")),
+    ];
+    if let Some(jti) = claims.get("jti").and_then(Value::as_str) {
+        headers.push(("X-Token-ID", jti.to_owned()));
+    }
+    Subject {
+        id: sub,
+        headers,
+        scopes,
+        ..Subject::default()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     Unauthorized,
@@ -545,16 +577,8 @@ impl Gateway {
         if !c.trusted_issuers.is_empty() && !c.trusted_issuers.iter().any(|t| t == iss) {
             return refused("the JWT's issuer is not trusted");
         }
-        let aud: Vec<String> = match claims.get("aud") {
-            Some(Value::String(a)) => vec![a.clone()],
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-            _ => Vec::new(),
-        };
-        if !c.target_audience.iter().all(|t| aud.contains(t)) {
+        let aud = string_or_list(claims.get("aud"));
+        if !c.target_audience.iter().all(|t| aud.contains(&t.as_str())) {
             return Auth::Refused(
                 ErrorKind::Forbidden,
                 "the JWT is not for this audience".into(),
@@ -579,24 +603,10 @@ impl Gateway {
                 format!("the JWT does not grant {missing}"),
             );
         }
-        let sub = claims
-            .get("sub")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let mut headers = vec![
-            ("X-User-ID", sub.clone()),
-            ("X-Token-Scopes", scopes.join(" ")),
-        ];
-        if let Some(jti) = claims.get("jti").and_then(Value::as_str) {
-            headers.push(("X-Token-ID", jti.to_owned()));
-        }
+        let subject = token_subject(&claims, scopes);
         Auth::Ok(Subject {
-            id: sub,
             extra: claims,
-            headers,
-            scopes,
-            ..Subject::default()
+            ..subject
         })
     }
 

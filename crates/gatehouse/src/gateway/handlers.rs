@@ -20,20 +20,12 @@ use super::session_check::SessionCheck;
 use super::template::Template;
 use crate::credentials::scope;
 
-/// The handlers this gateway runs (all of Oathkeeper's, plus `api_key` and `gatehouse`).
-pub const SUPPORTED_AUTHENTICATORS: [&str; 9] = [
-    "noop",
-    "anonymous",
-    "unauthorized",
-    "cookie_session",
-    "bearer_token",
-    "oauth2_introspection",
-    "oauth2_client_credentials",
-    "jwt",
-    "api_key",
-];
-pub const SUPPORTED_AUTHORIZERS: [&str; 4] = ["allow", "deny", "remote_json", "gatehouse"];
-pub const SUPPORTED_MUTATORS: [&str; 5] = ["noop", "header", "cookie", "id_token", "hydrator"];
+/// The handlers this gateway runs (all of Oathkeeper's, plus `api_key` and `gatehouse`): every
+/// handler name the rules format knows.
+pub use gatehouse_protocol::access_rule::{
+    AUTHENTICATORS as SUPPORTED_AUTHENTICATORS, AUTHORIZERS as SUPPORTED_AUTHORIZERS,
+    MUTATORS as SUPPORTED_MUTATORS,
+};
 
 /// One rule's handlers, ready to run.
 #[derive(Debug)]

@@ -55,20 +55,7 @@ impl IdToken {
             None => None,
             Some(t) => {
                 let tpl = Template::parse(&t).map_err(|e| format!("`claims`: {e}"))?;
-                let mut out = String::new();
-                tpl.render_into(
-                    &mut out,
-                    &Context {
-                        subject: "s",
-                        extra: &Value::Null,
-                        method: "GET",
-                        scheme: "https",
-                        host: "h",
-                        uri: "/",
-                    },
-                    Escape::Json,
-                );
-                match serde_json::from_str::<Value>(&out) {
+                match tpl.probe_json() {
                     Ok(Value::Object(_)) => {}
                     _ => return Err("`claims` must be a JSON object".into()),
                 }

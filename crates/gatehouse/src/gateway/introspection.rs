@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::decide::{ErrorKind, Subject};
+use super::decide::{ErrorKind, Subject, string_or_list, token_subject};
 use super::handlers::{Authenticator, TokenFromRaw, config};
 use super::outbound::{
     CacheConfig, MAX_RESPONSE_BYTES, Retry, TtlCache, cache_key, http_url, read_limited,
@@ -399,11 +399,7 @@ impl RemoteIntrospection {
         if !self.trusted_issuers.is_empty() && !self.trusted_issuers.iter().any(|t| t == iss) {
             return unauthorized("the access token's issuer is not trusted");
         }
-        let aud: Vec<&str> = match answer.get("aud") {
-            Some(Value::String(a)) => vec![a.as_str()],
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
-            _ => Vec::new(),
-        };
+        let aud = string_or_list(answer.get("aud"));
         if !target_audience.iter().all(|t| aud.contains(&t.as_str())) {
             return Introspected::Refused(
                 ErrorKind::Forbidden,
@@ -429,20 +425,8 @@ impl RemoteIntrospection {
                 format!("the access token does not grant {missing}"),
             );
         }
-        let sub = answer
-            .get("sub")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let mut headers = vec![
-            ("X-User-ID", sub.clone()),
-            ("X-Token-Scopes", scopes.join(" ")),
-        ];
-        if let Some(jti) = answer.get("jti").and_then(Value::as_str) {
-            headers.push(("X-Token-ID", jti.to_owned()));
-        }
+        let subject = token_subject(&answer, scopes);
         Introspected::Ok(Subject {
-            id: sub,
             extra: json!({
                 "client_id": answer.get("client_id"),
                 "scope": answer.get("scope"),
@@ -450,9 +434,7 @@ impl RemoteIntrospection {
                 "iss": answer.get("iss"),
                 "aud": answer.get("aud"),
             }),
-            headers,
-            scopes,
-            ..Subject::default()
+            ..subject
         })
     }
 }

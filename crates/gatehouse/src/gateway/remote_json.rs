@@ -44,17 +44,8 @@ impl RemoteJson {
         let text = raw.payload.ok_or("needs `payload`")?;
         let payload = Template::parse(&text).map_err(|e| format!("`payload`: {e}"))?;
         // The payload must be JSON whatever is substituted: try it with placeholders.
-        let probe = Context {
-            subject: "s",
-            extra: &Value::Null,
-            method: "GET",
-            scheme: "https",
-            host: "h",
-            uri: "/",
-        };
-        let mut out = String::new();
-        payload.render_into(&mut out, &probe, Escape::Json);
-        serde_json::from_str::<Value>(&out)
+        payload
+            .probe_json()
             .map_err(|e| format!("`payload` is not a JSON document: {e}"))?;
         let mut headers = Vec::new();
         for (k, v) in &raw.headers {

@@ -46,6 +46,25 @@ pub enum Escape {
 pub struct Template(Vec<Part>);
 
 impl Template {
+    /// What a JSON template (`remote_json`'s `payload`, `id_token`'s `claims`) renders to with
+    /// placeholder values, so a rules file whose template can never be JSON is refused at load.
+    pub fn probe_json(&self) -> Result<Value, serde_json::Error> {
+        let mut out = String::new();
+        self.render_into(
+            &mut out,
+            &Context {
+                subject: "s",
+                extra: &Value::Null,
+                method: "GET",
+                scheme: "https",
+                host: "h",
+                uri: "/",
+            },
+            Escape::Json,
+        );
+        serde_json::from_str(&out)
+    }
+
     pub fn parse(s: &str) -> Result<Template, String> {
         let mut parts = Vec::new();
         let mut rest = s;
