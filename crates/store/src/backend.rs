@@ -198,7 +198,7 @@ pub(crate) fn conflict(e: sqlx::Error) -> StoreError {
 }
 
 macro_rules! store_impl {
-    ($ty:ident, $row:ty, $name:literal, $migrations:expr) => {
+    ($ty:ident, $row:ty, $name:literal, $migrations:expr, $lock:expr) => {
         impl $ty {
             fn key_row(r: &$row) -> Result<KeyRow> {
                 Ok(KeyRow {
@@ -303,31 +303,48 @@ macro_rules! store_impl {
             }
 
             async fn migrate(&self) -> Result<()> {
-                sqlx::query(migrate::CREATE_TABLE).execute(&self.pool).await?;
-                for (version, sql) in $migrations {
-                    let done = sqlx::query("SELECT version FROM gatehouse_migrations WHERE version = $1")
-                        .bind(*version)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                    if done.is_some() {
-                        continue;
-                    }
-                    let mut tx = self.pool.begin().await?;
-                    for stmt in migrate::statements(sql) {
-                        sqlx::query(stmt)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(|e| StoreError::Migration((*version).to_owned(), e))?;
-                    }
-                    sqlx::query("INSERT INTO gatehouse_migrations (version, applied_at) VALUES ($1, $2)")
-                        .bind(*version)
-                        .bind(unix_now())
-                        .execute(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    tracing::info!(backend = $name, version, "applied migration");
+                // One connection for the whole run: with PostgreSQL it holds the advisory lock,
+                // so replicas started at the same time migrate one after the other; the next
+                // one finds every version recorded and applies nothing.
+                let mut conn = self.pool.acquire().await?;
+                if let Some((lock, _)) = $lock {
+                    sqlx::query(lock).execute(&mut *conn).await?;
                 }
-                Ok(())
+                let outcome = async {
+                    sqlx::query(migrate::CREATE_TABLE).execute(&mut *conn).await?;
+                    for (version, sql) in $migrations {
+                        let done = sqlx::query("SELECT version FROM gatehouse_migrations WHERE version = $1")
+                            .bind(*version)
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                        if done.is_some() {
+                            continue;
+                        }
+                        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                        for stmt in migrate::statements(sql) {
+                            sqlx::query(stmt)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(|e| StoreError::Migration((*version).to_owned(), e))?;
+                        }
+                        sqlx::query("INSERT INTO gatehouse_migrations (version, applied_at) VALUES ($1, $2)")
+                            .bind(*version)
+                            .bind(unix_now())
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                        tracing::info!(backend = $name, version, "applied migration");
+                    }
+                    Ok::<(), StoreError>(())
+                }
+                .await;
+                if let Some((_, unlock)) = $lock {
+                    // On failure the connection is closed instead, which also releases the lock.
+                    if sqlx::query(unlock).execute(&mut *conn).await.is_err() {
+                        conn.close_on_drop();
+                    }
+                }
+                outcome
             }
 
             async fn ping(&self) -> Result<()> {
@@ -574,8 +591,8 @@ macro_rules! store_impl {
     };
 }
 
-store_impl!(SqliteStore, SqliteRow, "sqlite", migrate::SQLITE);
-store_impl!(PostgresStore, PgRow, "postgres", migrate::POSTGRES);
+store_impl!(SqliteStore, SqliteRow, "sqlite", migrate::SQLITE, migrate::SQLITE_LOCK);
+store_impl!(PostgresStore, PgRow, "postgres", migrate::POSTGRES, migrate::POSTGRES_LOCK);
 
 fn unix_now() -> i64 {
     std::time::SystemTime::now()

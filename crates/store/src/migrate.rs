@@ -27,6 +27,19 @@ pub(crate) const POSTGRES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Lock and unlock statements around a migration run, or none.
+pub(crate) type Lock = Option<(&'static str, &'static str)>;
+
+/// A session-level advisory lock (a fixed key: "gatehou" in ASCII): replicas starting together
+/// against one database take turns instead of racing on `CREATE TABLE`.
+pub(crate) const POSTGRES_LOCK: Lock = Some((
+    "SELECT pg_advisory_lock(29099075146641269)",
+    "SELECT pg_advisory_unlock(29099075146641269)",
+));
+
+/// SQLite is one process's embedded file; its writes are already serialised by the file lock.
+pub(crate) const SQLITE_LOCK: Lock = None;
+
 pub(crate) const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS gatehouse_migrations (version TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
 /// Splits a migration file into statements (our files keep one statement per `;`).

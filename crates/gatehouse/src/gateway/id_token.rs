@@ -5,6 +5,11 @@
 //! "{{ print .Extra.email }}"}`), `exp` = now + `ttl` (default 1 minute), `iat`, `nbf` and a
 //! fresh `jti`; the registered claims are always Gatehouse's. Sent as
 //! `Authorization: Bearer <jwt>`, as Oathkeeper does.
+//!
+//! Signing is the expensive part of a decision, so a token is reused for the first half of its
+//! life for the same key, issuer, subject and rendered claims (Oathkeeper caches it too): the
+//! upstream always gets a token with at least `ttl / 2` left, and a revoked session never
+//! reaches the mutators.
 
 use std::time::Duration;
 
@@ -12,7 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::handlers::config;
-use super::outbound::http_url;
+use super::outbound::{TtlCache, cache_key, http_url};
 use super::template::{Context, Escape, Template};
 use crate::config::Dur;
 
@@ -33,6 +38,8 @@ pub struct IdToken {
     issuer: Option<String>,
     claims: Option<Template>,
     ttl: i64,
+    /// Signed tokens by (kid, iss, sub, rendered claims), for `ttl / 2`.
+    minted: TtlCache<String>,
 }
 
 impl IdToken {
@@ -70,10 +77,11 @@ impl IdToken {
             issuer,
             claims,
             ttl: i64::try_from(ttl.as_secs()).unwrap_or(60),
+            minted: TtlCache::new(ttl / 2),
         })
     }
 
-    /// The signed token.
+    /// The signed token: a fresh one, or the same one again within the first half of its life.
     pub fn mint(
         &self,
         key: &gatehouse_crypto::SigningKey,
@@ -81,28 +89,36 @@ impl IdToken {
         ctx: &Context<'_>,
         now: i64,
     ) -> Result<String, String> {
-        let mut claims = match &self.claims {
-            None => serde_json::Map::new(),
-            Some(t) => {
-                let mut out = String::new();
-                t.render_into(&mut out, ctx, Escape::Json);
-                match serde_json::from_str::<Value>(&out) {
-                    Ok(Value::Object(m)) => m,
-                    _ => return Err("the rendered `claims` are not a JSON object".into()),
-                }
+        let mut rendered = String::new();
+        if let Some(t) = &self.claims {
+            t.render_into(&mut rendered, ctx, Escape::Json);
+        }
+        let iss = self.issuer.as_deref().unwrap_or(default_issuer);
+        let cached = cache_key(&[
+            key.kid().as_bytes(),
+            iss.as_bytes(),
+            ctx.subject.as_bytes(),
+            rendered.as_bytes(),
+        ]);
+        if let Some(jwt) = self.minted.get(&cached) {
+            return Ok(jwt);
+        }
+        let mut claims = if self.claims.is_none() {
+            serde_json::Map::new()
+        } else {
+            match serde_json::from_str::<Value>(&rendered) {
+                Ok(Value::Object(m)) => m,
+                _ => return Err("the rendered `claims` are not a JSON object".into()),
             }
         };
-        let iss = self.issuer.as_deref().unwrap_or(default_issuer);
         claims.insert("iss".into(), Value::from(iss));
         claims.insert("sub".into(), Value::from(ctx.subject));
         claims.insert("iat".into(), Value::from(now));
         claims.insert("nbf".into(), Value::from(now));
         claims.insert("exp".into(), Value::from(now + self.ttl));
         claims.insert("jti".into(), Value::from(uuid::Uuid::new_v4().to_string()));
-        Ok(gatehouse_crypto::jwt::sign(
-            key,
-            Some("JWT"),
-            &Value::Object(claims),
-        ))
+        let jwt = gatehouse_crypto::jwt::sign(key, Some("JWT"), &Value::Object(claims));
+        self.minted.insert(cached, jwt.clone(), None);
+        Ok(jwt)
     }
 }

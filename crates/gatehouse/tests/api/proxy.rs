@@ -643,3 +643,45 @@ async fn the_proxy_speaks_http2_and_finishes_requests_at_shutdown() {
         "the proxy listener is closed after shutdown"
     );
 }
+
+/// The proxy decides with the same gateway as the decision API, so its rate limits hold on this
+/// path too: past the rule's limit the client gets 429 with `Retry-After`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_applies_the_rate_limits() {
+    let up = Upstream::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("rules.json");
+    std::fs::write(&path, rules(up.port, free_port()).to_string()).expect("write rules");
+    let app = TestApp::spawn_with(Backend::Sqlite, move |c| {
+        c.access_rules.repositories = vec![path];
+        c.access_rules.matching_strategy = "glob".into();
+        c.access_rules.rate_limits.rules.insert("open".into(), 2);
+    })
+    .await;
+    // A fixed one-minute window: do not straddle its end.
+    let second = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        % 60;
+    if second > 50 {
+        tokio::time::sleep(Duration::from_secs(61 - second)).await;
+    }
+    for _ in 0..2 {
+        let (status, _, body) = send(&app, Method::GET, "/open/a", &[], None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(json_of(&body)["uri"], "/echo/a");
+    }
+    let (status, headers, body) = send(&app, Method::GET, "/open/a", &[], None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let retry: u64 = headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=60).contains(&retry), "Retry-After: {retry}");
+    assert_eq!(json_of(&body)["error"]["code"], 429, "{body}");
+    // Another rule keeps its own (unlimited) budget.
+    let (status, _, body) = send(&app, Method::GET, "/hop", &[], None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

@@ -387,3 +387,51 @@ async fn the_subscriber_reconnects_when_redis_comes_back() {
     publish(port, "gatehouse:invalidate", &message);
     wait_metric(&app, RECEIVED, 2.0).await;
 }
+
+/// Replicas started at the same moment against an empty database: each runs the migrations at
+/// start, and only the advisory lock keeps them from racing on the same `CREATE TABLE`s. Every
+/// process succeeds and every migration is recorded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_together_migrate_one_after_the_other() {
+    let Some(dsn) = postgres_dsn().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_gatehouse"))
+                .arg("migrate")
+                .env_clear()
+                .env("GATEHOUSE_DSN", &dsn)
+                .env("GATEHOUSE_SECRETS_SYSTEM", "test-secret-0123456789abcdef")
+                .env("GATEHOUSE_DATA_DIR", dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start gatehouse migrate")
+        })
+        .collect();
+    for child in children {
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .expect("join")
+            .expect("gatehouse migrate");
+        assert!(
+            out.status.success(),
+            "a concurrent `gatehouse migrate` failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let pool = sqlx::PgPool::connect(&dsn).await.expect("connect");
+    let versions: Vec<(String,)> = sqlx::query_as("SELECT version FROM gatehouse_migrations")
+        .fetch_all(&pool)
+        .await
+        .expect("migrations table");
+    assert!(
+        versions.iter().any(|(v,)| v == "0001_init"),
+        "migrations recorded: {versions:?}"
+    );
+    pool.close().await;
+}
