@@ -7,6 +7,8 @@
 //! The handlers run from their compiled form (`handlers`): nothing here reads a JSON
 //! configuration.
 
+use std::sync::Arc;
+
 use axum::http::HeaderMap;
 use gatehouse_protocol::access_rule::MatchError;
 use serde_json::{Value, json};
@@ -539,27 +541,29 @@ impl Gateway {
     }
 
     async fn verify_jwt(&self, token: &str, c: &JwtConfig, now: i64) -> Auth {
-        use gatehouse_crypto::jwt::{JwtError, UnverifiedJwt};
         let refused = |why: &str| Auth::Refused(ErrorKind::Unauthorized, why.to_owned());
-        let Ok(parsed) = UnverifiedJwt::parse(token) else {
-            return refused("the JWT is malformed");
-        };
-        if !c.allowed_algorithms.is_empty() && !c.allowed_algorithms.contains(&parsed.header.alg) {
-            return refused("the JWT's algorithm is not allowed");
-        }
-        let http = &self.provider.http;
-        let keys = self.jwks.keys(http, &c.jwks_urls, false).await;
-        let claims = match UnverifiedJwt::parse(token).and_then(|p| p.verify(&keys)) {
-            Ok(claims) => claims,
-            // A key id we do not know: the issuer may have rotated; fetch again once.
-            Err(JwtError::UnknownKey) => {
-                let keys = self.jwks.keys(http, &c.jwks_urls, true).await;
-                match parsed.verify(&keys) {
-                    Ok(claims) => claims,
-                    Err(_) => return refused("the JWT's signature does not verify"),
+        let digest = gatehouse_crypto::sha256(token.as_bytes());
+        let claims = match c.verified.get(&digest) {
+            Some(claims) => claims,
+            None => match self.verify_jwt_signature(token, c).await {
+                Ok(claims) => {
+                    let claims = Arc::new(claims);
+                    // Never remembered past its own expiry (an expired one is refused below).
+                    if let Some(left) = claims
+                        .get("exp")
+                        .and_then(Value::as_i64)
+                        .and_then(|exp| u64::try_from(exp - now).ok())
+                    {
+                        c.verified.insert(
+                            digest,
+                            claims.clone(),
+                            Some(std::time::Duration::from_secs(left)),
+                        );
+                    }
+                    claims
                 }
-            }
-            Err(_) => return refused("the JWT's signature does not verify"),
+                Err(why) => return refused(why),
+            },
         };
         let num = |k: &str| claims.get(k).and_then(Value::as_i64);
         match num("exp") {
@@ -605,9 +609,37 @@ impl Gateway {
         }
         let subject = token_subject(&claims, scopes);
         Auth::Ok(Subject {
-            extra: claims,
+            extra: Value::clone(&claims),
             ..subject
         })
+    }
+
+    /// The claims of a JWT whose signature verifies against the configured JWKS.
+    async fn verify_jwt_signature(
+        &self,
+        token: &str,
+        c: &JwtConfig,
+    ) -> std::result::Result<Value, &'static str> {
+        use gatehouse_crypto::jwt::{JwtError, UnverifiedJwt};
+        let Ok(parsed) = UnverifiedJwt::parse(token) else {
+            return Err("the JWT is malformed");
+        };
+        if !c.allowed_algorithms.is_empty() && !c.allowed_algorithms.contains(&parsed.header.alg) {
+            return Err("the JWT's algorithm is not allowed");
+        }
+        let http = &self.provider.http;
+        let keys = self.jwks.keys(http, &c.jwks_urls, false).await;
+        match parsed.verify(&keys) {
+            Ok(claims) => Ok(claims),
+            // A key id we do not know: the issuer may have rotated; fetch again once.
+            Err(JwtError::UnknownKey) => {
+                let keys = self.jwks.keys(http, &c.jwks_urls, true).await;
+                UnverifiedJwt::parse(token)
+                    .and_then(|p| p.verify(&keys))
+                    .map_err(|_| "the JWT's signature does not verify")
+            }
+            Err(_) => Err("the JWT's signature does not verify"),
+        }
     }
 
     async fn authorize(

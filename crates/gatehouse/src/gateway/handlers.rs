@@ -108,7 +108,13 @@ pub struct JwtConfig {
     pub jwks_urls: Vec<String>,
     pub trusted_issuers: Vec<String>,
     pub allowed_algorithms: Vec<String>,
+    /// Claims of tokens whose signature verified, by token digest: a signature is checked once
+    /// per token and minute (never past its `exp`); the claim checks run every time.
+    pub verified: super::outbound::TtlCache<std::sync::Arc<Value>>,
 }
+
+/// How long a verified signature is remembered (the JWKS itself is kept 5 minutes).
+pub const JWT_VERIFIED_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Debug)]
 pub enum Authorizer {
@@ -257,6 +263,7 @@ fn authenticator(handler: &str, c: &Value) -> Result<Authenticator, String> {
                 jwks_urls: raw.jwks_urls,
                 trusted_issuers: raw.trusted_issuers,
                 allowed_algorithms: raw.allowed_algorithms,
+                verified: super::outbound::TtlCache::new(JWT_VERIFIED_TTL),
             })
         }
         "api_key" => {

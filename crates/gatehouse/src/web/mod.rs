@@ -34,8 +34,19 @@ use crate::config::Config;
 use crate::courier::Courier;
 use crate::oauth2::Provider;
 
+/// What every handler reaches: one `Arc`, so the per-request clone that axum's `State` makes
+/// is one reference count, not one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+pub struct Services {
     pub config: Arc<Config>,
     pub provider: Arc<Provider>,
     pub courier: Arc<Courier>,
@@ -69,7 +80,7 @@ impl AppState {
         credentials: Arc<crate::credentials::CredentialService>,
         gateway: Arc<crate::gateway::Gateway>,
     ) -> AppState {
-        AppState {
+        AppState(Arc::new(Services {
             gateway,
             credentials,
             flows,
@@ -84,7 +95,7 @@ impl AppState {
                 .max_capacity(100_000)
                 .time_to_live(std::time::Duration::from_secs(3600))
                 .build(),
-        }
+        }))
     }
 }
 
