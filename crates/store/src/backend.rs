@@ -591,8 +591,20 @@ macro_rules! store_impl {
     };
 }
 
-store_impl!(SqliteStore, SqliteRow, "sqlite", migrate::SQLITE, migrate::SQLITE_LOCK);
-store_impl!(PostgresStore, PgRow, "postgres", migrate::POSTGRES, migrate::POSTGRES_LOCK);
+store_impl!(
+    SqliteStore,
+    SqliteRow,
+    "sqlite",
+    migrate::SQLITE,
+    migrate::SQLITE_LOCK
+);
+store_impl!(
+    PostgresStore,
+    PgRow,
+    "postgres",
+    migrate::POSTGRES,
+    migrate::POSTGRES_LOCK
+);
 
 fn unix_now() -> i64 {
     std::time::SystemTime::now()

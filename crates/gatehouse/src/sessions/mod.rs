@@ -102,17 +102,32 @@ impl ActiveSession {
 /// The whoami cache: token digest -> session, on this replica, for at most `session.cache_ttl`.
 /// [`SessionCache::invalidate`] and [`SessionCache::purge`] also tell the other replicas (through
 /// the invalidation bus, when Redis is configured).
+///
+/// Refusals are cached too, for a shorter time ([`REFUSED_TTL`] at most): a well-formed token
+/// with no usable session (unknown, expired, revoked, its identity inactive) costs one database
+/// query per digest and period, however often a stale cookie is sent. Tokens are random, so no
+/// session can appear later under a digest that was refused; only an identity reactivated
+/// within the period waits for it to end.
 #[derive(Clone)]
 pub struct SessionCache {
     local: moka::sync::Cache<String, Arc<ActiveSession>>,
+    refused: moka::sync::Cache<String, ()>,
     bus: Bus,
 }
 
+/// The longest a refused token digest is remembered.
+pub const REFUSED_TTL: Duration = Duration::from_secs(10);
+
 pub fn new_cache(ttl: Duration, bus: Bus) -> SessionCache {
+    let ttl = ttl.max(Duration::from_millis(1));
     SessionCache {
         local: moka::sync::Cache::builder()
             .max_capacity(200_000)
-            .time_to_live(ttl.max(Duration::from_millis(1)))
+            .time_to_live(ttl)
+            .build(),
+        refused: moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(ttl.min(REFUSED_TTL))
             .build(),
         bus,
     }
@@ -124,7 +139,17 @@ impl SessionCache {
     }
 
     pub fn insert(&self, hash: String, s: Arc<ActiveSession>) {
+        self.refused.invalidate(&hash);
         self.local.insert(hash, s);
+    }
+
+    /// This digest was refused a moment ago.
+    pub fn is_refused(&self, hash: &str) -> bool {
+        self.refused.contains_key(hash)
+    }
+
+    pub fn refuse(&self, hash: String) {
+        self.refused.insert(hash, ());
     }
 
     /// Drops a session here and on every other replica.
@@ -301,20 +326,30 @@ impl SessionService {
                 return Ok(Some(s));
             }
             self.cache.invalidate_local(&hash);
+            self.cache.refuse(hash);
+            return Ok(None);
+        }
+        if self.cache.is_refused(&hash) {
             return Ok(None);
         }
         let Some(row) = self.store.get_session_by_token(&hash).await? else {
+            self.cache.refuse(hash);
             return Ok(None);
         };
         if !row.active || row.expires_at <= now {
+            self.cache.refuse(hash);
             return Ok(None);
         }
         let identity = match self.identities.get(&row.identity_id).await {
             Ok(i) => i,
-            Err(Error::NotFound(_)) => return Ok(None),
+            Err(Error::NotFound(_)) => {
+                self.cache.refuse(hash);
+                return Ok(None);
+            }
             Err(e) => return Err(e),
         };
         if identity.state != State::Active {
+            self.cache.refuse(hash);
             return Ok(None);
         }
         let mut row = row;

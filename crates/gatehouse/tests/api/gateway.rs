@@ -689,4 +689,24 @@ async fn jwt_bearer_tokens() {
             .as_bytes(),
     );
     assert_eq!(ask(parts.join(".")).await.0, StatusCode::UNAUTHORIZED);
+
+    // A verified signature is remembered, but the claims are checked on every request: a
+    // token accepted a moment ago is refused once its `exp` has passed.
+    let soon = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+        + 2;
+    let short = sign(
+        &first,
+        &claims(soon, "https://issuer.example.com", "read:docs"),
+    );
+    assert_eq!(ask(short.clone()).await.0, StatusCode::OK);
+    assert_eq!(ask(short.clone()).await.0, StatusCode::OK, "remembered");
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    assert_eq!(
+        ask(short).await.0,
+        StatusCode::UNAUTHORIZED,
+        "expired since it was verified"
+    );
 }
