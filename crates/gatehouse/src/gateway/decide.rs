@@ -840,26 +840,21 @@ impl Gateway {
 
     fn json_error(&self, kind: ErrorKind, reason: &str, verbose: bool) -> Decision {
         let status = kind.status();
-        let code = axum::http::StatusCode::from_u16(status)
-            .unwrap_or(axum::http::StatusCode::UNAUTHORIZED);
-        let mut error = json!({
-            "code": status,
-            "status": code.canonical_reason().unwrap_or_default(),
-            "message": match kind {
-                ErrorKind::Unauthorized => "Access credentials are invalid",
-                ErrorKind::Forbidden => "Access credentials are not sufficient to access this resource",
-                ErrorKind::NotFound => "Requested url does not match any rules",
-                ErrorKind::BadRequest => "The request is malformed",
-                ErrorKind::Internal => "An internal server error occurred",
-            },
-        });
-        if verbose {
-            error["reason"] = Value::String(reason.to_owned());
-        }
+        let message = match kind {
+            ErrorKind::Unauthorized => "Access credentials are invalid",
+            ErrorKind::Forbidden => "Access credentials are not sufficient to access this resource",
+            ErrorKind::NotFound => "Requested url does not match any rules",
+            ErrorKind::BadRequest => "The request is malformed",
+            ErrorKind::Internal => "An internal server error occurred",
+        };
         Decision::Deny {
             status,
             headers: Vec::new(),
-            body: Some(json!({ "error": error })),
+            body: Some(super::error_body(
+                status,
+                message,
+                verbose.then_some(reason),
+            )),
         }
     }
 

@@ -30,6 +30,23 @@ use crate::credentials::CredentialService;
 use crate::oauth2::Provider;
 use crate::sessions::SessionService;
 
+/// The gateway's error body, in Oathkeeper's shape, for decisions and the proxy alike:
+/// `{"error": {"code", "status", "message", "reason"?}}`.
+pub fn error_body(status: u16, message: &str, reason: Option<&str>) -> serde_json::Value {
+    let mut error = serde_json::json!({
+        "code": status,
+        "status": axum::http::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or_default(),
+        "message": message,
+    });
+    if let Some(reason) = reason {
+        error["reason"] = serde_json::Value::String(reason.to_owned());
+    }
+    serde_json::json!({ "error": error })
+}
+
 /// The rules in force: the rule set and each rule's compiled handlers (same order).
 #[derive(Debug, Default)]
 pub struct Rules {

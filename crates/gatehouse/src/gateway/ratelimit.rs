@@ -13,8 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::Gateway;
 use super::client_ip::{Cidr, client_ip};
 use super::decide::{Decision, Request, Subject};
@@ -274,12 +272,11 @@ pub fn too_many(scope: Scope, retry_after: u64) -> Decision {
     Decision::Deny {
         status: 429,
         headers: vec![("Retry-After".into(), retry_after.to_string())],
-        body: Some(json!({"error": {
-            "code": 429,
-            "status": "Too Many Requests",
-            "message": "Too many requests",
-            "reason": format!("the {} rate limit is reached", scope.as_str()),
-        }})),
+        body: Some(super::error_body(
+            429,
+            "Too many requests",
+            Some(&format!("the {} rate limit is reached", scope.as_str())),
+        )),
     }
 }
 

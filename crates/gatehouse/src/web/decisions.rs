@@ -25,11 +25,8 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn bad_request(why: &str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        axum::Json(serde_json::json!({"error": {"code": 400, "status": "Bad Request", "message": "The forwarded request is malformed", "reason": why}})),
-    )
-        .into_response()
+    let body = crate::gateway::error_body(400, "The forwarded request is malformed", Some(why));
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
 }
 
 async fn decision(

@@ -23,7 +23,6 @@ use axum::response::{IntoResponse, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use serde_json::json;
 
 use super::AppState;
 use crate::clock::now;
@@ -77,11 +76,7 @@ pub fn router(app: AppState, proxy: Proxy) -> Router {
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
-    let body = json!({"error": {
-        "code": status.as_u16(),
-        "status": status.canonical_reason().unwrap_or_default(),
-        "message": message,
-    }});
+    let body = crate::gateway::error_body(status.as_u16(), message, None);
     (status, axum::Json(body)).into_response()
 }
 
