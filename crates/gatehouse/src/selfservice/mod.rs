@@ -10,6 +10,7 @@ pub mod code;
 pub mod login;
 pub mod ratelimit;
 pub mod recovery;
+pub mod recovery_link;
 pub mod registration;
 pub mod settings;
 pub mod ui;
@@ -129,6 +130,10 @@ pub struct Flow {
     /// is the only secret, so no CSRF cookie binds it.
     #[serde(default)]
     pub admin_issued: bool,
+    /// Recovery: the one-time token of an admin-issued recovery link, as a digest bound to
+    /// this flow (see [`recovery_link`]).
+    #[serde(default)]
+    pub link_hash: Option<String>,
     /// Login and settings: the WebAuthn ceremony in progress (state and options).
     #[serde(default)]
     pub webauthn: Option<webauthn::Pending>,
@@ -430,6 +435,7 @@ impl SelfService {
             code_attempts: 0,
             recipient: None,
             admin_issued: false,
+            link_hash: None,
         }
     }
 
