@@ -227,7 +227,7 @@ impl SelfService {
             )
             .await?;
         self.sessions
-            .revoke_all(&identity.id, Some(&active.id))
+            .revoke_all(&identity.id, Some(&active.id), now)
             .await?;
         self.identities.audit.record(
             event::RECOVERY_COMPLETED,

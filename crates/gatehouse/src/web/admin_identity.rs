@@ -189,7 +189,7 @@ async fn list_identity_sessions(
 
 async fn delete_identity_sessions(State(s): State<AppState>, Path(id): Path<String>) -> Res {
     s.identities.get(&id).await?;
-    s.sessions.revoke_all(&id, None).await?;
+    s.sessions.revoke_all(&id, None, now()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -218,7 +218,7 @@ async fn get_session(
 
 async fn disable_session(State(s): State<AppState>, Path(id): Path<String>) -> Res {
     s.sessions.get_row(&id).await?;
-    s.sessions.revoke(&id).await?;
+    s.sessions.revoke(&id, now()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -598,7 +598,7 @@ async fn logout(State(s): State<AppState>, headers: HeaderMap, QueryPairs(p): Qu
             "The logout token is invalid.",
         ));
     }
-    s.sessions.logout(&session, None).await?;
+    s.sessions.logout(&session, None, now()).await?;
     let mut r = see_other(&return_to.unwrap_or_else(|| format!("{}/ui/login", s.flows.issuer)));
     r.headers_mut()
         .append(header::SET_COOKIE, session_cookie(&s, None, 0));
@@ -617,7 +617,7 @@ async fn logout_api(
 ) -> Res {
     match s.sessions.lookup(&b.session_token, now()).await? {
         Some(session) => {
-            s.sessions.logout(&session, None).await?;
+            s.sessions.logout(&session, None, now()).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         None => Err(KratosError::new(
