@@ -172,6 +172,24 @@ impl Submission {
         Ok(Submission { fields })
     }
 
+    /// A submission's body as it arrives, by its `Content-Type`: JSON (objects flattened, see
+    /// [`Submission::from_json`]) or a urlencoded form; anything else is refused.
+    pub fn parse(content_type: &str, body: &[u8]) -> Result<Submission> {
+        if content_type.starts_with("application/json") {
+            serde_json::from_slice::<Value>(body)
+                .map_err(|e| Error::BadRequest(format!("The request body is not valid JSON: {e}")))
+                .and_then(|v| Submission::from_json(&v))
+        } else if content_type.starts_with("application/x-www-form-urlencoded") {
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+                .map_err(|_| Error::BadRequest("The form body is malformed.".into()))
+                .and_then(Submission::from_pairs)
+        } else {
+            Err(Error::BadRequest(
+                "The body must be application/json or application/x-www-form-urlencoded.".into(),
+            ))
+        }
+    }
+
     /// A JSON object, nested objects flattened with dots (`traits.email`).
     pub fn from_json(v: &Value) -> Result<Submission> {
         fn walk(

@@ -392,20 +392,7 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Submission, KratosErr
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let r = if ct.starts_with("application/json") {
-        serde_json::from_slice::<Value>(body)
-            .map_err(|e| Error::BadRequest(format!("The request body is not valid JSON: {e}")))
-            .and_then(|v| Submission::from_json(&v))
-    } else if ct.starts_with("application/x-www-form-urlencoded") {
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-            .map_err(|_| Error::BadRequest("The form body is malformed.".into()))
-            .and_then(Submission::from_pairs)
-    } else {
-        Err(Error::BadRequest(
-            "The body must be application/json or application/x-www-form-urlencoded.".into(),
-        ))
-    };
-    r.map_err(KratosError::from)
+    Submission::parse(ct, body).map_err(KratosError::from)
 }
 
 async fn submit(
