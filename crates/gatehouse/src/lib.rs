@@ -154,6 +154,7 @@ impl App {
             store.clone(),
             identities.clone(),
             provider.audit.clone(),
+            provider.clone(),
         ));
         let flows = Arc::new(
             selfservice::SelfService::new(

@@ -616,19 +616,28 @@ impl Provider {
         } else {
             self.config.ttl.refresh_token.secs()
         };
+        // The Gatehouse identity session behind this login (built-in login page), so that
+        // RP-initiated logout ends it too, and its end ends this login session.
+        let identity_session = login
+            .context
+            .get("session_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         self.store
             .upsert_login_session(&LoginSessionRow {
                 id: session_id.clone(),
                 subject: login.subject.clone(),
-                // The Gatehouse identity session behind this login (built-in login page), so
-                // that RP-initiated logout ends it too.
                 data: json!({"remember": login.remember, "acr": login.acr, "amr": login.amr,
-                    "identity_session_id": login.context.get("session_id")})
+                    "identity_session_id": identity_session})
                 .to_string(),
                 authenticated_at: login.auth_time,
                 expires_at: now + lifetime,
             })
             .await?;
+        if let Some(id) = &identity_session {
+            self.link_identity_session(id, &session_id, now + lifetime)
+                .await?;
+        }
         if let (Some(v), true) = (cookie_value, login.remember) {
             cookies.push(SetCookie {
                 name: SESSION_COOKIE.into(),

@@ -1,12 +1,12 @@
 //! Logout: RP-initiated (OIDC RP-Initiated Logout 1.0) through a logout app in Hydra's model
 //! (`logout_challenge`, admin accept/reject), then front-channel iframes and back-channel logout
-//! tokens (OIDC Back-Channel Logout 1.0) to every client that got tokens in the session.
-//! Back-channel deliveries are queued in the database and retried with backoff.
+//! tokens (OIDC Back-Channel Logout 1.0, see [`super::backchannel`]) to every client that got
+//! tokens in the session.
 
-use gatehouse_crypto::jwt::{self, UnverifiedJwt};
+use gatehouse_crypto::jwt::UnverifiedJwt;
 use gatehouse_crypto::{PlainToken, TokenKind};
 use gatehouse_protocol::OAuthError;
-use gatehouse_store::{LogoutDeliveryRow, TokenRow};
+use gatehouse_store::TokenRow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -14,9 +14,6 @@ use super::flows::{SESSION_COOKIE, SetCookie};
 use super::{Provider, kind};
 use crate::audit::{Event, event};
 use crate::error::{Error, Result};
-
-/// Retry schedule for back-channel logout deliveries, in seconds after the previous attempt.
-const BACKOFF: [i64; 5] = [10, 60, 300, 1800, 7200];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogoutFlow {
@@ -258,7 +255,6 @@ impl Provider {
         ))
     }
 
-    /// `GET /admin/oauth2/auth/requests/logout`.
     /// Ends the identity session a login session was made from (SSO: logging out of one app
     /// logs the browser out of Gatehouse), purging it from the whoami cache at once.
     async fn end_identity_session(&self, login_session_id: &str) -> Result<()> {
@@ -274,6 +270,7 @@ impl Provider {
         Ok(())
     }
 
+    /// `GET /admin/oauth2/auth/requests/logout`.
     pub async fn logout_request(&self, challenge: &str, now: i64) -> Result<Value> {
         let (flow, row) = self
             .logout_flow(
@@ -368,39 +365,14 @@ impl Provider {
                 "The logout verifier has been used already.",
             )));
         }
-        let mut iframes = Vec::new();
-        if let Some(sid) = &flow.sid {
-            self.end_identity_session(sid).await?;
-            self.store.delete_login_session(sid).await?;
-            for client_id in self.store.session_client_ids(sid).await? {
-                let Ok(client) = self.get_client(&client_id).await else {
-                    continue;
-                };
-                let c = &client.client;
-                if !c.frontchannel_logout_uri.is_empty()
-                    && let Ok(mut u) = url::Url::parse(&c.frontchannel_logout_uri)
-                {
-                    u.query_pairs_mut()
-                        .append_pair("iss", &self.issuer)
-                        .append_pair("sid", sid);
-                    iframes.push(u.to_string());
-                }
-                if !c.backchannel_logout_uri.is_empty() {
-                    // The claims are queued; each attempt signs a fresh, short-lived token.
-                    let token = json!({"sub": flow.subject, "sid": sid}).to_string();
-                    let d = LogoutDeliveryRow {
-                        id: uuid::Uuid::new_v4().to_string(),
-                        client_id: client_id.clone(),
-                        url: c.backchannel_logout_uri.clone(),
-                        logout_token: token,
-                        attempts: 0,
-                        next_attempt_at: now,
-                        created_at: now,
-                    };
-                    self.store.insert_logout_delivery(&d).await?;
-                }
+        let iframes = match &flow.sid {
+            Some(sid) => {
+                self.end_identity_session(sid).await?;
+                self.end_login_session(sid, flow.subject.as_deref(), now)
+                    .await?
             }
-        }
+            None => Vec::new(),
+        };
         let cookies = vec![SetCookie {
             name: SESSION_COOKIE.into(),
             value: String::new(),
@@ -434,70 +406,5 @@ impl Provider {
                 cookies,
             })
         }
-    }
-
-    /// A logout token (OIDC Back-Channel Logout §2.4).
-    pub fn logout_token(
-        &self,
-        client_id: &str,
-        subject: Option<&str>,
-        sid: &str,
-        now: i64,
-    ) -> String {
-        let mut claims = json!({
-            "iss": self.issuer,
-            "aud": [client_id],
-            "iat": now,
-            "exp": now + 300,
-            "jti": uuid::Uuid::new_v4().to_string(),
-            "sid": sid,
-            "events": {"http://schemas.openid.net/event/backchannel-logout": {}},
-        });
-        if let Some(s) = subject {
-            claims["sub"] = json!(s);
-        }
-        jwt::sign(&self.keys.current().signing, Some("logout+jwt"), &claims)
-    }
-
-    /// Sends due back-channel logout tokens; failures are rescheduled with backoff and dropped
-    /// after the last attempt.
-    pub async fn deliver_logouts(&self, now: i64) -> Result<usize> {
-        let due = self.store.due_logout_deliveries(now, 50).await?;
-        let mut sent = 0;
-        for d in due {
-            let claims: Value = serde_json::from_str(&d.logout_token).unwrap_or_default();
-            let sid = claims
-                .get("sid")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let token = self.logout_token(
-                &d.client_id,
-                claims.get("sub").and_then(Value::as_str),
-                sid,
-                now,
-            );
-            let ok = self
-                .http
-                .post(&d.url)
-                .form(&[("logout_token", token.as_str())])
-                .send()
-                .await
-                .map(|r| r.status().is_success())
-                .unwrap_or(false);
-            if ok {
-                self.store.delete_logout_delivery(&d.id).await?;
-                sent += 1;
-            } else if let Some(wait) =
-                BACKOFF.get(usize::try_from(d.attempts).unwrap_or(usize::MAX))
-            {
-                self.store
-                    .reschedule_logout_delivery(&d.id, d.attempts + 1, now + wait)
-                    .await?;
-            } else {
-                tracing::warn!(client_id = %d.client_id, url = %d.url, "back-channel logout failed after every retry");
-                self.store.delete_logout_delivery(&d.id).await?;
-            }
-        }
-        Ok(sent)
     }
 }

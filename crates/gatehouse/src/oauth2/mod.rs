@@ -2,6 +2,7 @@
 //! introspection and revocation, and the login/consent flow of the authorization endpoint.
 //! No HTTP types here: handlers in `web` translate requests into these calls.
 
+pub mod backchannel;
 pub mod clients;
 pub mod discovery;
 pub mod flows;

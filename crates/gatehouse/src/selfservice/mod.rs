@@ -10,6 +10,7 @@ pub mod code;
 pub mod login;
 pub mod ratelimit;
 pub mod recovery;
+pub mod recovery_link;
 pub mod registration;
 pub mod settings;
 pub mod ui;
@@ -129,6 +130,10 @@ pub struct Flow {
     /// is the only secret, so no CSRF cookie binds it.
     #[serde(default)]
     pub admin_issued: bool,
+    /// Recovery: the one-time token of an admin-issued recovery link, as a digest bound to
+    /// this flow (see [`recovery_link`]).
+    #[serde(default)]
+    pub link_hash: Option<String>,
     /// Login and settings: the WebAuthn ceremony in progress (state and options).
     #[serde(default)]
     pub webauthn: Option<webauthn::Pending>,
@@ -165,6 +170,24 @@ impl Submission {
             fields.insert(k, v);
         }
         Ok(Submission { fields })
+    }
+
+    /// A submission's body as it arrives, by its `Content-Type`: JSON (objects flattened, see
+    /// [`Submission::from_json`]) or a urlencoded form; anything else is refused.
+    pub fn parse(content_type: &str, body: &[u8]) -> Result<Submission> {
+        if content_type.starts_with("application/json") {
+            serde_json::from_slice::<Value>(body)
+                .map_err(|e| Error::BadRequest(format!("The request body is not valid JSON: {e}")))
+                .and_then(|v| Submission::from_json(&v))
+        } else if content_type.starts_with("application/x-www-form-urlencoded") {
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+                .map_err(|_| Error::BadRequest("The form body is malformed.".into()))
+                .and_then(Submission::from_pairs)
+        } else {
+            Err(Error::BadRequest(
+                "The body must be application/json or application/x-www-form-urlencoded.".into(),
+            ))
+        }
     }
 
     /// A JSON object, nested objects flattened with dots (`traits.email`).
@@ -430,6 +453,7 @@ impl SelfService {
             code_attempts: 0,
             recipient: None,
             admin_issued: false,
+            link_hash: None,
         }
     }
 

@@ -123,6 +123,27 @@ impl SelfService {
         expires_in: Option<i64>,
         now: i64,
     ) -> Result<(String, String, i64)> {
+        let mut flow = self
+            .admin_recovery_flow(identity_id, expires_in, "/admin/recovery/code", now)
+            .await?;
+        let recipient = flow.recipient.clone().unwrap_or_default();
+        let code = self.arm_code(&mut flow, &recipient, now);
+        flow.code_expires_at = flow.expires_at;
+        flow.messages.clear();
+        self.save(&flow).await?;
+        Ok((self.flow_page(&flow), code, flow.expires_at))
+    }
+
+    /// A recovery flow an administrator makes for an active identity (code or link): it lives
+    /// `expires_in` seconds (default an hour, between a minute and a week), is bound to no
+    /// browser, and names the identity's first recovery address. Not saved yet.
+    pub(super) async fn admin_recovery_flow(
+        &self,
+        identity_id: &str,
+        expires_in: Option<i64>,
+        endpoint: &str,
+        now: i64,
+    ) -> Result<Flow> {
         let identity = self.identities.get(identity_id).await?;
         if identity.state != State::Active {
             return Err(crate::error::Error::BadRequest(
@@ -132,7 +153,7 @@ impl SelfService {
         let mut flow = self.new_flow(
             FlowKind::Recovery,
             FlowType::Browser,
-            format!("{}/admin/recovery/code", self.issuer),
+            format!("{}{endpoint}", self.issuer),
             None,
             None,
             now,
@@ -140,17 +161,15 @@ impl SelfService {
         let ttl = expires_in.unwrap_or(3600).clamp(60, 7 * 24 * 3600);
         flow.expires_at = now + ttl;
         flow.admin_issued = true;
-        let recipient = identity
-            .recovery_addresses
-            .first()
-            .map(|a| a.value.clone())
-            .unwrap_or_default();
-        let code = self.arm_code(&mut flow, &recipient, now);
-        flow.code_expires_at = flow.expires_at;
-        flow.messages.clear();
+        flow.recipient = Some(
+            identity
+                .recovery_addresses
+                .first()
+                .map(|a| a.value.clone())
+                .unwrap_or_default(),
+        );
         flow.identity_id = Some(identity.id.clone());
-        self.save(&flow).await?;
-        Ok((self.flow_page(&flow), code, flow.expires_at))
+        Ok(flow)
     }
 
     /// Saves the flow and shows it again (not an error: the next step of the flow).
@@ -159,7 +178,14 @@ impl SelfService {
         Ok(Outcome::Invalid(Box::new(flow)))
     }
 
-    async fn recovered(&self, mut flow: Flow, device: Device, now: i64) -> Result<Outcome> {
+    /// A recovery flow passed (valid code or link): a fresh session, every other session of the
+    /// identity ended, and a settings flow to go on to.
+    pub(super) async fn recovered(
+        &self,
+        mut flow: Flow,
+        device: Device,
+        now: i64,
+    ) -> Result<Outcome> {
         let Some(id) = flow.identity_id.clone() else {
             // A code for an unknown address never matches (none was sent), so this is unreachable
             // in practice; answer as an invalid code.
@@ -201,7 +227,7 @@ impl SelfService {
             )
             .await?;
         self.sessions
-            .revoke_all(&identity.id, Some(&active.id))
+            .revoke_all(&identity.id, Some(&active.id), now)
             .await?;
         self.identities.audit.record(
             event::RECOVERY_COMPLETED,

@@ -348,7 +348,7 @@ impl SelfService {
                 // A native app keeps its session token, as in Kratos: the settings flow it gets
                 // back has no place for a new one. Every other session ends.
                 self.sessions
-                    .revoke_all(&identity.id, Some(&session.id))
+                    .revoke_all(&identity.id, Some(&session.id), now)
                     .await?;
             } else {
                 // A browser gets a new session id (in a new cookie) for the new credential;
@@ -368,7 +368,7 @@ impl SelfService {
                     )
                     .await?;
                 self.sessions
-                    .revoke_all(&identity.id, Some(&active.id))
+                    .revoke_all(&identity.id, Some(&active.id), now)
                     .await?;
                 new_session = Some((token, active));
             }

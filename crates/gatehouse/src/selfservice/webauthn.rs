@@ -234,6 +234,16 @@ fn parse<T: serde::de::DeserializeOwned>(raw: &str) -> std::result::Result<T, Re
     serde_json::from_str(raw).map_err(|_| MALFORMED)
 }
 
+/// A registration response (`webauthn_register`), as the browser sent it.
+pub fn parse_registration(raw: &str) -> std::result::Result<RegisterPublicKeyCredential, Refusal> {
+    parse(raw)
+}
+
+/// An assertion (`webauthn_login`), as the browser sent it.
+pub fn parse_assertion(raw: &str) -> std::result::Result<PublicKeyCredential, Refusal> {
+    parse(raw)
+}
+
 impl SelfService {
     /// Whether the relying party is configured.
     pub fn webauthn_enabled(&self) -> bool {
@@ -346,7 +356,7 @@ impl SelfService {
         else {
             return Ok(Err(NO_CEREMONY));
         };
-        let reg: RegisterPublicKeyCredential = match parse(raw) {
+        let reg = match parse_registration(raw) {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
         };
@@ -430,7 +440,7 @@ impl SelfService {
         let Some(Pending::Passwordless { state, .. }) = flow.webauthn.take() else {
             return Ok(Err(NO_CEREMONY));
         };
-        let cred: PublicKeyCredential = match parse(raw) {
+        let cred = match parse_assertion(raw) {
             Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };
@@ -487,7 +497,7 @@ impl SelfService {
         let Some(Pending::SecondFactor { state, .. }) = flow.webauthn.take() else {
             return Ok(Err(NO_CEREMONY));
         };
-        let cred: PublicKeyCredential = match parse(raw) {
+        let cred = match parse_assertion(raw) {
             Ok(c) => c,
             Err(e) => return Ok(Err(e)),
         };

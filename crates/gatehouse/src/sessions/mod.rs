@@ -6,6 +6,11 @@
 //! of this replica at once, and of the other replicas through the invalidation bus when Redis
 //! is configured (without Redis they see it within the TTL). A new session — and so a new
 //! token — is issued on every login and every step-up; the old one is deactivated.
+//!
+//! A session that ends (logout, revocation, the others ending after recovery or a password
+//! change) also ends the OAuth 2.0 login sessions made from it, whose clients are told by
+//! back-channel logout ([`crate::oauth2::backchannel`]). A session replaced by step-up hands
+//! them on to its successor instead.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::identity::model::{Identity, State};
 use crate::identity::service::IdentityService;
 use crate::invalidation::{Bus, Kind};
+use crate::oauth2::Provider;
 
 /// Authenticator assurance levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
@@ -190,6 +196,8 @@ pub struct SessionService {
     pub identities: Arc<IdentityService>,
     pub cache: SessionCache,
     pub audit: AuditLog,
+    /// Told when sessions end, for the login sessions made from them.
+    provider: Arc<Provider>,
     issuer: String,
 }
 
@@ -225,6 +233,7 @@ impl SessionService {
         store: Arc<dyn Store>,
         identities: Arc<IdentityService>,
         audit: AuditLog,
+        provider: Arc<Provider>,
     ) -> SessionService {
         SessionService {
             cache: identities.session_cache.clone(),
@@ -233,6 +242,7 @@ impl SessionService {
             store,
             identities,
             audit,
+            provider,
         }
     }
 
@@ -304,7 +314,15 @@ impl SessionService {
         };
         self.store.insert_session(&row).await?;
         if let Some(p) = previous {
-            self.revoke(&p.id).await?;
+            if p.identity.id != identity.id {
+                self.revoke(&p.id, now).await?;
+            } else if self.deactivate(&p.id).await? {
+                // Step-up or re-authentication: the same person's login goes on in the new
+                // session.
+                self.provider
+                    .identity_session_replaced(&p.id, &row.id)
+                    .await?;
+            }
         }
         let active = Arc::new(self.activate(&row, Arc::new(identity.clone()))?);
         self.cache.insert(row.token_hash.clone(), active.clone());
@@ -382,8 +400,17 @@ impl SessionService {
         Ok(Ok(s))
     }
 
-    /// Ends one session; purges it from the cache.
-    pub async fn revoke(&self, id: &str) -> Result<bool> {
+    /// Ends one session: purges it from the cache and ends the login sessions made from it.
+    pub async fn revoke(&self, id: &str, now: i64) -> Result<bool> {
+        let ended = self.deactivate(id).await?;
+        if ended {
+            self.ended(&[id.to_owned()], now).await?;
+        }
+        Ok(ended)
+    }
+
+    /// Marks one session inactive and purges it from the cache; whether it was active.
+    async fn deactivate(&self, id: &str) -> Result<bool> {
         match self.store.deactivate_session(id).await? {
             Some(hash) => {
                 self.cache.invalidate(&hash);
@@ -394,18 +421,56 @@ impl SessionService {
     }
 
     /// Ends every session of an identity except `keep`; how many ended.
-    pub async fn revoke_all(&self, identity_id: &str, keep: Option<&str>) -> Result<usize> {
+    pub async fn revoke_all(
+        &self,
+        identity_id: &str,
+        keep: Option<&str>,
+        now: i64,
+    ) -> Result<usize> {
+        let ending = self.active_ids(identity_id, keep).await?;
         let hashes = self
             .store
             .deactivate_identity_sessions(identity_id, keep)
             .await?;
         purge(&self.cache, &hashes);
+        self.ended(&ending, now).await?;
         Ok(hashes.len())
     }
 
+    /// The ids of an identity's active sessions, except `keep`.
+    async fn active_ids(&self, identity_id: &str, keep: Option<&str>) -> Result<Vec<String>> {
+        const PAGE: i64 = 500;
+        let mut ids = Vec::new();
+        let mut offset = 0;
+        loop {
+            let rows = self
+                .store
+                .list_sessions(Some(identity_id), Some(true), PAGE, offset)
+                .await?;
+            let n = rows.len();
+            ids.extend(
+                rows.into_iter()
+                    .map(|r| r.id)
+                    .filter(|id| Some(id.as_str()) != keep),
+            );
+            if i64::try_from(n).unwrap_or(PAGE) < PAGE {
+                return Ok(ids);
+            }
+            offset += PAGE;
+        }
+    }
+
+    /// Sessions ended: so do the login sessions made from them, and their clients are told.
+    async fn ended(&self, ids: &[String], now: i64) -> Result<()> {
+        if self.provider.identity_sessions_ended(ids, now).await? {
+            self.provider.deliver_logouts_soon();
+        }
+        Ok(())
+    }
+
     /// Logout: ends the session and records it.
-    pub async fn logout(&self, s: &ActiveSession, ip: Option<String>) -> Result<()> {
-        self.revoke(&s.id).await?;
+    pub async fn logout(&self, s: &ActiveSession, ip: Option<String>, now: i64) -> Result<()> {
+        self.revoke(&s.id, now).await?;
         self.audit.record(
             event::IDENTITY_LOGOUT,
             Event {

@@ -1,5 +1,6 @@
 //! Kratos's admin API on the admin listener: identities (CRUD, JSON Patch, batch import) and
-//! sessions (list, get, revoke, extend). Handlers only translate HTTP to service calls.
+//! sessions (list, get, revoke, extend), recovery codes and links. Handlers only translate HTTP
+//! to service calls.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/sessions/{id}/extend", patch(extend_session))
         .route("/admin/recovery/code", axum::routing::post(recovery_code))
+        .route("/admin/recovery/link", axum::routing::post(recovery_link))
 }
 
 fn q<'a>(p: &'a [(String, String)], k: &str) -> Option<&'a str> {
@@ -187,7 +189,7 @@ async fn list_identity_sessions(
 
 async fn delete_identity_sessions(State(s): State<AppState>, Path(id): Path<String>) -> Res {
     s.identities.get(&id).await?;
-    s.sessions.revoke_all(&id, None).await?;
+    s.sessions.revoke_all(&id, None, now()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -216,7 +218,7 @@ async fn get_session(
 
 async fn disable_session(State(s): State<AppState>, Path(id): Path<String>) -> Res {
     s.sessions.get_row(&id).await?;
-    s.sessions.revoke(&id).await?;
+    s.sessions.revoke(&id, now()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -226,32 +228,52 @@ async fn extend_session(State(s): State<AppState>, Path(id): Path<String>) -> Re
 }
 
 #[derive(serde::Deserialize)]
-struct RecoveryCodeBody {
+struct RecoveryBody {
     identity_id: String,
     /// A duration like `1h` (Kratos's format).
     #[serde(default)]
     expires_in: Option<String>,
 }
 
+impl RecoveryBody {
+    fn expires_in(&self) -> Result<Option<i64>, KratosError> {
+        match &self.expires_in {
+            Some(d) => crate::config::Dur::parse(d)
+                .map(|d| Some(d.secs()))
+                .ok_or_else(|| KratosError::bad_request("expires_in must be a duration like 1h")),
+            None => Ok(None),
+        }
+    }
+}
+
 /// `POST /admin/recovery/code` (Kratos's shape): `{recovery_link, recovery_code, expires_at}`.
-async fn recovery_code(State(s): State<AppState>, KJson(b): KJson<RecoveryCodeBody>) -> Res {
-    let ttl = match &b.expires_in {
-        Some(d) => Some(
-            crate::config::Dur::parse(d)
-                .ok_or_else(|| KratosError::bad_request("expires_in must be a duration like 1h"))?
-                .secs(),
-        ),
-        None => None,
-    };
+async fn recovery_code(State(s): State<AppState>, KJson(b): KJson<RecoveryBody>) -> Res {
     let (link, code, expires) = s
         .flows
-        .admin_recovery_code(&b.identity_id, ttl, now())
+        .admin_recovery_code(&b.identity_id, b.expires_in()?, now())
         .await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(serde_json::json!({
             "recovery_link": link,
             "recovery_code": code,
+            "expires_at": crate::clock::rfc3339(expires),
+        })),
+    )
+        .into_response())
+}
+
+/// `POST /admin/recovery/link` (Kratos's shape): `{recovery_link, expires_at}`; the link works
+/// once, in a browser.
+async fn recovery_link(State(s): State<AppState>, KJson(b): KJson<RecoveryBody>) -> Res {
+    let (link, expires) = s
+        .flows
+        .admin_recovery_link(&b.identity_id, b.expires_in()?, now())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(serde_json::json!({
+            "recovery_link": link,
             "expires_at": crate::clock::rfc3339(expires),
         })),
     )

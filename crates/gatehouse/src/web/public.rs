@@ -193,12 +193,7 @@ async fn logout(
 
 /// Back-channel logout tokens go out at once; the janitor retries what fails.
 fn deliver_logouts_now(s: &AppState) {
-    let provider = s.provider.clone();
-    tokio::spawn(async move {
-        if let Err(e) = provider.deliver_logouts(now()).await {
-            tracing::warn!(error = %e, "back-channel logout delivery failed");
-        }
-    });
+    s.provider.deliver_logouts_soon();
 }
 
 fn registration_enabled(s: &AppState) -> Result<(), ApiError> {

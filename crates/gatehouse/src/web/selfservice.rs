@@ -1,5 +1,6 @@
 //! Kratos's self-service endpoints on the public listener: `/self-service/<flow>/browser|api`,
-//! `/self-service/<flow>/flows?id=`, `POST /self-service/<flow>?flow=`, logout and errors.
+//! `/self-service/<flow>/flows?id=`, `POST /self-service/<flow>?flow=`, recovery links
+//! (`GET /self-service/recovery?flow=&token=`), logout and errors.
 //!
 //! Browser flows get a CSRF cookie and 303 redirects to the pages; a browser asking for JSON
 //! (`Accept: application/json`) and native apps get JSON. The domain decides; this module only
@@ -33,7 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/self-service/{kind}/browser", get(init_browser))
         .route("/self-service/{kind}/api", get(init_api))
         .route("/self-service/{kind}/flows", get(get_flow))
-        .route("/self-service/{kind}", axum::routing::post(submit))
+        .route("/self-service/{kind}", get(recovery_link).post(submit))
         .route("/self-service/errors", get(get_error))
         .route(
             crate::selfservice::webauthn::SCRIPT_PATH,
@@ -134,6 +135,14 @@ fn csrf_cookie(s: &AppState, value: &str) -> HeaderValue {
         v.push_str("; Secure");
     }
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The browser's CSRF cookie for self-service flows, or a new one (`true`: set it).
+fn browser_csrf(h: &HeaderMap) -> (String, bool) {
+    match cookie_value(h, CSRF_COOKIE).filter(|c| c.len() == 43) {
+        Some(c) => (c, false),
+        None => (gatehouse_crypto::random::alphanumeric(43), true),
+    }
 }
 
 fn device(addr: SocketAddr, h: &HeaderMap) -> Device {
@@ -244,10 +253,8 @@ async fn init(
     let browser = ft == FlowType::Browser;
     let json = !browser || wants_json(&headers);
     let (csrf, new_csrf) = if browser {
-        match cookie_value(&headers, CSRF_COOKIE).filter(|c| c.len() == 43) {
-            Some(c) => (Some(c), false),
-            None => (Some(gatehouse_crypto::random::alphanumeric(43)), true),
-        }
+        let (c, new) = browser_csrf(&headers);
+        (Some(c), new)
     } else {
         (None, false)
     };
@@ -385,20 +392,7 @@ fn parse_body(headers: &HeaderMap, body: &Bytes) -> Result<Submission, KratosErr
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let r = if ct.starts_with("application/json") {
-        serde_json::from_slice::<Value>(body)
-            .map_err(|e| Error::BadRequest(format!("The request body is not valid JSON: {e}")))
-            .and_then(|v| Submission::from_json(&v))
-    } else if ct.starts_with("application/x-www-form-urlencoded") {
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-            .map_err(|_| Error::BadRequest("The form body is malformed.".into()))
-            .and_then(Submission::from_pairs)
-    } else {
-        Err(Error::BadRequest(
-            "The body must be application/json or application/x-www-form-urlencoded.".into(),
-        ))
-    };
-    r.map_err(KratosError::from)
+    Submission::parse(ct, body).map_err(KratosError::from)
 }
 
 async fn submit(
@@ -514,6 +508,61 @@ async fn submit(
     }
 }
 
+/// `GET /self-service/recovery?flow=&token=`: a recovery link (`POST /admin/recovery/link`),
+/// opened in a browser. Passed: the new session's cookie and on to the settings flow; refused:
+/// on to a new recovery flow that says why.
+async fn recovery_link(
+    State(s): State<AppState>,
+    Path(kind): Path<String>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    QueryPairs(p): QueryPairs,
+) -> Res {
+    if kind_of(&kind)? != FlowKind::Recovery {
+        return Err(KratosError::new(
+            StatusCode::NOT_FOUND,
+            None,
+            "Unable to locate the resource",
+        ));
+    }
+    let (Some(flow_id), Some(token)) = (q(&p, "flow"), q(&p, "token")) else {
+        return Err(KratosError::bad_request(
+            "the flow and token query parameters are required",
+        ));
+    };
+    let (csrf, new_csrf) = browser_csrf(&headers);
+    let now = now();
+    let outcome = s
+        .flows
+        .redeem_recovery_link(flow_id, token, &csrf, device(addr, &headers), now)
+        .await?;
+    let mut resp = match outcome {
+        Outcome::Success {
+            return_to, session, ..
+        } => {
+            let mut r = see_other(&return_to);
+            if let Some((token, active)) = session {
+                r.headers_mut().append(
+                    header::SET_COOKIE,
+                    session_cookie(&s, Some(token.expose()), active.expires_at - now),
+                );
+            }
+            r
+        }
+        Outcome::Invalid(flow) => see_other(&s.flows.flow_page(&flow)),
+        Outcome::Refused(e) => refused(&s, e, false).await?,
+    };
+    if new_csrf {
+        resp.headers_mut()
+            .append(header::SET_COOKIE, csrf_cookie(&s, &csrf));
+    }
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(resp)
+}
+
 async fn get_error(State(s): State<AppState>, QueryPairs(p): QueryPairs) -> Res {
     let id = q(&p, "id").unwrap_or("");
     Ok(axum::Json(s.flows.error_json(id).await?).into_response())
@@ -536,7 +585,7 @@ async fn logout(State(s): State<AppState>, headers: HeaderMap, QueryPairs(p): Qu
             "The logout token is invalid.",
         ));
     }
-    s.sessions.logout(&session, None).await?;
+    s.sessions.logout(&session, None, now()).await?;
     let mut r = see_other(&return_to.unwrap_or_else(|| format!("{}/ui/login", s.flows.issuer)));
     r.headers_mut()
         .append(header::SET_COOKIE, session_cookie(&s, None, 0));
@@ -555,7 +604,7 @@ async fn logout_api(
 ) -> Res {
     match s.sessions.lookup(&b.session_token, now()).await? {
         Some(session) => {
-            s.sessions.logout(&session, None).await?;
+            s.sessions.logout(&session, None, now()).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         None => Err(KratosError::new(

@@ -117,7 +117,7 @@ async fn revoke_others(
 ) -> Result<Response, KratosError> {
     let n = s
         .sessions
-        .revoke_all(&session.identity.id, Some(&session.id))
+        .revoke_all(&session.identity.id, Some(&session.id), now())
         .await?;
     Ok(axum::Json(json!({ "count": n })).into_response())
 }
@@ -142,7 +142,7 @@ async fn revoke_one(
             "Unable to locate the resource",
         ));
     }
-    s.sessions.revoke(&id).await?;
+    s.sessions.revoke(&id, now()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

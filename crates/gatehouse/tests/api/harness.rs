@@ -380,17 +380,7 @@ pub async fn login_and_consent(
     extra: &str,
     remember: bool,
 ) -> String {
-    let auth_url = format!(
-        "{}/oauth2/auth?client_id={}&response_type=code&redirect_uri={}&scope=openid+offline_access&state=st4te1234&nonce=n0nce1234&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}",
-        app.public,
-        client["client_id"].as_str().unwrap_or_default(),
-        urlencode(REDIRECT),
-    );
-    let hop = browser.get(app, &auth_url).await;
-    assert_eq!(hop.status, StatusCode::SEE_OTHER, "{}", hop.body);
-    let login = hop.location.expect("redirect to login");
-    assert!(login.starts_with(LOGIN_URL), "{login}");
-    let challenge = query_param(&login, "login_challenge").expect("login_challenge");
+    let challenge = start_authorization(app, browser, client, extra).await;
     let (status, req) = app
         .admin_get(&format!(
             "/admin/oauth2/auth/requests/login?login_challenge={challenge}"
@@ -406,9 +396,40 @@ pub async fn login_and_consent(
         .admin_put(&format!("/admin/oauth2/auth/requests/login/accept?login_challenge={challenge}"), json!({"subject": subject, "remember": remember, "remember_for": 3600, "acr": "1", "amr": ["pwd"]}))
         .await;
     assert_eq!(status, StatusCode::OK, "{accepted}");
-    let hop = browser
-        .get(app, accepted["redirect_to"].as_str().expect("redirect_to"))
-        .await;
+    let redirect_to = accepted["redirect_to"].as_str().expect("redirect_to");
+    consent_to_client(app, browser, redirect_to, remember).await
+}
+
+/// The browser opens `/oauth2/auth` for `client`; the login challenge it is sent to the login
+/// app with.
+pub async fn start_authorization(
+    app: &TestApp,
+    browser: &mut Browser,
+    client: &Value,
+    extra: &str,
+) -> String {
+    let auth_url = format!(
+        "{}/oauth2/auth?client_id={}&response_type=code&redirect_uri={}&scope=openid+offline_access&state=st4te1234&nonce=n0nce1234&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}",
+        app.public,
+        client["client_id"].as_str().unwrap_or_default(),
+        urlencode(REDIRECT),
+    );
+    let hop = browser.get(app, &auth_url).await;
+    assert_eq!(hop.status, StatusCode::SEE_OTHER, "{}", hop.body);
+    let login = hop.location.expect("redirect to login");
+    assert!(login.starts_with(LOGIN_URL), "{login}");
+    query_param(&login, "login_challenge").expect("login_challenge")
+}
+
+/// After an accepted login: the browser follows `redirect_to`, consent is accepted, and the
+/// final redirect to the client is returned.
+pub async fn consent_to_client(
+    app: &TestApp,
+    browser: &mut Browser,
+    redirect_to: &str,
+    remember: bool,
+) -> String {
+    let hop = browser.get(app, redirect_to).await;
     assert_eq!(hop.status, StatusCode::SEE_OTHER, "{}", hop.body);
     let consent = hop.location.expect("redirect to consent");
     if consent.starts_with(REDIRECT) {

@@ -1,4 +1,6 @@
-//! `/oauth2/sessions/logout`: RP-initiated logout with front- and back-channel notification.
+//! `/oauth2/sessions/logout`: RP-initiated logout with front- and back-channel notification;
+//! and back-channel notification when the identity session behind a login ends instead
+//! (self-service logout, `DELETE /sessions`, the admin API).
 
 use std::sync::{Arc, Mutex};
 
@@ -9,8 +11,10 @@ use serde_json::json;
 
 use crate::both_backends;
 use crate::harness::{
-    Browser, CHALLENGE, REDIRECT, TestApp, VERIFIER, login_and_consent, query_param, urlencode,
+    Browser, CHALLENGE, REDIRECT, TestApp, VERIFIER, consent_to_client, eventually,
+    login_and_consent, query_param, start_authorization, urlencode,
 };
+use crate::selfservice::{PASSWORD, api_login};
 
 /// A relying party's back-channel logout endpoint on a free loopback port.
 async fn backchannel_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
@@ -134,22 +138,9 @@ async fn rp_initiated_logout(app: TestApp) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let token = token.expect("back-channel logout token delivered");
-    let jwks: gatehouse_crypto::jwk::Jwks = app
-        .http
-        .get(format!("{}/.well-known/jwks.json", app.public))
-        .send()
-        .await
-        .expect("req")
-        .json()
-        .await
-        .expect("jwks");
-    let jwt = UnverifiedJwt::parse(&token).expect("jwt");
-    assert_eq!(jwt.header.typ.as_deref(), Some("logout+jwt"));
-    let claims = jwt.verify(&jwks.keys).expect("signature");
+    let claims = logout_claims(&app, &token).await;
     assert_eq!(claims["sid"], sid.as_str());
     assert_eq!(claims["aud"], json!([c["client_id"]]));
-    assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
-    assert!(claims.get("nonce").is_none());
 
     // The login session is gone: the next authorization asks for login again.
     let url = format!(
@@ -168,3 +159,170 @@ async fn rp_initiated_logout(app: TestApp) {
     assert_eq!(req["skip"], false);
 }
 both_backends!(rp_initiated, rp_initiated_logout);
+
+/// A logout token's claims, after checking it is one (OIDC Back-Channel Logout §2.4): typed
+/// `logout+jwt`, signed with a published key, with the back-channel logout event and no nonce.
+async fn logout_claims(app: &TestApp, token: &str) -> serde_json::Value {
+    let jwks: gatehouse_crypto::jwk::Jwks = app
+        .http
+        .get(format!("{}/.well-known/jwks.json", app.public))
+        .send()
+        .await
+        .expect("req")
+        .json()
+        .await
+        .expect("jwks");
+    let jwt = UnverifiedJwt::parse(token).expect("jwt");
+    assert_eq!(jwt.header.typ.as_deref(), Some("logout+jwt"));
+    let claims = jwt.verify(&jwks.keys).expect("signature");
+    assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    assert!(claims.get("nonce").is_none());
+    claims
+}
+
+/// Waits for the receiver to get a logout token for login session `sid`; its claims.
+async fn logout_for(
+    app: &TestApp,
+    received: &Arc<Mutex<Vec<String>>>,
+    sid: &str,
+) -> serde_json::Value {
+    let tokens = eventually(15, || async {
+        let got = received.lock().map(|v| v.clone()).unwrap_or_default();
+        got.iter()
+            .any(|t| UnverifiedJwt::parse(t).is_ok_and(|j| j.claims["sid"] == sid))
+            .then_some(got)
+    })
+    .await;
+    let token = tokens
+        .iter()
+        .find(|t| UnverifiedJwt::parse(t).is_ok_and(|j| j.claims["sid"] == sid))
+        .expect("token for sid");
+    logout_claims(app, token).await
+}
+
+/// A browser signs in to `client` through Gatehouse's own login (the self-service login flow
+/// accepts the login request for the identity session `session_token`); the login session id
+/// (`sid` of the ID token).
+async fn oauth_login_from_session(
+    app: &TestApp,
+    b: &mut Browser,
+    client: &serde_json::Value,
+    session_token: &str,
+) -> String {
+    let challenge = start_authorization(app, b, client, "").await;
+    let resp = app
+        .http
+        .get(format!(
+            "{}/self-service/login/api?login_challenge={challenge}",
+            app.public
+        ))
+        .header("X-Session-Token", session_token)
+        .send()
+        .await
+        .expect("request");
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert_eq!(body["error"]["id"], "session_already_available", "{body}");
+    let accepted = body["error"]["details"]["redirect_browser_to"]
+        .as_str()
+        .expect("the accepted login request's redirect");
+    let back = consent_to_client(app, b, accepted, false).await;
+    let code = query_param(&back, "code").expect("code");
+    let (status, tokens, _) = app
+        .token(
+            client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let id_token = tokens["id_token"].as_str().expect("id token");
+    UnverifiedJwt::parse(id_token).expect("jwt").claims["sid"]
+        .as_str()
+        .expect("sid")
+        .to_owned()
+}
+
+async fn identity_session_logout(app: TestApp) {
+    let (bc_url, received) = backchannel_receiver().await;
+    let c = app
+        .create_client(json!({
+            "grant_types": ["authorization_code", "refresh_token"], "redirect_uris": [REDIRECT],
+            "scope": "openid offline_access", "backchannel_logout_uri": bc_url,
+        }))
+        .await;
+    let identity = app.create_identity("pat@example.com", PASSWORD).await;
+    let login = || async {
+        let (status, body) = api_login(&app, "pat@example.com", PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["session_token"].as_str().expect("token").to_owned()
+    };
+
+    // Self-service logout (`DELETE /self-service/logout/api`) ends the login session made from
+    // the identity session, and the client is told.
+    let mut b = Browser::default();
+    let token = login().await;
+    let sid = oauth_login_from_session(&app, &mut b, &c, &token).await;
+    let resp = app
+        .http
+        .delete(format!("{}/self-service/logout/api", app.public))
+        .json(&json!({"session_token": token}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let claims = logout_for(&app, &received, &sid).await;
+    assert_eq!(claims["sub"], identity["id"]);
+    assert_eq!(claims["aud"], json!([c["client_id"]]));
+    // The login session is gone: the next authorization asks for login again.
+    let ch = start_authorization(&app, &mut b, &c, "").await;
+    let (_, req) = app
+        .admin_get(&format!(
+            "/admin/oauth2/auth/requests/login?login_challenge={ch}"
+        ))
+        .await;
+    assert_eq!(req["skip"], false, "{req}");
+
+    // `DELETE /sessions` (the other sessions) from a second session.
+    let mut b = Browser::default();
+    let token = login().await;
+    let sid = oauth_login_from_session(&app, &mut b, &c, &token).await;
+    let other = login().await;
+    let resp = app
+        .http
+        .delete(format!("{}/sessions", app.public))
+        .header("X-Session-Token", &other)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(
+        logout_for(&app, &received, &sid).await["sub"],
+        identity["id"]
+    );
+
+    // The admin API ending every session of the identity.
+    let mut b = Browser::default();
+    let token = login().await;
+    let sid = oauth_login_from_session(&app, &mut b, &c, &token).await;
+    let id = identity["id"].as_str().expect("id");
+    let (status, _) = app
+        .admin(
+            reqwest::Method::DELETE,
+            &format!("/admin/identities/{id}/sessions"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        logout_for(&app, &received, &sid).await["sub"],
+        identity["id"]
+    );
+}
+both_backends!(
+    identity_session_end_notifies_clients,
+    identity_session_logout
+);

@@ -22,6 +22,7 @@ mod logout;
 mod pages;
 mod pages_webauthn;
 mod proxy;
+mod recovery_link;
 mod registration;
 mod replicas;
 mod selfservice;

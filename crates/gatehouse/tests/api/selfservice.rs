@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::harness::TestApp;
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 async fn api_flow(app: &TestApp, kind: &str, token: Option<&str>, query: &str) -> Value {
     let mut req = app
@@ -40,7 +40,7 @@ async fn submit(
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-async fn api_login(app: &TestApp, email: &str, password: &str) -> (StatusCode, Value) {
+pub(crate) async fn api_login(app: &TestApp, email: &str, password: &str) -> (StatusCode, Value) {
     let flow = api_flow(app, "login", None, "").await;
     submit(
         app,
@@ -51,7 +51,7 @@ async fn api_login(app: &TestApp, email: &str, password: &str) -> (StatusCode, V
     .await
 }
 
-async fn whoami(app: &TestApp, token: &str) -> (StatusCode, Value) {
+pub(crate) async fn whoami(app: &TestApp, token: &str) -> (StatusCode, Value) {
     let resp = app
         .http
         .get(format!("{}/sessions/whoami", app.public))

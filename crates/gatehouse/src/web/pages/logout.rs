@@ -63,7 +63,7 @@ pub async fn logout(
     }
     match browser_session(&s, &headers).await {
         Ok(Some(session)) => {
-            if let Err(e) = s.sessions.logout(&session, None).await {
+            if let Err(e) = s.sessions.logout(&session, None, crate::clock::now()).await {
                 return internal(&s, &e);
             }
         }
