@@ -80,7 +80,19 @@ impl SelfService {
         let entered = sub.get("code").unwrap_or("").trim().to_owned();
         if flow.state == "sent_email" && !entered.is_empty() {
             return match code::check(&mut flow, &entered, now) {
-                Check::Valid => self.recovered(flow, device, now).await,
+                Check::Valid => {
+                    // A flow an administrator issued belongs to no browser yet: the one that
+                    // entered its code gets it, so the settings flow that follows takes this
+                    // browser's CSRF token (as a recovery link does).
+                    if flow.admin_issued
+                        && flow.flow_type == FlowType::Browser
+                        && let Some(cookie) = csrf_cookie
+                    {
+                        flow.csrf_hash =
+                            Some(gatehouse_crypto::TokenHash::of_secret(cookie).to_hex());
+                    }
+                    self.recovered(flow, device, now).await
+                }
                 refused => {
                     code::reject(
                         &mut flow,

@@ -415,7 +415,17 @@ async fn submit(
         .to_owned();
     let sub = parse_body(&headers, &body)?;
     let json = wants_json(&headers);
-    let csrf = cookie_value(&headers, CSRF_COOKIE);
+    let mut csrf = cookie_value(&headers, CSRF_COOKIE);
+    // A browser entering the code of an administrator's recovery flow may have no CSRF cookie
+    // yet; it gets one, which the settings flow after the recovery is bound to.
+    let mut new_csrf = None;
+    if kind == FlowKind::Recovery {
+        let (c, minted) = browser_csrf(&headers);
+        if minted {
+            new_csrf = Some(c.clone());
+        }
+        csrf = Some(c);
+    }
     let session = current_session(&s, &headers).await?;
     let dev = device(addr, &headers);
     let now = now();
@@ -491,6 +501,12 @@ async fn submit(
             } else {
                 see_other(&return_to)
             };
+            if let Some(c) = &new_csrf
+                && !api
+            {
+                resp.headers_mut()
+                    .append(header::SET_COOKIE, csrf_cookie(&s, c));
+            }
             if let Some((token, active)) = session
                 && !api
             {

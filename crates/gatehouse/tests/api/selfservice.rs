@@ -518,6 +518,94 @@ async fn admin_recovery(app: TestApp) {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A browser that has never been to Gatehouse enters a new code in the form: it gets the
+    // session and a CSRF cookie, and the settings flow after it takes that browser's token, so
+    // the new password can be saved.
+    let (_, r) = app
+        .admin(
+            reqwest::Method::POST,
+            "/admin/recovery/code",
+            Some(json!({"identity_id": i["id"]})),
+        )
+        .await;
+    let link = r["recovery_link"].as_str().expect("link");
+    let code = r["recovery_code"].as_str().expect("code");
+    let flow_id = crate::harness::query_param(link, "flow").expect("flow id");
+    let resp = app
+        .http
+        .post(format!(
+            "{}/self-service/recovery?flow={flow_id}",
+            app.public
+        ))
+        .form(&[("method", "code"), ("code", code), ("csrf_token", "")])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let to = resp
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("location")
+        .to_owned();
+    let settings_id = crate::harness::query_param(&to, "flow").expect("settings flow");
+    let jar: Vec<String> = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        jar.iter().any(|c| c.starts_with("gatehouse_session=")),
+        "{jar:?}"
+    );
+    let csrf_cookie = jar
+        .iter()
+        .find(|c| c.starts_with(&format!("{}=", gatehouse::selfservice::CSRF_COOKIE)))
+        .expect("a CSRF cookie for this browser");
+    let cookie = jar.join("; ");
+    let settings: Value = app
+        .http
+        .get(format!(
+            "{}/self-service/settings/flows?id={settings_id}",
+            app.public
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let token = settings["ui"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .find(|n| n["attributes"]["name"] == "csrf_token")
+        .and_then(|n| n["attributes"]["value"].as_str())
+        .expect("csrf node")
+        .to_owned();
+    assert!(
+        csrf_cookie.ends_with(&format!("={token}")),
+        "the settings form carries this browser's token: {settings}"
+    );
+    let resp = app
+        .http
+        .post(settings["ui"]["action"].as_str().expect("action"))
+        .header("cookie", &cookie)
+        .header("accept", "application/json")
+        .json(&json!({"method": "password", "password": "a recovered passphrase", "csrf_token": token}))
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = api_login(&app, "jo@example.com", "a recovered passphrase").await;
+    assert_eq!(status, StatusCode::OK, "the new password logs in");
 }
 both_backends!(admin_recovery_code, admin_recovery);
 
