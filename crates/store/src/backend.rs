@@ -480,6 +480,12 @@ macro_rules! store_impl {
                 Ok(row.map(|r| r.try_get::<String, _>("data")).transpose()?)
             }
 
+            async fn replace_flow(&self, id: &str, expected: &str, data: &str, expires_at: i64) -> Result<bool> {
+                let n = sqlx::query("UPDATE oauth2_flows SET data = $3, expires_at = $4 WHERE id = $1 AND data = $2")
+                    .bind(id).bind(expected).bind(data).bind(expires_at).execute(&self.pool).await?.rows_affected();
+                Ok(n == 1)
+            }
+
             async fn delete_flow(&self, id: &str) -> Result<()> {
                 sqlx::query("DELETE FROM oauth2_flows WHERE id = $1").bind(id).execute(&self.pool).await?;
                 Ok(())

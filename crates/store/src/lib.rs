@@ -98,6 +98,15 @@ pub trait Store: IdentityStore + CredentialStore + Send + Sync + 'static {
     // Authorization flows in progress (login and consent requests)
     async fn put_flow(&self, id: &str, data: &str, expires_at: i64) -> Result<()>;
     async fn get_flow(&self, id: &str) -> Result<Option<String>>;
+    /// Replaces a flow's data only if it is still `expected` (compare-and-swap): false when
+    /// another writer changed it first, or it is gone.
+    async fn replace_flow(
+        &self,
+        id: &str,
+        expected: &str,
+        data: &str,
+        expires_at: i64,
+    ) -> Result<bool>;
     async fn delete_flow(&self, id: &str) -> Result<()>;
 
     // Login sessions ("remember me" at the provider)

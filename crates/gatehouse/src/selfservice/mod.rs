@@ -137,6 +137,9 @@ pub struct Flow {
     /// Login and settings: the WebAuthn ceremony in progress (state and options).
     #[serde(default)]
     pub webauthn: Option<webauthn::Pending>,
+    /// The stored text this flow was loaded from, for [`SelfService::save_if_unchanged`].
+    #[serde(skip)]
+    pub loaded_as: Option<String>,
 }
 
 /// A submission's fields, bounded, from a form or a JSON body.
@@ -454,6 +457,7 @@ impl SelfService {
             recipient: None,
             admin_issued: false,
             link_hash: None,
+            loaded_as: None,
         }
     }
 
@@ -466,6 +470,22 @@ impl SelfService {
         Ok(())
     }
 
+    /// Saves a flow only if the stored one is still the one it was loaded from. False when a
+    /// concurrent request for the same flow saved first: that request's use of a code or link,
+    /// or its wrong attempt, stands, and this one must act on nothing. A code or link is thus
+    /// consumed once, and every attempt counts against the limit, however many arrive at once.
+    pub async fn save_if_unchanged(&self, flow: &Flow) -> Result<bool> {
+        let Some(seen) = &flow.loaded_as else {
+            self.save(flow).await?;
+            return Ok(true);
+        };
+        let data = serde_json::to_string(flow).map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(self
+            .store
+            .replace_flow(&flow.id, seen, &data, flow.expires_at + 3600)
+            .await?)
+    }
+
     pub async fn load(&self, kind: FlowKind, id: &str) -> Result<Flow> {
         if uuid::Uuid::parse_str(id).is_err() {
             return Err(Error::NotFound("The flow could not be found.".into()));
@@ -475,11 +495,12 @@ impl SelfService {
             .get_flow(id)
             .await?
             .ok_or_else(|| Error::NotFound("The flow could not be found.".into()))?;
-        let flow: Flow = serde_json::from_str(&data)
+        let mut flow: Flow = serde_json::from_str(&data)
             .map_err(|_| Error::NotFound("The flow could not be found.".into()))?;
         if flow.kind != kind {
             return Err(Error::NotFound("The flow could not be found.".into()));
         }
+        flow.loaded_as = Some(data);
         Ok(flow)
     }
 

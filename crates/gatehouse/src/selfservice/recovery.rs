@@ -79,35 +79,37 @@ impl SelfService {
         flow.field_messages.clear();
         let entered = sub.get("code").unwrap_or("").trim().to_owned();
         if flow.state == "sent_email" && !entered.is_empty() {
-            return match code::check(&mut flow, &entered, now) {
-                Check::Valid => {
-                    // A flow an administrator issued belongs to no browser yet: the one that
-                    // entered its code gets it, so the settings flow that follows takes this
-                    // browser's CSRF token (as a recovery link does).
-                    if flow.admin_issued
-                        && flow.flow_type == FlowType::Browser
-                        && let Some(cookie) = csrf_cookie
-                    {
-                        flow.csrf_hash =
-                            Some(gatehouse_crypto::TokenHash::of_secret(cookie).to_hex());
-                    }
-                    self.recovered(flow, device, now).await
-                }
-                refused => {
-                    code::reject(
-                        &mut flow,
-                        &refused,
-                        Message::error(
-                            4_060_006,
-                            "The recovery code is invalid or has already been used. Please try again.",
-                        ),
-                        Message::error(
-                            4_060_006,
-                            "The recovery code is invalid or has already been used. Please request a new code.",
-                        ),
-                    );
-                    self.invalid(flow).await
-                }
+            let invalid = Message::error(
+                4_060_006,
+                "The recovery code is invalid or has already been used. Please try again.",
+            );
+            let exhausted = Message::error(
+                4_060_006,
+                "The recovery code is invalid or has already been used. Please request a new code.",
+            );
+            let result = code::check(&mut flow, &entered, now);
+            if result != Check::Valid {
+                code::reject(&mut flow, &result, invalid.clone(), exhausted);
+            } else if flow.admin_issued
+                && flow.flow_type == FlowType::Browser
+                && let Some(cookie) = csrf_cookie
+            {
+                // A flow an administrator issued belongs to no browser yet: the one that
+                // entered its code gets it, so the settings flow that follows takes this
+                // browser's CSRF token (as a recovery link does).
+                flow.csrf_hash = Some(gatehouse_crypto::TokenHash::of_secret(cookie).to_hex());
+            }
+            // The attempt (and a valid code's consumption) is written before anything is done
+            // with it, and only over the flow as it was loaded.
+            if !self.save_if_unchanged(&flow).await? {
+                // A concurrent submission for this flow was saved first: this one consumes and
+                // counts nothing, and is answered as a wrong code.
+                code::reject(&mut flow, &Check::Invalid, invalid.clone(), invalid);
+                return Ok(Outcome::Invalid(Box::new(flow)));
+            }
+            return match result {
+                Check::Valid => self.recovered(flow, device, now).await,
+                _ => Ok(Outcome::Invalid(Box::new(flow))),
             };
         }
         let Some(email) = code::submitted_email(&mut flow, sub.get("email")) else {

@@ -87,7 +87,10 @@ impl SelfService {
         // Used up before anything else happens, so a second request finds no token.
         flow.link_hash = None;
         flow.csrf_hash = Some(TokenHash::of_secret(csrf).to_hex());
-        self.save(&flow).await?;
+        if !self.save_if_unchanged(&flow).await? {
+            // Another request used the link first.
+            return self.link_refused(INVALID, csrf, now).await;
+        }
         self.recovered(flow, device, now).await
     }
 

@@ -95,12 +95,18 @@ impl SelfService {
                 4_070_006,
                 "The verification code is invalid or has already been used. Please try again.",
             );
-            return match code::check(&mut flow, &entered, now) {
+            let result = code::check(&mut flow, &entered, now);
+            if result != Check::Valid {
+                code::reject(&mut flow, &result, bad.clone(), bad.clone());
+            }
+            // Written before it is acted on, over the flow as loaded (see recovery).
+            if !self.save_if_unchanged(&flow).await? {
+                code::reject(&mut flow, &Check::Invalid, bad.clone(), bad);
+                return Ok(Outcome::Invalid(Box::new(flow)));
+            }
+            return match result {
                 Check::Valid => self.verified(flow, now).await,
-                refused => {
-                    code::reject(&mut flow, &refused, bad.clone(), bad);
-                    self.invalid(flow).await
-                }
+                _ => Ok(Outcome::Invalid(Box::new(flow))),
             };
         }
         let Some(email) = code::submitted_email(&mut flow, sub.get("email")) else {

@@ -609,6 +609,72 @@ async fn admin_recovery(app: TestApp) {
 }
 both_backends!(admin_recovery_code, admin_recovery);
 
+/// Two submissions of one code that load the flow at the same moment: only the first to write
+/// back wins (compare-and-swap over the flow as loaded); the second consumes nothing and its
+/// attempt does not overwrite the first's. Then over HTTP: the code recovers once.
+async fn concurrent_code_submissions(app: TestApp) {
+    use gatehouse::selfservice::FlowKind;
+    let i = app.create_identity("kit@example.com", PASSWORD).await;
+    let (_, r) = app
+        .admin(
+            reqwest::Method::POST,
+            "/admin/recovery/code",
+            Some(json!({"identity_id": i["id"]})),
+        )
+        .await;
+    let link = r["recovery_link"].as_str().expect("link");
+    let code = r["recovery_code"].as_str().expect("code").to_owned();
+    let flow_id = crate::harness::query_param(link, "flow").expect("flow id");
+    let flows = &app.app.state.flows;
+    let mut first = flows
+        .load(FlowKind::Recovery, &flow_id)
+        .await
+        .expect("load");
+    let mut second = flows
+        .load(FlowKind::Recovery, &flow_id)
+        .await
+        .expect("load");
+    first.code_attempts += 1;
+    second.code_attempts += 1;
+    assert!(flows.save_if_unchanged(&first).await.expect("save"));
+    assert!(
+        !flows.save_if_unchanged(&second).await.expect("save"),
+        "the second writer sees the flow changed under it"
+    );
+    let stored = flows
+        .load(FlowKind::Recovery, &flow_id)
+        .await
+        .expect("load");
+    assert_eq!(stored.code_attempts, 1);
+
+    let url = format!("{}/self-service/recovery?flow={flow_id}", app.public);
+    let mut recovered = 0;
+    for _ in 0..2 {
+        let resp = app
+            .http
+            .post(&url)
+            .header("accept", "application/json")
+            .json(&json!({"method": "code", "code": code}))
+            .send()
+            .await
+            .expect("request");
+        if resp.status() == StatusCode::OK {
+            recovered += 1;
+        } else {
+            assert_eq!(
+                resp.status(),
+                StatusCode::BAD_REQUEST,
+                "refused as a used code"
+            );
+        }
+    }
+    assert_eq!(recovered, 1, "the code recovers once");
+}
+both_backends!(
+    a_recovery_code_works_once_under_concurrency,
+    concurrent_code_submissions
+);
+
 /// Regression: a native app that changed its password through an API settings flow lost its
 /// session (a new one was issued and never handed back). As in Kratos, its token keeps working;
 /// the identity's other sessions end.
