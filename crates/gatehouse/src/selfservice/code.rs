@@ -7,7 +7,8 @@
 use gatehouse_crypto::TokenHash;
 
 use super::ui::{Message, Node};
-use super::{Flow, FlowKind};
+use super::{Flow, FlowKind, SelfService};
+use crate::error::Result;
 
 pub const CODE_TTL: i64 = 15 * 60;
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -48,6 +49,32 @@ pub fn check(flow: &mut Flow, code: &str, now: i64) -> Check {
         Check::Valid
     } else {
         Check::Invalid
+    }
+}
+
+impl SelfService {
+    /// Checks a submitted code and writes the attempt back before anything is done with it,
+    /// only over the flow as it was loaded ([`SelfService::save_if_unchanged`]). `Valid`: this
+    /// submission consumed the code. Otherwise the flow carries the refusal's messages
+    /// (`invalid` or `exhausted`, as [`reject`]). A submission that lost a race with another
+    /// for the same flow consumes and counts nothing, and is answered as a wrong code.
+    pub(super) async fn consume_code(
+        &self,
+        flow: &mut Flow,
+        entered: &str,
+        now: i64,
+        invalid: Message,
+        exhausted: Message,
+    ) -> Result<Check> {
+        let result = check(flow, entered, now);
+        if result != Check::Valid {
+            reject(flow, &result, invalid.clone(), exhausted);
+        }
+        if !self.save_if_unchanged(flow).await? {
+            reject(flow, &Check::Invalid, invalid.clone(), invalid);
+            return Ok(Check::Invalid);
+        }
+        Ok(result)
     }
 }
 

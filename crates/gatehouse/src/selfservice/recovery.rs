@@ -87,10 +87,13 @@ impl SelfService {
                 4_060_006,
                 "The recovery code is invalid or has already been used. Please request a new code.",
             );
-            let result = code::check(&mut flow, &entered, now);
+            let result = self
+                .consume_code(&mut flow, &entered, now, invalid, exhausted)
+                .await?;
             if result != Check::Valid {
-                code::reject(&mut flow, &result, invalid.clone(), exhausted);
-            } else if flow.admin_issued
+                return Ok(Outcome::Invalid(Box::new(flow)));
+            }
+            if flow.admin_issued
                 && flow.flow_type == FlowType::Browser
                 && let Some(cookie) = csrf_cookie
             {
@@ -99,18 +102,7 @@ impl SelfService {
                 // browser's CSRF token (as a recovery link does).
                 flow.csrf_hash = Some(gatehouse_crypto::TokenHash::of_secret(cookie).to_hex());
             }
-            // The attempt (and a valid code's consumption) is written before anything is done
-            // with it, and only over the flow as it was loaded.
-            if !self.save_if_unchanged(&flow).await? {
-                // A concurrent submission for this flow was saved first: this one consumes and
-                // counts nothing, and is answered as a wrong code.
-                code::reject(&mut flow, &Check::Invalid, invalid.clone(), invalid);
-                return Ok(Outcome::Invalid(Box::new(flow)));
-            }
-            return match result {
-                Check::Valid => self.recovered(flow, device, now).await,
-                _ => Ok(Outcome::Invalid(Box::new(flow))),
-            };
+            return self.recovered(flow, device, now).await;
         }
         let Some(email) = code::submitted_email(&mut flow, sub.get("email")) else {
             return self.invalid(flow).await;

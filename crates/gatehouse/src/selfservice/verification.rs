@@ -95,16 +95,10 @@ impl SelfService {
                 4_070_006,
                 "The verification code is invalid or has already been used. Please try again.",
             );
-            let result = code::check(&mut flow, &entered, now);
-            if result != Check::Valid {
-                code::reject(&mut flow, &result, bad.clone(), bad.clone());
-            }
-            // Written before it is acted on, over the flow as loaded (see recovery).
-            if !self.save_if_unchanged(&flow).await? {
-                code::reject(&mut flow, &Check::Invalid, bad.clone(), bad);
-                return Ok(Outcome::Invalid(Box::new(flow)));
-            }
-            return match result {
+            return match self
+                .consume_code(&mut flow, &entered, now, bad.clone(), bad)
+                .await?
+            {
                 Check::Valid => self.verified(flow, now).await,
                 _ => Ok(Outcome::Invalid(Box::new(flow))),
             };

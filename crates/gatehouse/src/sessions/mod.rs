@@ -350,36 +350,42 @@ impl SessionService {
         if self.cache.is_refused(&hash) {
             return Ok(None);
         }
-        let Some(row) = self.store.get_session_by_token(&hash).await? else {
-            self.cache.refuse(hash);
+        match self.load_active(&hash, now).await? {
+            Some(active) => {
+                self.cache.insert(hash, active.clone());
+                Ok(Some(active))
+            }
+            None => {
+                self.cache.refuse(hash);
+                Ok(None)
+            }
+        }
+    }
+
+    /// The usable session under a token digest, from the database: none when it is unknown,
+    /// expired or revoked, or its identity is gone or inactive.
+    async fn load_active(&self, hash: &str, now: i64) -> Result<Option<Arc<ActiveSession>>> {
+        let Some(mut row) = self.store.get_session_by_token(hash).await? else {
             return Ok(None);
         };
         if !row.active || row.expires_at <= now {
-            self.cache.refuse(hash);
             return Ok(None);
         }
         let identity = match self.identities.get(&row.identity_id).await {
             Ok(i) => i,
-            Err(Error::NotFound(_)) => {
-                self.cache.refuse(hash);
-                return Ok(None);
-            }
+            Err(Error::NotFound(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
         if identity.state != State::Active {
-            self.cache.refuse(hash);
             return Ok(None);
         }
-        let mut row = row;
         let extend = self.config.session.earliest_possible_extend.secs();
         if extend > 0 && row.expires_at - now < extend {
             // Sliding expiry: a used session lives on.
             row.expires_at = now + self.config.session.lifespan.secs();
             self.store.update_session(&row).await?;
         }
-        let active = Arc::new(self.activate(&row, Arc::new(identity))?);
-        self.cache.insert(hash, active.clone());
-        Ok(Some(active))
+        Ok(Some(Arc::new(self.activate(&row, Arc::new(identity))?)))
     }
 
     /// `whoami`: the session, or why there is none.
