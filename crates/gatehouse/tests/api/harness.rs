@@ -325,19 +325,18 @@ pub struct Hop {
 }
 
 impl Browser {
-    pub async fn get(&mut self, app: &TestApp, url: &str) -> Hop {
-        let cookie = self
-            .cookies
+    /// The `Cookie` header for what this browser holds.
+    pub fn cookie_header(&self) -> String {
+        self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
-            .join("; ");
-        let mut req = app.http.get(url);
-        if !cookie.is_empty() {
-            req = req.header("cookie", cookie);
-        }
-        let resp = req.send().await.expect("request");
-        for v in resp.headers().get_all("set-cookie") {
+            .join("; ")
+    }
+
+    /// Keeps the cookies an answer sets, and forgets the ones it clears (`Max-Age=0`).
+    pub fn keep(&mut self, headers: &reqwest::header::HeaderMap) {
+        for v in headers.get_all("set-cookie") {
             let s = v.to_str().unwrap_or_default();
             let first = s.split(';').next().unwrap_or_default();
             if let Some((k, val)) = first.split_once('=') {
@@ -347,6 +346,15 @@ impl Browser {
                 }
             }
         }
+    }
+
+    pub async fn get(&mut self, app: &TestApp, url: &str) -> Hop {
+        let mut req = app.http.get(url);
+        if !self.cookies.is_empty() {
+            req = req.header("cookie", self.cookie_header());
+        }
+        let resp = req.send().await.expect("request");
+        self.keep(resp.headers());
         let status = resp.status();
         let location = resp
             .headers()
@@ -359,6 +367,15 @@ impl Browser {
             body: resp.text().await.unwrap_or_default(),
         }
     }
+}
+
+/// The value of a flow's `csrf_token` node (Kratos's flow JSON).
+pub fn csrf_token(flow: &Value) -> Option<&str> {
+    flow["ui"]["nodes"]
+        .as_array()?
+        .iter()
+        .find(|n| n["attributes"]["name"] == "csrf_token")?["attributes"]["value"]
+        .as_str()
 }
 
 pub fn query_param(url: &str, name: &str) -> Option<String> {

@@ -49,31 +49,15 @@ pub(crate) struct Resp {
     pub body: String,
 }
 
-fn cookie_header(b: &Browser) -> String {
-    b.cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
 pub(crate) async fn send(app: &TestApp, b: &mut Browser, req: reqwest::RequestBuilder) -> Resp {
     let mut req = req;
     if !b.cookies.is_empty() {
-        req = req.header("cookie", cookie_header(b));
+        req = req.header("cookie", b.cookie_header());
     }
     let _ = app;
     let resp = req.send().await.expect("request");
     let headers = resp.headers().clone();
-    for v in headers.get_all("set-cookie") {
-        let s = v.to_str().unwrap_or_default();
-        if let Some((k, val)) = s.split(';').next().unwrap_or_default().split_once('=') {
-            b.cookies.retain(|(n, _)| n != k);
-            if !s.contains("Max-Age=0") {
-                b.cookies.push((k.to_owned(), val.to_owned()));
-            }
-        }
-    }
+    b.keep(&headers);
     Resp {
         status: resp.status(),
         headers,

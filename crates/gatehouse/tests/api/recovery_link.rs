@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::harness::{Browser, TestApp, query_param};
+use crate::harness::{Browser, TestApp, csrf_token, query_param};
 use crate::selfservice::{PASSWORD, api_login, whoami};
 
 const NEW_PASSWORD: &str = "a freshly recovered passphrase";
@@ -14,14 +14,6 @@ const NEW_PASSWORD: &str = "a freshly recovered passphrase";
 async fn create_link(app: &TestApp, body: Value) -> (StatusCode, Value) {
     app.admin(Method::POST, "/admin/recovery/link", Some(body))
         .await
-}
-
-fn cookie_header(b: &Browser) -> String {
-    b.cookies
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 fn has_session(b: &Browser) -> bool {
@@ -33,7 +25,7 @@ async fn browser_flow(app: &TestApp, b: &Browser, kind: &str, id: &str) -> Value
     let resp = app
         .http
         .get(format!("{}/self-service/{kind}/flows?id={id}", app.public))
-        .header("cookie", cookie_header(b))
+        .header("cookie", b.cookie_header())
         .send()
         .await
         .expect("request");
@@ -104,19 +96,14 @@ async fn link_recovers_once(app: TestApp) {
     let settings_id = query_param(&to, "flow").expect("settings flow");
     let settings = browser_flow(&app, &b, "settings", &settings_id).await;
     assert_eq!(settings["identity"]["id"], identity["id"]);
-    let csrf = settings["ui"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .find(|n| n["attributes"]["name"] == "csrf_token")
-        .and_then(|n| n["attributes"]["value"].as_str())
+    let csrf = csrf_token(&settings)
         .filter(|v| !v.is_empty())
         .expect("the settings form carries this browser's CSRF token")
         .to_owned();
     let resp = app
         .http
         .post(settings["ui"]["action"].as_str().expect("action"))
-        .header("cookie", cookie_header(&b))
+        .header("cookie", b.cookie_header())
         .header("accept", "application/json")
         .json(&json!({"method": "password", "password": NEW_PASSWORD, "csrf_token": csrf}))
         .send()

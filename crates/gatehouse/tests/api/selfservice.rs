@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::harness::TestApp;
+use crate::harness::{Browser, TestApp, csrf_token, query_param};
 
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
@@ -210,13 +210,7 @@ async fn browser_csrf(app: TestApp) {
         .json()
         .await
         .expect("json");
-    let node = flow["ui"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .find(|n| n["attributes"]["name"] == "csrf_token")
-        .expect("csrf node");
-    assert_eq!(node["attributes"]["value"], csrf.as_str());
+    assert_eq!(csrf_token(&flow), Some(csrf.as_str()));
     let action = flow["ui"]["action"].as_str().expect("action").to_owned();
 
     // Without the cookie (a cross-site form post): refused.
@@ -531,79 +525,45 @@ async fn admin_recovery(app: TestApp) {
         .await;
     let link = r["recovery_link"].as_str().expect("link");
     let code = r["recovery_code"].as_str().expect("code");
-    let flow_id = crate::harness::query_param(link, "flow").expect("flow id");
-    let resp = app
-        .http
-        .post(format!(
-            "{}/self-service/recovery?flow={flow_id}",
-            app.public
-        ))
-        .form(&[("method", "code"), ("code", code), ("csrf_token", "")])
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let flow_id = query_param(link, "flow").expect("flow id");
+    let mut b = Browser::default();
+    let url = format!("{}/self-service/recovery?flow={flow_id}", app.public);
+    let form = [("method", "code"), ("code", code), ("csrf_token", "")];
+    let resp = crate::pages::post(&app, &mut b, &url, &form).await;
+    assert_eq!(resp.status, StatusCode::SEE_OTHER);
     let to = resp
-        .headers()
+        .headers
         .get("location")
         .and_then(|v| v.to_str().ok())
-        .expect("location")
-        .to_owned();
-    let settings_id = crate::harness::query_param(&to, "flow").expect("settings flow");
-    let jar: Vec<String> = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .map(str::to_owned)
-        .collect();
-    assert!(
-        jar.iter().any(|c| c.starts_with("gatehouse_session=")),
-        "{jar:?}"
+        .expect("location");
+    let settings_id = query_param(to, "flow").expect("settings flow");
+    let held = |name: &str| {
+        b.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert!(held("gatehouse_session").is_some(), "{:?}", b.cookies);
+    let csrf_cookie =
+        held(gatehouse::selfservice::CSRF_COOKIE).expect("a CSRF cookie for this browser");
+    let url = format!(
+        "{}/self-service/settings/flows?id={settings_id}",
+        app.public
     );
-    let csrf_cookie = jar
-        .iter()
-        .find(|c| c.starts_with(&format!("{}=", gatehouse::selfservice::CSRF_COOKIE)))
-        .expect("a CSRF cookie for this browser");
-    let cookie = jar.join("; ");
-    let settings: Value = app
-        .http
-        .get(format!(
-            "{}/self-service/settings/flows?id={settings_id}",
-            app.public
-        ))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
-    let token = settings["ui"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .find(|n| n["attributes"]["name"] == "csrf_token")
-        .and_then(|n| n["attributes"]["value"].as_str())
-        .expect("csrf node")
-        .to_owned();
-    assert!(
-        csrf_cookie.ends_with(&format!("={token}")),
+    let resp = crate::pages::get(&app, &mut b, &url).await;
+    let settings: Value = serde_json::from_str(&resp.body).expect("json");
+    let token = csrf_token(&settings).expect("csrf node").to_owned();
+    assert_eq!(
+        csrf_cookie, token,
         "the settings form carries this browser's token: {settings}"
     );
-    let resp = app
+    let req = app
         .http
         .post(settings["ui"]["action"].as_str().expect("action"))
-        .header("cookie", &cookie)
         .header("accept", "application/json")
-        .json(&json!({"method": "password", "password": "a recovered passphrase", "csrf_token": token}))
-        .send()
-        .await
-        .expect("request");
-    let status = resp.status();
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    assert_eq!(status, StatusCode::OK, "{body}");
+        .json(&json!({"method": "password", "password": "a recovered passphrase", "csrf_token": token}));
+    let resp = crate::pages::send(&app, &mut b, req).await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.body);
     let (status, _) = api_login(&app, "jo@example.com", "a recovered passphrase").await;
     assert_eq!(status, StatusCode::OK, "the new password logs in");
 }
@@ -624,7 +584,7 @@ async fn concurrent_code_submissions(app: TestApp) {
         .await;
     let link = r["recovery_link"].as_str().expect("link");
     let code = r["recovery_code"].as_str().expect("code").to_owned();
-    let flow_id = crate::harness::query_param(link, "flow").expect("flow id");
+    let flow_id = query_param(link, "flow").expect("flow id");
     let flows = &app.app.state.flows;
     let mut first = flows
         .load(FlowKind::Recovery, &flow_id)
