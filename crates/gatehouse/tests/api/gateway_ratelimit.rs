@@ -34,7 +34,7 @@ fn write_rules(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 /// Fixed windows: a phase of the test must not straddle a minute boundary.
-async fn fresh_window() {
+pub(crate) async fn fresh_window() {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")

@@ -658,15 +658,7 @@ async fn the_proxy_applies_the_rate_limits() {
         c.access_rules.rate_limits.rules.insert("open".into(), 2);
     })
     .await;
-    // A fixed one-minute window: do not straddle its end.
-    let second = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        % 60;
-    if second > 50 {
-        tokio::time::sleep(Duration::from_secs(61 - second)).await;
-    }
+    crate::gateway_ratelimit::fresh_window().await;
     for _ in 0..2 {
         let (status, _, body) = send(&app, Method::GET, "/open/a", &[], None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
