@@ -398,6 +398,53 @@ test('a user walks through every built-in page in Chromium', async (t) => {
     await expectWelcome();
   });
 
+  await step('OAuth2: a login challenge planted in this signed-in browser is refused', async () => {
+    // Security probe 6.1: an attacker starts an authorization request for a client that needs no
+    // consent and makes the signed-in victim's browser open its login challenge. The browser is
+    // not the one that started the request: it is shown an error and the client gets nothing.
+    const hits = [];
+    const rp = http.createServer((req, res) => {
+      hits.push(req.url);
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('client');
+    });
+    rp.listen(0, '127.0.0.1');
+    await once(rp, 'listening');
+    try {
+      const redirectUri = `http://127.0.0.1:${rp.address().port}/callback`;
+      const r = await fetch(`${gh.adminUrl}/admin/clients`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          client_name: 'First party', redirect_uris: [redirectUri], skip_consent: true,
+          grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid email',
+          token_endpoint_auth_method: 'none',
+        }),
+      });
+      assert.equal(r.status, 201, await r.clone().text());
+      const client = await r.json();
+      const auth = new URL(`${gh.publicUrl}/oauth2/auth`);
+      auth.search = new URLSearchParams({
+        client_id: client.client_id, response_type: 'code', scope: 'openid email',
+        redirect_uri: redirectUri, state: randomBytes(12).toString('hex'),
+        code_challenge: createHash('sha256').update('v'.repeat(43)).digest('base64url'),
+        code_challenge_method: 'S256',
+      }).toString();
+      const started = await fetch(auth.href, { redirect: 'manual' }); // the attacker's client
+      assert.equal(started.status, 303);
+      const challenge = new URL(started.headers.get('location')).searchParams.get('login_challenge');
+      assert.ok(challenge);
+      await page.goto(`${gh.publicUrl}/self-service/login/browser?login_challenge=${encodeURIComponent(challenge)}`);
+      await waitPath('/ui/error');
+      assert.doesNotMatch(page.url(), /verifier/);
+      assert.deepEqual(hits, [], 'the client got a response for the victim');
+      const req = await fetch(`${gh.adminUrl}/admin/oauth2/auth/requests/login?login_challenge=${encodeURIComponent(challenge)}`);
+      assert.equal(req.status, 200, 'the login request is still open');
+    } finally {
+      rp.closeAllConnections?.();
+      rp.close();
+    }
+  });
+
   await step('OAuth2: consent page, Allow, the client gets code and state', async () => {
     const hits = [];
     const rp = http.createServer((req, res) => {
@@ -436,6 +483,11 @@ test('a user walks through every built-in page in Chromium', async (t) => {
         code_challenge_method: 'S256',
       }).toString();
       await page.goto(auth.href);
+      // A Gatehouse session but no login at the provider yet (skip is false): the page asks
+      // for the password again before anything is accepted for this browser.
+      await page.waitForURL((u) => u.pathname === '/ui/login' && u.searchParams.has('flow'), { timeout: T });
+      await page.locator('input[name="password"]').fill(NEW_PASSWORD, { timeout: T });
+      await page.locator('button[name="method"][value="password"]').click({ timeout: T });
       await waitPath('/ui/consent');
       await page.getByRole('heading', { name: /Notebook/ }).waitFor();
       await shot('consent');
@@ -461,6 +513,15 @@ test('a user walks through every built-in page in Chromium', async (t) => {
       const body = await tok.json();
       assert.equal(tok.status, 200, JSON.stringify(body));
       assert.ok(body.id_token && body.access_token, JSON.stringify(body));
+
+      // Security probe 6.2: prompt=login with a live session asks for the password again.
+      const seen = hits.length;
+      auth.searchParams.set('prompt', 'login');
+      auth.searchParams.set('state', randomBytes(12).toString('hex'));
+      await page.goto(auth.href);
+      await page.waitForURL((u) => u.pathname === '/ui/login' && u.searchParams.has('flow'), { timeout: T });
+      await page.locator('input[name="password"]').waitFor({ timeout: T });
+      assert.equal(hits.length, seen, 'prompt=login reached the client without a password');
     } finally {
       rp.closeAllConnections?.();
       rp.close();

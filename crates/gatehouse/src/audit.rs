@@ -35,6 +35,8 @@ pub mod event {
     pub const CREDENTIAL_CHANGED: &str = "identity.credential_changed";
     pub const SESSION_REVOKED: &str = "identity.session_revoked";
     pub const RECOVERY_COMPLETED: &str = "identity.recovered";
+    /// Long-lived credentials revoked because the account was recovered or its password changed.
+    pub const CREDENTIALS_REVOKED_FOR_ACCOUNT: &str = "identity.credentials_revoked";
     pub const CREDENTIAL_CREATED: &str = "credential.created";
     pub const CREDENTIAL_REGENERATED: &str = "credential.regenerated";
     pub const CREDENTIAL_REVOKED: &str = "credential.revoked";

@@ -200,6 +200,30 @@ pub struct FlowConfig {
     pub lifespan: Dur,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecoveryFlow {
+    pub enabled: bool,
+    /// The page for this flow. Unset: Gatehouse's built-in page.
+    pub ui_url: Option<String>,
+    pub lifespan: Dur,
+    /// A completed recovery also revokes the identity's personal access tokens and the OAuth 2.0
+    /// tokens issued to it, besides its other sessions.
+    pub revoke_credentials: bool,
+}
+
+impl Default for RecoveryFlow {
+    fn default() -> Self {
+        let base = FlowConfig::default();
+        RecoveryFlow {
+            enabled: base.enabled,
+            ui_url: base.ui_url,
+            lifespan: base.lifespan,
+            revoke_credentials: true,
+        }
+    }
+}
+
 impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
@@ -219,6 +243,9 @@ pub struct SettingsFlow {
     pub privileged_session_max_age: Dur,
     /// `aal1` or `highest_available`.
     pub required_aal: String,
+    /// A password change also revokes the identity's personal access tokens and the OAuth 2.0
+    /// tokens issued to it (what an intruder may have minted before the change).
+    pub password_change_revokes_credentials: bool,
 }
 
 impl Default for SettingsFlow {
@@ -228,6 +255,7 @@ impl Default for SettingsFlow {
             lifespan: Dur(Duration::from_secs(3600)),
             privileged_session_max_age: Dur(Duration::from_secs(15 * 60)),
             required_aal: "highest_available".into(),
+            password_change_revokes_credentials: true,
         }
     }
 }
@@ -238,7 +266,7 @@ pub struct Flows {
     pub login: FlowConfig,
     pub registration: FlowConfig,
     pub settings: SettingsFlow,
-    pub recovery: FlowConfig,
+    pub recovery: RecoveryFlow,
     pub verification: FlowConfig,
     pub error: ErrorFlow,
 }

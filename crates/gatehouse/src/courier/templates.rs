@@ -23,15 +23,19 @@ pub enum TemplateType {
     VerificationCodeInvalid,
     /// A one-time login code; model `{code, expires_in_minutes, identity}`.
     LoginCodeValid,
+    /// Sent to an address that an account's settings replaced (the old address is told, and
+    /// stays the recovery address until the new one is verified); model `{new_addresses}`.
+    AddressChanged,
 }
 
 impl TemplateType {
-    pub const ALL: [TemplateType; 5] = [
+    pub const ALL: [TemplateType; 6] = [
         TemplateType::RecoveryCodeValid,
         TemplateType::RecoveryCodeInvalid,
         TemplateType::VerificationCodeValid,
         TemplateType::VerificationCodeInvalid,
         TemplateType::LoginCodeValid,
+        TemplateType::AddressChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +45,7 @@ impl TemplateType {
             TemplateType::VerificationCodeValid => "verification_code_valid",
             TemplateType::VerificationCodeInvalid => "verification_code_invalid",
             TemplateType::LoginCodeValid => "login_code_valid",
+            TemplateType::AddressChanged => "address_changed",
         }
     }
 
@@ -66,6 +71,10 @@ impl TemplateType {
             TemplateType::LoginCodeValid => (
                 "Your login code",
                 "Hi,\n\nplease enter the following code to sign in:\n\n{{ code }}\n\nThe code expires in {{ expires_in_minutes }} minutes. If you did not try to sign in, you can ignore this e-mail.\n",
+            ),
+            TemplateType::AddressChanged => (
+                "The e-mail address of your account was changed",
+                "Hi,\n\nthe e-mail address of your account was changed to {{ new_addresses }} in the account settings.\n\nUntil the new address is verified, this address stays the one that can recover the account.\n\nIf you did not make this change, recover your account with this address now and change your password.\n",
             ),
         }
     }

@@ -245,6 +245,24 @@ impl IdentityService {
                 );
             }
         }
+        // A new recovery address counts once it is verified: until then the addresses it
+        // replaces keep working for recovery (a hijacked session cannot move recovery to its
+        // own inbox). An address the schema offers no verification for counts at once.
+        let previous = std::mem::take(&mut i.recovery_addresses);
+        if !previous.is_empty() {
+            let pending = |a: &RecoveryAddress| {
+                !previous.iter().any(|p| p.value == a.value)
+                    && verifiable.iter().any(|v| v.value == a.value && !v.verified)
+            };
+            if recovery.iter().any(pending) {
+                recovery.retain(|a| !pending(a));
+                for p in previous {
+                    if !recovery.iter().any(|a| a.value == p.value) {
+                        recovery.push(p);
+                    }
+                }
+            }
+        }
         i.verifiable_addresses = verifiable;
         i.recovery_addresses = recovery;
         for (ty, cred) in i.credentials.iter_mut() {
@@ -304,6 +322,30 @@ impl IdentityService {
     }
 
     /// Checks a new password against the policy (length, common passwords, similarity).
+    /// The traits that sign in or reach the person (login identifiers, verifiable and recovery
+    /// addresses), normalised, by schema pointer: changing any of them needs a privileged
+    /// session, as in Kratos.
+    pub fn identifying_traits(
+        &self,
+        schema_id: &str,
+        traits: &Value,
+    ) -> Result<std::collections::BTreeSet<(String, String)>> {
+        let schema = self
+            .schemas
+            .get(schema_id)
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(schema
+            .marked(traits)
+            .into_iter()
+            .filter(|m| {
+                !m.role.identifier_for.is_empty()
+                    || m.role.verification_via.is_some()
+                    || m.role.recovery_via.is_some()
+            })
+            .map(|m| (m.role.pointer, normalize_identifier(&m.value)))
+            .collect())
+    }
+
     pub fn check_password_policy(&self, password: &str, identifiers: &[String]) -> Result<()> {
         let policy = &self.config.selfservice.methods.password;
         let len = password.chars().count();

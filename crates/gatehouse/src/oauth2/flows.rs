@@ -87,8 +87,22 @@ pub struct Flow {
     pub consent_challenge: Option<String>,
     pub consent_skip: bool,
     pub consent: Option<ConsentResult>,
-    /// Where the browser was sent after the last handled step (answered again on a repeat).
+    /// Where a rejected step sent the browser (the client's error redirect, answered again on a
+    /// repeat). Never a verifier: verifiers are stored only as digests, and a repeat of an
+    /// accepted step is answered with `request_url`, which starts the authorization again.
+    #[serde(default)]
     pub redirect_to: Option<String>,
+}
+
+impl Flow {
+    /// The `redirect_to` of a repeated step: a rejection's redirect to the client, or else the
+    /// authorization request itself, which starts again (the verifier of an accepted step is
+    /// not kept, so it can be neither stored nor handed out).
+    fn handled_redirect(&self) -> String {
+        self.redirect_to
+            .clone()
+            .unwrap_or_else(|| self.request_url.clone())
+    }
 }
 
 /// The body of `PUT /admin/oauth2/auth/requests/login/accept`.
@@ -397,9 +411,74 @@ impl Provider {
 
     async fn consume(&self, row: &TokenRow, flow: &Flow, now: i64) -> Result<()> {
         if row.used_at.is_some() || !self.store.use_token(&row.hash, now).await? {
-            return Err(Error::Gone(flow.redirect_to.clone().unwrap_or_default()));
+            return Err(Error::Gone(flow.handled_redirect()));
         }
         Ok(())
+    }
+
+    /// A challenge opened by the built-in pages on the public listener. Only the browser that
+    /// started the authorization request may act on it (it holds the flow's CSRF cookie), so a
+    /// challenge planted in another browser is refused. A handled challenge is `Gone`, with the
+    /// redirect of a rejection (to the client, with the error) but never a verifier: Hydra shows
+    /// those on the admin API only.
+    async fn flow_in_browser(
+        &self,
+        challenge: &str,
+        token_kind: TokenKind,
+        row_kind: &str,
+        cookies: &[(String, String)],
+        now: i64,
+    ) -> Result<(Flow, TokenRow)> {
+        let (flow, row) = self.flow_for(challenge, token_kind, row_kind, now).await?;
+        if !Self::check_csrf(&flow, cookies) {
+            return Err(Error::Forbidden(
+                "This sign-in request was started in another browser. Go back to the application and start again."
+                    .into(),
+            ));
+        }
+        if row.used_at.is_some() {
+            return Err(Error::Gone(flow.redirect_to.clone().unwrap_or_default()));
+        }
+        Ok((flow, row))
+    }
+
+    /// For the built-in login page: the login request of a challenge this browser started, and
+    /// the subject it may be accepted for without asking again (`skip`), if any.
+    pub async fn browser_login_request(
+        &self,
+        challenge: &str,
+        cookies: &[(String, String)],
+        now: i64,
+    ) -> Result<Option<String>> {
+        let (flow, _) = self
+            .flow_in_browser(
+                challenge,
+                TokenKind::LoginChallenge,
+                kind::LOGIN_CHALLENGE,
+                cookies,
+                now,
+            )
+            .await?;
+        Ok(flow.existing_subject)
+    }
+
+    /// For the built-in consent page: the consent request of a challenge this browser started
+    /// (the shape of `GET /admin/oauth2/auth/requests/consent`).
+    pub async fn browser_consent_request(
+        &self,
+        challenge: &str,
+        cookies: &[(String, String)],
+        now: i64,
+    ) -> Result<Value> {
+        self.flow_in_browser(
+            challenge,
+            TokenKind::ConsentChallenge,
+            kind::CONSENT_CHALLENGE,
+            cookies,
+            now,
+        )
+        .await?;
+        self.consent_request(challenge, now).await
     }
 
     /// `GET /admin/oauth2/auth/requests/login`.
@@ -413,7 +492,7 @@ impl Provider {
             )
             .await?;
         if row.used_at.is_some() {
-            return Err(Error::Gone(flow.redirect_to.unwrap_or_default()));
+            return Err(Error::Gone(flow.handled_redirect()));
         }
         let client = self.get_client(&flow.request.client_id).await?;
         let r = &flow.request;
@@ -498,7 +577,7 @@ impl Provider {
             self.issuer,
             verifier.expose()
         );
-        flow.redirect_to = Some(redirect_to.clone());
+        flow.redirect_to = None;
         self.save_flow(&flow, now).await?;
         self.insert_step(&verifier, kind::LOGIN_VERIFIER, &flow, now)
             .await?;
@@ -723,7 +802,7 @@ impl Provider {
             )
             .await?;
         if row.used_at.is_some() {
-            return Err(Error::Gone(flow.redirect_to.unwrap_or_default()));
+            return Err(Error::Gone(flow.handled_redirect()));
         }
         let client = self.get_client(&flow.request.client_id).await?;
         let login = flow.login.clone().unwrap_or_default();
@@ -816,7 +895,7 @@ impl Provider {
             self.issuer,
             verifier.expose()
         );
-        flow.redirect_to = Some(redirect_to.clone());
+        flow.redirect_to = None;
         self.save_flow(&flow, now).await?;
         self.insert_step(&verifier, kind::CONSENT_VERIFIER, &flow, now)
             .await?;
@@ -1002,6 +1081,16 @@ impl Provider {
         let revoked = self.store.revoke_subject_tokens(subject, client_id).await?;
         self.purge_tokens(&revoked);
         Ok(())
+    }
+
+    /// After an account recovery or a password change: revokes every OAuth 2.0 token issued to
+    /// the subject and ends its login sessions here (so no browser skips the next login). The
+    /// number of tokens revoked.
+    pub async fn revoke_subject_grants(&self, subject: &str) -> Result<usize> {
+        let revoked = self.store.revoke_subject_tokens(subject, None).await?;
+        self.purge_tokens(&revoked);
+        self.store.delete_subject_login_sessions(subject).await?;
+        Ok(revoked.len())
     }
 
     /// `DELETE /admin/oauth2/auth/sessions/login`: ends a subject's login sessions (or one by id).

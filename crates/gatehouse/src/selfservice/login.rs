@@ -37,6 +37,9 @@ pub struct InitParams {
     pub login_challenge: Option<String>,
     pub request_url: String,
     pub csrf: Option<String>,
+    /// The browser's cookies: a `login_challenge` is acted on only in the browser that started
+    /// the authorization request (it holds that request's CSRF cookie).
+    pub cookies: Vec<(String, String)>,
 }
 
 const INVALID: &str = "The provided credentials are invalid, check for spelling mistakes in your password or username, email address, or phone number.";
@@ -124,16 +127,37 @@ impl SelfService {
                 "You can not requested a higher AAL (AAL2/AAL3) without an active session.",
             )));
         }
+        // A login request is answered without asking only when the provider says `skip` (its
+        // own login session, young enough for `max_age`, no `prompt=login`) for this very
+        // identity; otherwise the user authenticates afresh, as a refresh of the session.
+        let mut refresh = p.refresh;
+        let skip_subject = match &p.login_challenge {
+            Some(c) => match self
+                .provider
+                .browser_login_request(c, &p.cookies, now)
+                .await
+            {
+                Ok(subject) => subject,
+                Err(e) => return challenge_refused(e),
+            },
+            None => None,
+        };
         if let Some(s) = &session {
             let enough = s.data.aal >= aal;
-            if enough && !p.refresh {
-                let target = match &p.login_challenge {
-                    Some(c) => self.accept_oauth_login(c, s, now).await?,
-                    None => return_to
-                        .clone()
-                        .unwrap_or_else(|| self.default_return_to()),
-                };
-                return Ok(Init::AlreadyAuthenticated { return_to: target });
+            if enough && !refresh {
+                match &p.login_challenge {
+                    Some(c) if skip_subject.as_deref() == Some(s.identity.id.as_str()) => {
+                        let target = self.accept_oauth_login(c, s, now).await?;
+                        return Ok(Init::AlreadyAuthenticated { return_to: target });
+                    }
+                    Some(_) => refresh = true,
+                    None => {
+                        let target = return_to
+                            .clone()
+                            .unwrap_or_else(|| self.default_return_to());
+                        return Ok(Init::AlreadyAuthenticated { return_to: target });
+                    }
+                }
             }
         }
         let mut flow = self.new_flow(
@@ -144,7 +168,7 @@ impl SelfService {
             p.csrf.as_deref(),
             now,
         );
-        flow.refresh = p.refresh;
+        flow.refresh = refresh;
         flow.requested_aal = aal;
         flow.oauth2_login_challenge = p.login_challenge;
         if let Some(s) = session.as_ref().filter(|_| aal == Aal::Aal2) {
@@ -159,7 +183,7 @@ impl SelfService {
                     msg::LOGIN_AAL2,
                     "Please complete the second authentication challenge.",
                 ));
-            } else if p.refresh {
+            } else if refresh {
                 flow.values.insert(
                     "identifier".into(),
                     s.identity.email().unwrap_or_default().to_owned(),
@@ -197,6 +221,11 @@ impl SelfService {
                 now,
             )
             .await
+            .map_err(|e| match e {
+                // Never the handled request's verifier: this is the public listener.
+                Error::Gone(_) => Error::Gone(CHALLENGE_USED.into()),
+                e => e,
+            })
     }
 
     /// `POST /self-service/login?flow=`.
@@ -527,6 +556,23 @@ impl SelfService {
             None => false,
         }
     }
+}
+
+const CHALLENGE_USED: &str =
+    "This sign-in request was used already. Go back to the application and start again.";
+
+/// A `login_challenge` that this browser may not act on, as the flow's refusal.
+fn challenge_refused(e: Error) -> Result<Init> {
+    Ok(Init::Refused(match e {
+        Error::Forbidden(m) => FlowError::new(403, "security_csrf_violation", m),
+        Error::Gone(_) => FlowError::new(410, "self_service_flow_expired", CHALLENGE_USED),
+        Error::NotFound(_) => FlowError::new(
+            404,
+            "not_found",
+            "The sign-in request does not exist or has expired. Go back to the application and start again.",
+        ),
+        e => return Err(e),
+    }))
 }
 
 pub(super) fn totp_context(identity_id: &str) -> String {

@@ -12,6 +12,7 @@ pub mod ratelimit;
 pub mod recovery;
 pub mod recovery_link;
 pub mod registration;
+mod revocation;
 pub mod settings;
 pub mod ui;
 pub mod verification;

@@ -235,6 +235,9 @@ impl SelfService {
         self.sessions
             .revoke_all(&identity.id, Some(&active.id), now)
             .await?;
+        let revoked = self
+            .revoke_long_lived(&identity.id, super::revocation::Cause::Recovery, now)
+            .await?;
         self.identities.audit.record(
             event::RECOVERY_COMPLETED,
             Event {
@@ -262,6 +265,7 @@ impl SelfService {
             .secs()
             / 60;
         settings.messages.push(Message::info(1_060_001, format!("You successfully recovered your account. Please change your password or set up an alternative login method within the next {minutes} minutes.")));
+        settings.messages.extend(revoked);
         self.save(&settings).await?;
         flow.state = "passed_challenge".into();
         flow.messages.clear();

@@ -1,6 +1,8 @@
 //! The settings flow: profile (traits), password, TOTP enrolment (QR code, confirmed by a first
-//! code) and backup codes (shown once, confirmed before they count). Changing a credential needs
-//! a recent authentication (`privileged_session_max_age`); a password change ends every other
+//! code) and backup codes (shown once, confirmed before they count). Changing a credential, a
+//! login identifier or a verifiable or recovery address needs a recent authentication
+//! (`privileged_session_max_age`); an old address is told of a change and keeps recovering the
+//! account until the new one is verified. A password change ends every other
 //! session, and gives a browser a new session id (a native app keeps its token, as in Kratos).
 
 use std::sync::Arc;
@@ -258,7 +260,21 @@ impl SelfService {
             || sub.get("lookup_secret_disable").is_some()
             || sub.get("webauthn_register").is_some_and(|v| !v.is_empty())
             || sub.get("webauthn_remove").is_some();
-        if credential_change
+        // A profile change that touches a login identifier or a verifiable or recovery address
+        // is privileged too (as in Kratos): with it, an old session could take the account over
+        // through recovery.
+        let fields = self.identities.schemas.default_schema().form_fields();
+        let new_traits = (sub.get("method") == Some("profile")).then(|| sub.traits(&fields));
+        let identifying_change = match &new_traits {
+            Some(t) => {
+                self.identities.identifying_traits(&identity.schema_id, t)?
+                    != self
+                        .identities
+                        .identifying_traits(&identity.schema_id, &identity.traits)?
+            }
+            None => false,
+        };
+        if (credential_change || identifying_change)
             && now - session.authenticated_at
                 > self
                     .config
@@ -277,6 +293,7 @@ impl SelfService {
             return Ok(Outcome::Refused(e));
         }
         let mut new_session = None;
+        let mut revoked = None;
         let method_name = match sub.get("method") {
             None if sub.get("webauthn_register").is_some()
                 || sub.get("webauthn_remove").is_some() =>
@@ -312,11 +329,15 @@ impl SelfService {
             }
             flow.webauthn = None;
             self.prepare_webauthn_registration(&mut flow, &identity)?;
-        } else if method_name == "profile" {
-            let fields = self.identities.schemas.default_schema().form_fields();
-            identity.traits = sub.traits(&fields);
+        } else if let Some(traits) = new_traits {
+            let before = identity.verifiable_addresses.clone();
+            identity.traits = traits;
             if let Err(e) = self.identities.save(&mut identity, now).await {
                 return self.settings_error(flow, e).await;
+            }
+            if identifying_change {
+                self.addresses_changed(&flow, &identity, &before, now)
+                    .await?;
             }
         } else if method_name == "password" {
             let password = sub.get("password").unwrap_or("").to_owned();
@@ -372,6 +393,9 @@ impl SelfService {
                     .await?;
                 new_session = Some((token, active));
             }
+            revoked = self
+                .revoke_long_lived(&identity.id, super::revocation::Cause::PasswordChange, now)
+                .await?;
         } else if method_name == "totp" {
             let Some(enc) = flow.totp_pending.clone() else {
                 return self
@@ -441,7 +465,7 @@ impl SelfService {
             flow.messages.push(Message::error(msg::VALIDATION, "Could not find a strategy to update your settings. Did you fill out the form correctly?"));
             return self.invalid(flow).await;
         }
-        if credential_change {
+        if credential_change || identifying_change {
             self.identities.audit.record(
                 event::CREDENTIAL_CHANGED,
                 Event {
@@ -461,6 +485,7 @@ impl SelfService {
             msg::SETTINGS_SAVED,
             "Your changes have been saved!",
         ));
+        flow.messages.extend(revoked);
         self.save(&flow).await?;
         let body = self.render(&flow, None).await?;
         Ok(Outcome::Success {
@@ -468,6 +493,47 @@ impl SelfService {
             body,
             session: new_session,
         })
+    }
+
+    /// After the settings changed the identity's addresses: every address it no longer has is
+    /// told (it stays the recovery address until a new one is verified), and the first new
+    /// unverified address is sent a verification code.
+    async fn addresses_changed(
+        &self,
+        flow: &Flow,
+        identity: &Identity,
+        before: &[crate::identity::model::VerifiableAddress],
+        now: i64,
+    ) -> Result<()> {
+        let current: Vec<&str> = identity
+            .verifiable_addresses
+            .iter()
+            .map(|a| a.value.as_str())
+            .collect();
+        for old in before
+            .iter()
+            .filter(|a| !current.contains(&a.value.as_str()))
+        {
+            if old.via != "email" {
+                continue;
+            }
+            self.courier
+                .enqueue_email(
+                    &old.value,
+                    crate::courier::TemplateType::AddressChanged,
+                    json!({"new_addresses": current.join(", ")}),
+                    now,
+                )
+                .await?;
+        }
+        if before
+            .iter()
+            .map(|a| a.value.as_str())
+            .ne(current.iter().copied())
+        {
+            self.start_verification(flow, identity, now).await?;
+        }
+        Ok(())
     }
 
     async fn settings_error(&self, mut flow: Flow, e: Error) -> Result<Outcome> {

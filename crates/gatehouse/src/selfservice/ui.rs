@@ -58,6 +58,8 @@ pub mod msg {
     pub const LOOKUP_INVALID: u32 = 4_000_016;
     pub const FLOW_EXPIRED: u32 = 4_010_001;
     pub const SETTINGS_SAVED: u32 = 1_050_001;
+    /// Gatehouse's own: long-lived credentials revoked after a recovery or password change.
+    pub const CREDENTIALS_REVOKED: u32 = 1_050_101;
     pub const LOGIN_AAL2: u32 = 1_010_004;
     pub const LOGIN_REFRESH: u32 = 1_010_003;
     pub const RATE_LIMITED: u32 = 4_000_029;

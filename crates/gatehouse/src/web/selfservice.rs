@@ -281,6 +281,7 @@ async fn init(
                 login_challenge: q(&p, "login_challenge").map(str::to_owned),
                 request_url,
                 csrf: csrf.clone(),
+                cookies: super::extract::cookies(&headers),
             };
             match s.flows.init_login(params, session, now).await? {
                 Init::Flow(f) => *f,

@@ -200,15 +200,16 @@ async fn logout_for(
     logout_claims(app, token).await
 }
 
-/// A browser signs in to `client` through Gatehouse's own login (the self-service login flow
-/// accepts the login request for the identity session `session_token`); the login session id
-/// (`sid` of the ID token).
+/// A browser signs in to `client` through Gatehouse's own login: the self-service login flow,
+/// opened with the login challenge by the browser that started the authorization (it holds the
+/// request's CSRF cookie), takes the password and accepts the login request for the identity
+/// session it creates. The login session id (`sid` of the ID token) and that session's token.
 async fn oauth_login_from_session(
     app: &TestApp,
     b: &mut Browser,
     client: &serde_json::Value,
-    session_token: &str,
-) -> String {
+    email: &str,
+) -> (String, String) {
     let challenge = start_authorization(app, b, client, "").await;
     let resp = app
         .http
@@ -216,13 +217,25 @@ async fn oauth_login_from_session(
             "{}/self-service/login/api?login_challenge={challenge}",
             app.public
         ))
-        .header("X-Session-Token", session_token)
+        .header("cookie", b.cookie_header())
+        .send()
+        .await
+        .expect("request");
+    let flow: serde_json::Value = resp.json().await.expect("json");
+    let action = flow["ui"]["action"].as_str().expect("action").to_owned();
+    let resp = app
+        .http
+        .post(action)
+        .json(&json!({"method": "password", "identifier": email, "password": PASSWORD}))
         .send()
         .await
         .expect("request");
     let body: serde_json::Value = resp.json().await.expect("json");
-    assert_eq!(body["error"]["id"], "session_already_available", "{body}");
-    let accepted = body["error"]["details"]["redirect_browser_to"]
+    let token = body["session_token"]
+        .as_str()
+        .expect("session token")
+        .to_owned();
+    let accepted = body["continue_with"][0]["redirect_browser_to"]
         .as_str()
         .expect("the accepted login request's redirect");
     let back = consent_to_client(app, b, accepted, false).await;
@@ -240,10 +253,11 @@ async fn oauth_login_from_session(
         .await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     let id_token = tokens["id_token"].as_str().expect("id token");
-    UnverifiedJwt::parse(id_token).expect("jwt").claims["sid"]
+    let sid = UnverifiedJwt::parse(id_token).expect("jwt").claims["sid"]
         .as_str()
         .expect("sid")
-        .to_owned()
+        .to_owned();
+    (sid, token)
 }
 
 async fn identity_session_logout(app: TestApp) {
@@ -264,8 +278,7 @@ async fn identity_session_logout(app: TestApp) {
     // Self-service logout (`DELETE /self-service/logout/api`) ends the login session made from
     // the identity session, and the client is told.
     let mut b = Browser::default();
-    let token = login().await;
-    let sid = oauth_login_from_session(&app, &mut b, &c, &token).await;
+    let (sid, token) = oauth_login_from_session(&app, &mut b, &c, "pat@example.com").await;
     let resp = app
         .http
         .delete(format!("{}/self-service/logout/api", app.public))
@@ -288,8 +301,7 @@ async fn identity_session_logout(app: TestApp) {
 
     // `DELETE /sessions` (the other sessions) from a second session.
     let mut b = Browser::default();
-    let token = login().await;
-    let sid = oauth_login_from_session(&app, &mut b, &c, &token).await;
+    let (sid, _) = oauth_login_from_session(&app, &mut b, &c, "pat@example.com").await;
     let other = login().await;
     let resp = app
         .http
@@ -306,8 +318,7 @@ async fn identity_session_logout(app: TestApp) {
 
     // The admin API ending every session of the identity.
     let mut b = Browser::default();
-    let token = login().await;
-    let sid = oauth_login_from_session(&app, &mut b, &c, &token).await;
+    let (sid, _) = oauth_login_from_session(&app, &mut b, &c, "pat@example.com").await;
     let id = identity["id"].as_str().expect("id");
     let (status, _) = app
         .admin(

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod account_takeover;
 mod admin_auth;
 mod audit;
 mod authorize;
@@ -19,6 +20,7 @@ mod gateway_remote;
 mod identities;
 mod keys;
 mod logout;
+mod oauth_login_attacks;
 mod pages;
 mod pages_webauthn;
 mod proxy;

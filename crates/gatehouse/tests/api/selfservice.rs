@@ -10,7 +10,7 @@ use crate::harness::{Browser, TestApp, csrf_token, query_param};
 
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
-async fn api_flow(app: &TestApp, kind: &str, token: Option<&str>, query: &str) -> Value {
+pub(crate) async fn api_flow(app: &TestApp, kind: &str, token: Option<&str>, query: &str) -> Value {
     let mut req = app
         .http
         .get(format!("{}/self-service/{kind}/api{query}", app.public));
@@ -24,7 +24,7 @@ async fn api_flow(app: &TestApp, kind: &str, token: Option<&str>, query: &str) -
     body
 }
 
-async fn submit(
+pub(crate) async fn submit(
     app: &TestApp,
     flow: &Value,
     token: Option<&str>,

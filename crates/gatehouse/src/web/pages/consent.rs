@@ -1,7 +1,10 @@
 //! The OAuth consent page (Hydra's model): `GET /ui/consent?consent_challenge=` shows what the
 //! client asks for; `POST /ui/consent` (CSRF-checked) accepts or rejects the consent request and
 //! sends the browser on to `redirect_to`. Both require the browser's Gatehouse session to be the
-//! request's subject. A request Hydra marks `skip` is accepted at once.
+//! request's subject, and the browser to be the one that started the authorization request
+//! (its CSRF cookie for that request): a challenge planted in another browser is refused. A
+//! request Hydra marks `skip` is accepted at once. A handled challenge is answered with an
+//! error page, never with its verifier.
 //!
 //! The form POSTs to our origin and is answered with a 303 that ends at the client's
 //! `redirect_uri`, so the page's `form-action` lists the client's redirect URIs' origins.
@@ -49,19 +52,6 @@ async fn load(
             "The consent_challenge parameter is missing.",
         ));
     };
-    let req = match s.provider.consent_request(challenge, now()).await {
-        Ok(v) => v,
-        Err(Error::Gone(to)) if !to.is_empty() => return Err(see_other(&to)),
-        Err(Error::NotFound(_) | Error::Gone(_) | Error::BadRequest(_)) => {
-            return Err(error_page(
-                s,
-                StatusCode::NOT_FOUND,
-                "This request has expired",
-                "The authorization request is invalid or has expired. Go back to the application and start again.",
-            ));
-        }
-        Err(e) => return Err(internal(s, &e)),
-    };
     let session = match browser_session(s, headers).await {
         Ok(Some(session)) => session,
         Ok(None) => {
@@ -70,6 +60,41 @@ async fn load(
                 StatusCode::UNAUTHORIZED,
                 "You are not signed in",
                 "Sign in first, then go back to the application and start again.",
+            ));
+        }
+        Err(e) => return Err(internal(s, &e)),
+    };
+    let cookies = crate::web::extract::cookies(headers);
+    let req = match s
+        .provider
+        .browser_consent_request(challenge, &cookies, now())
+        .await
+    {
+        Ok(v) => v,
+        Err(Error::Forbidden(reason)) => {
+            return Err(error_page(
+                s,
+                StatusCode::FORBIDDEN,
+                "This request was started in another browser",
+                &reason,
+            ));
+        }
+        // A rejection is answered again with its redirect to the client (no secret in it).
+        Err(Error::Gone(to)) if !to.is_empty() => return Err(see_other(&to)),
+        Err(Error::Gone(_)) => {
+            return Err(error_page(
+                s,
+                StatusCode::GONE,
+                "This request was answered already",
+                "The authorization request was answered already. Go back to the application and start again.",
+            ));
+        }
+        Err(Error::NotFound(_) | Error::BadRequest(_)) => {
+            return Err(error_page(
+                s,
+                StatusCode::NOT_FOUND,
+                "This request has expired",
+                "The authorization request is invalid or has expired. Go back to the application and start again.",
             ));
         }
         Err(e) => return Err(internal(s, &e)),
