@@ -426,6 +426,20 @@ impl SelfService {
         );
     }
 
+    /// A failed login for an identifier no identity has: recorded like a real account's failure
+    /// (no subject), which is both a credential-stuffing signal and the same work.
+    fn audit_failure_unknown(&self, ip: &str) {
+        self.identities.audit.record(
+            event::IDENTITY_LOGIN_FAILED,
+            Event {
+                subject: None,
+                ip: Some(ip.to_owned()),
+                data: json!({"method": "password"}),
+                ..Event::default()
+            },
+        );
+    }
+
     /// Checks identifier and password; the identity, or `None` with the flow's messages set.
     async fn password_step(
         &self,
@@ -464,8 +478,10 @@ impl SelfService {
                 .map(str::to_owned)
         });
         let (Some(mut identity), Some(hash)) = (found, hash) else {
-            // The same work as a real check: timing does not tell whether the account exists.
+            // The same work as a real check (a hash, an audit event): timing does not tell
+            // whether the account exists.
             self.identities.hasher.dummy(password).await?;
+            self.audit_failure_unknown(ip);
             flow.messages
                 .push(Message::error(msg::INVALID_CREDENTIALS, INVALID));
             return Ok(None);

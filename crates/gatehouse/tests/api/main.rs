@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod account_enumeration;
 mod account_takeover;
 mod admin_auth;
 mod audit;
