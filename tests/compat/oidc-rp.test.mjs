@@ -256,6 +256,33 @@ describe(`openid-client (certified RP) against Gatehouse (${DB_MODE})`, () => {
     });
   });
 
+  test('a wrong client secret is reported as invalid_client through the WWW-Authenticate challenge', async () => {
+    // oauth4webapi reads the 401's challenge before the body: without error= in it, the
+    // application saw error=undefined.
+    const client = await env.createClient({
+      client_name: rid('rp-wrong-secret'),
+      grant_types: ['client_credentials'],
+      response_types: [],
+      scope: 'openid',
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
+    const config = await oidc.discovery(
+      new URL(env.issuer),
+      client.client_id,
+      {},
+      oidc.ClientSecretBasic(`${client.client_secret}x`),
+      { execute: [oidc.allowInsecureRequests] },
+    );
+    await assert.rejects(oidc.clientCredentialsGrant(config, { scope: 'openid' }), (err) => {
+      assert.equal(err.name, 'WWWAuthenticateChallengeError', `${err.name}: ${err.message}`);
+      const challenge = err.cause?.[0];
+      assert.equal(challenge?.scheme, 'basic');
+      assert.equal(challenge?.parameters?.error, 'invalid_client', JSON.stringify(err.cause));
+      assert.ok(challenge?.parameters?.error_description, JSON.stringify(err.cause));
+      return true;
+    });
+  });
+
   test('the library rejects a callback with a wrong state', async () => {
     const { config, redirectUri } = await rpFor('client_secret_basic');
     const { url, checks } = await start(config, redirectUri);

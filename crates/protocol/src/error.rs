@@ -105,6 +105,32 @@ impl OAuthError {
             "The server failed to handle the request.",
         )
     }
+
+    /// The `WWW-Authenticate` challenge of a 401: `Basic` for a client that failed to
+    /// authenticate (RFC 6749 §5.2), `Bearer` for a bad access token (RFC 6750 §3), each with
+    /// `error` and `error_description` so that clients reading the challenge learn why. The
+    /// description keeps only the characters RFC 6750 allows in it (no `"` or `\`).
+    pub fn www_authenticate(&self, realm: &str) -> Option<String> {
+        let scheme = match self.error {
+            ErrorCode::InvalidClient => "Basic",
+            ErrorCode::InvalidToken => "Bearer",
+            _ => return None,
+        };
+        let clean = |s: &str| -> String {
+            s.chars()
+                .filter(|c| matches!(*c as u32, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+                .collect()
+        };
+        let mut c = format!(
+            "{scheme} realm=\"{}\", error=\"{}\"",
+            clean(realm),
+            self.error.as_str()
+        );
+        if let Some(d) = &self.error_description {
+            c.push_str(&format!(", error_description=\"{}\"", clean(d)));
+        }
+        Some(c)
+    }
 }
 
 impl std::fmt::Display for OAuthError {
@@ -118,3 +144,32 @@ impl std::fmt::Display for OAuthError {
 }
 
 impl std::error::Error for OAuthError {}
+
+#[cfg(test)]
+mod challenge_tests {
+    use super::*;
+
+    #[test]
+    fn invalid_client_challenge_names_the_error() {
+        let e = OAuthError::invalid_client("Client authentication failed (\"x\" \\ é).");
+        assert_eq!(
+            e.www_authenticate("gatehouse").as_deref(),
+            Some(
+                "Basic realm=\"gatehouse\", error=\"invalid_client\", error_description=\"Client authentication failed (x  ).\""
+            )
+        );
+    }
+
+    #[test]
+    fn bearer_challenge_for_invalid_token_and_none_for_others() {
+        let e = OAuthError {
+            error: ErrorCode::InvalidToken,
+            error_description: None,
+        };
+        assert_eq!(
+            e.www_authenticate("r").as_deref(),
+            Some("Bearer realm=\"r\", error=\"invalid_token\"")
+        );
+        assert_eq!(OAuthError::invalid_grant("no").www_authenticate("r"), None);
+    }
+}

@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use gatehouse_protocol::{ErrorCode, OAuthError};
+use gatehouse_protocol::OAuthError;
 use serde_json::json;
 
 use crate::error::Error;
@@ -29,13 +29,11 @@ pub fn oauth_response(e: &OAuthError) -> Response {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    let challenge = match e.error {
-        ErrorCode::InvalidClient => Some("Basic realm=\"gatehouse\""),
-        ErrorCode::InvalidToken => Some("Bearer error=\"invalid_token\""),
-        _ => None,
-    };
-    if let Some(c) = challenge {
-        h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(c));
+    if let Some(c) = e
+        .www_authenticate("gatehouse")
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+    {
+        h.insert(header::WWW_AUTHENTICATE, c);
     }
     resp
 }
