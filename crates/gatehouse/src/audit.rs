@@ -35,6 +35,8 @@ pub mod event {
     pub const CREDENTIAL_CHANGED: &str = "identity.credential_changed";
     pub const SESSION_REVOKED: &str = "identity.session_revoked";
     pub const RECOVERY_COMPLETED: &str = "identity.recovered";
+    /// Too many wrong second-factor codes: the identity's second factor is locked for a while.
+    pub const SECOND_FACTOR_LOCKED: &str = "identity.second_factor_locked";
     pub const CREDENTIAL_CREATED: &str = "credential.created";
     pub const CREDENTIAL_REGENERATED: &str = "credential.regenerated";
     pub const CREDENTIAL_REVOKED: &str = "credential.revoked";

@@ -23,15 +23,19 @@ pub enum TemplateType {
     VerificationCodeInvalid,
     /// A one-time login code; model `{code, expires_in_minutes, identity}`.
     LoginCodeValid,
+    /// Too many wrong second-factor codes locked the account's second factor; model
+    /// `{locked_minutes, identity}`.
+    SecondFactorLocked,
 }
 
 impl TemplateType {
-    pub const ALL: [TemplateType; 5] = [
+    pub const ALL: [TemplateType; 6] = [
         TemplateType::RecoveryCodeValid,
         TemplateType::RecoveryCodeInvalid,
         TemplateType::VerificationCodeValid,
         TemplateType::VerificationCodeInvalid,
         TemplateType::LoginCodeValid,
+        TemplateType::SecondFactorLocked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +45,7 @@ impl TemplateType {
             TemplateType::VerificationCodeValid => "verification_code_valid",
             TemplateType::VerificationCodeInvalid => "verification_code_invalid",
             TemplateType::LoginCodeValid => "login_code_valid",
+            TemplateType::SecondFactorLocked => "second_factor_locked",
         }
     }
 
@@ -66,6 +71,10 @@ impl TemplateType {
             TemplateType::LoginCodeValid => (
                 "Your login code",
                 "Hi,\n\nplease enter the following code to sign in:\n\n{{ code }}\n\nThe code expires in {{ expires_in_minutes }} minutes. If you did not try to sign in, you can ignore this e-mail.\n",
+            ),
+            TemplateType::SecondFactorLocked => (
+                "Too many wrong sign-in codes",
+                "Hi,\n\nsomeone signed in to your account with your password and then entered too many wrong authentication or backup codes. To protect your account, its second factor is locked for {{ locked_minutes }} minutes.\n\nIf this was not you, your password is known to someone else: change it as soon as you can.\n",
             ),
         }
     }
