@@ -718,7 +718,7 @@ fn locked_message(secs: i64) -> Message {
     Message::error(
         msg::RATE_LIMITED,
         format!(
-            "Too many wrong codes: the second factor of this account is locked for {minutes} minute(s). We have sent you an e-mail about it."
+            "Too many wrong codes: the second factor of this account is locked for {minutes} minute(s)."
         ),
     )
 }
