@@ -25,6 +25,8 @@ pub enum KeyringError {
 
 pub struct Keyring {
     keys: Vec<XChaCha20Poly1305>,
+    /// SHA-256 of each secret, in order: the root that [`Keyring::mac_keys`] derives from.
+    roots: Vec<Zeroizing<[u8; 32]>>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -39,6 +41,7 @@ impl Keyring {
             return Err(KeyringError::Empty);
         }
         let mut keys = Vec::with_capacity(secrets.len());
+        let mut roots = Vec::with_capacity(secrets.len());
         for (i, s) in secrets.iter().enumerate() {
             let s = s.as_ref();
             if s.len() < MIN_SECRET_LEN {
@@ -46,8 +49,28 @@ impl Keyring {
             }
             let key = Zeroizing::new(crate::sha256(s.as_bytes()));
             keys.push(XChaCha20Poly1305::new(key.as_ref().into()));
+            roots.push(key);
         }
-        Ok(Keyring { keys })
+        Ok(Keyring { keys, roots })
+    }
+
+    /// HMAC-SHA256 keys for `purpose`, one per secret in keyring order (the first is current):
+    /// `HMAC-SHA256(SHA-256(secret), "gatehouse keyring mac v1:" || purpose)`. A different
+    /// purpose gives unrelated keys, and none of them is the encryption key. Values keyed this
+    /// way cannot be re-keyed, so checking them tries every key.
+    pub fn mac_keys(&self, purpose: &str) -> Vec<Zeroizing<[u8; 32]>> {
+        self.roots
+            .iter()
+            .map(|root| {
+                let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, root.as_ref());
+                let mut msg = b"gatehouse keyring mac v1:".to_vec();
+                msg.extend_from_slice(purpose.as_bytes());
+                let tag = aws_lc_rs::hmac::sign(&key, &msg);
+                let mut out = Zeroizing::new([0u8; 32]);
+                out.copy_from_slice(tag.as_ref());
+                out
+            })
+            .collect()
     }
 
     /// Encrypts with the first secret. `context` is authenticated but not stored (e.g. a key id),
@@ -119,6 +142,28 @@ impl Keyring {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mac_keys_follow_the_secrets_and_the_purpose() {
+        let one = Keyring::new(&["an-old-secret-of-32-characters!!"]).expect("ok");
+        let two = Keyring::new(&[
+            "a-new-secret-of-32-characters!!!",
+            "an-old-secret-of-32-characters!!",
+        ])
+        .expect("ok");
+        let a = one.mac_keys("lookup_secret");
+        let b = two.mac_keys("lookup_secret");
+        assert_eq!(a.len(), 1);
+        assert_eq!(b.len(), 2);
+        assert_eq!(*a[0], *b[1], "the same secret gives the same key");
+        assert_ne!(*b[0], *b[1]);
+        assert_ne!(*one.mac_keys("other")[0], *a[0], "purposes are separated");
+        assert_ne!(
+            *a[0],
+            crate::sha256(b"an-old-secret-of-32-characters!!"),
+            "not the encryption key"
+        );
+    }
 
     #[test]
     fn round_trip_and_rotation() {

@@ -20,7 +20,10 @@ pub mod totp;
 pub use breached::is_common_password;
 pub use jwk::{Algorithm, PublicJwk, SigningKey};
 pub use keyring::{Keyring, KeyringError};
-pub use lookup::{find_backup_code, generate_backup_codes, hash_backup_code};
+pub use lookup::{
+    find_backup_code, find_backup_code_keyed, generate_backup_codes, hash_backup_code,
+    mac_backup_code,
+};
 pub use password::{
     Argon2Params, PasswordError, Verification, dummy_verify, hash_password, verify_password,
 };

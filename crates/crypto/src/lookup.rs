@@ -5,12 +5,18 @@
 //! - A code is 8 characters from the 32-symbol lowercase Crockford alphabet (`0-9a-z` without
 //!   `i`, `l`, `o` and `u`), so each carries exactly 40 bits and is drawn without bias from 5 bits
 //!   of a random byte; the letters that are easily confused with digits are left out.
-//! - Only hashes are stored: [`hash_backup_code`] is hex SHA-256 of the normalised code (trimmed,
-//!   lowercased, spaces and dashes removed, so `ABCD-EFGH` and `abcd efgh` are the same code).
-//!   40 random bits make a slow hash unnecessary for codes that are also rate-limited.
-//! - [`find_backup_code`] compares against every stored hash in constant time and does not stop
-//!   at the first match, so timing does not reveal which code was used. Marking the code used is
-//!   the caller's job (remove or flag the returned index).
+//! - Only MACs are stored: [`mac_backup_code`] is hex HMAC-SHA256 of the normalised code
+//!   (trimmed, lowercased, spaces and dashes removed, so `ABCD-EFGH` and `abcd efgh` are the
+//!   same code), keyed by a key derived from `secrets.system` (a pepper that is not in the
+//!   database) and salted with the identity id. A database dump alone gives nothing to search:
+//!   without the key, 40 bits per code cannot be tried offline, and with it each identity's
+//!   codes must still be searched separately.
+//! - Codes stored before that are plain hex SHA-256 ([`hash_backup_code`], [`Stored::Legacy`]);
+//!   they still verify, so their owners are not locked out, and each works once like any code.
+//!   New codes are never stored that way.
+//! - [`find_backup_code_keyed`] compares against every stored value in constant time and does
+//!   not stop at the first match, so timing does not reveal which code was used. Marking the
+//!   code used is the caller's job (remove or flag the returned index).
 
 use std::fmt::Write;
 
@@ -39,14 +45,68 @@ pub fn generate_backup_codes(n: usize) -> Vec<String> {
     codes
 }
 
-/// Hex SHA-256 of the normalised code: what is stored.
-pub fn hash_backup_code(code: &str) -> String {
-    let digest = crate::sha256(normalise(code).as_bytes());
-    let mut hex = String::with_capacity(64);
-    for b in digest {
+/// A stored code as found in an identity: a keyed MAC, or an unsalted SHA-256 from before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// Hex [`mac_backup_code`].
+    Mac(String),
+    /// Hex [`hash_backup_code`] (codes made before keyed MACs).
+    Legacy(String),
+}
+
+/// Hex HMAC-SHA256 under `key` of the identity id and the normalised code: what is stored.
+pub fn mac_backup_code(key: &[u8; 32], identity_id: &str, code: &str) -> String {
+    let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    let mut msg = b"gatehouse lookup_secret v1\0".to_vec();
+    msg.extend_from_slice(identity_id.as_bytes());
+    msg.push(0);
+    msg.extend_from_slice(normalise(code).as_bytes());
+    hex(aws_lc_rs::hmac::sign(&k, &msg).as_ref())
+}
+
+/// The index of the stored code that `input` matches, if any. `keys` are the MAC keys in
+/// keyring order (every one is tried, so codes made under an older `secrets.system` entry still
+/// work); legacy entries are compared with the unsalted SHA-256.
+pub fn find_backup_code_keyed(
+    input: &str,
+    identity_id: &str,
+    keys: &[&[u8; 32]],
+    stored: &[Stored],
+) -> Option<usize> {
+    if input.len() > MAX_INPUT_LEN || normalise(input).is_empty() {
+        return None;
+    }
+    let macs: Vec<String> = keys
+        .iter()
+        .map(|k| mac_backup_code(k, identity_id, input))
+        .collect();
+    let legacy = hash_backup_code(input);
+    let mut found = None;
+    for (i, s) in stored.iter().enumerate() {
+        let matched = match s {
+            Stored::Mac(h) => macs.iter().fold(false, |acc, m| {
+                acc | crate::ct_eq(m.as_bytes(), h.as_bytes())
+            }),
+            Stored::Legacy(h) => crate::ct_eq(legacy.as_bytes(), h.as_bytes()),
+        };
+        if matched && found.is_none() {
+            found = Some(i);
+        }
+    }
+    found
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut hex = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
         let _ = write!(hex, "{b:02x}");
     }
     hex
+}
+
+/// Hex SHA-256 of the normalised code: the legacy stored form (see [`Stored::Legacy`]).
+pub fn hash_backup_code(code: &str) -> String {
+    hex(&crate::sha256(normalise(code).as_bytes()))
 }
 
 /// The index of the stored hash that `input` matches, if any.
@@ -127,6 +187,52 @@ mod tests {
         if !codes.contains(&other) {
             assert_eq!(find_backup_code(&other, &hashes), None);
         }
+    }
+
+    #[test]
+    fn keyed_macs_are_salted_peppered_and_legacy_still_matches() {
+        let key = [7u8; 32];
+        let other_key = [8u8; 32];
+        let code = "abcdefgh";
+        let mac = mac_backup_code(&key, "id-1", code);
+        assert_eq!(mac.len(), 64);
+        assert_ne!(mac, hash_backup_code(code), "not sha256(code)");
+        assert_ne!(
+            mac,
+            mac_backup_code(&key, "id-2", code),
+            "salted by identity"
+        );
+        assert_ne!(mac, mac_backup_code(&other_key, "id-1", code), "keyed");
+        assert_eq!(
+            mac,
+            mac_backup_code(&key, "id-1", "ABCD-EFGH"),
+            "normalised"
+        );
+        let stored = vec![
+            Stored::Legacy(hash_backup_code("zzzzzzzz")),
+            Stored::Mac(mac.clone()),
+            Stored::Legacy(hash_backup_code("yyyyyyyy")),
+        ];
+        assert_eq!(
+            find_backup_code_keyed(code, "id-1", &[&key], &stored),
+            Some(1)
+        );
+        assert_eq!(
+            find_backup_code_keyed(code, "id-1", &[&other_key, &key], &stored),
+            Some(1),
+            "an older key still verifies"
+        );
+        assert_eq!(find_backup_code_keyed(code, "id-2", &[&key], &stored), None);
+        assert_eq!(
+            find_backup_code_keyed(code, "id-1", &[&other_key], &stored),
+            None
+        );
+        assert_eq!(
+            find_backup_code_keyed("YYYY-YYYY", "id-1", &[&key], &stored),
+            Some(2),
+            "legacy entries verify"
+        );
+        assert_eq!(find_backup_code_keyed("", "id-1", &[&key], &stored), None);
     }
 
     #[test]

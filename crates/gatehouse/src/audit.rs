@@ -37,6 +37,8 @@ pub mod event {
     pub const RECOVERY_COMPLETED: &str = "identity.recovered";
     /// Long-lived credentials revoked because the account was recovered or its password changed.
     pub const CREDENTIALS_REVOKED_FOR_ACCOUNT: &str = "identity.credentials_revoked";
+    /// Too many wrong second-factor codes: the identity's second factor is locked for a while.
+    pub const SECOND_FACTOR_LOCKED: &str = "identity.second_factor_locked";
     pub const CREDENTIAL_CREATED: &str = "credential.created";
     pub const CREDENTIAL_REGENERATED: &str = "credential.regenerated";
     pub const CREDENTIAL_REVOKED: &str = "credential.revoked";

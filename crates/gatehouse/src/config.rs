@@ -609,6 +609,7 @@ impl Config {
         self.validate_identity()?;
         self.credentials.validate()?;
         self.access_rules.validate()?;
+        self.rate_limits.validate()?;
         self.serve.proxy.validate()?;
         self.redis.validate()?;
         if self.serve.request_body_limit < 1024 {

@@ -11,6 +11,11 @@ pub enum Error {
     NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A write over a copy that another request changed since it was read (optimistic
+    /// concurrency): nothing was written. 409 at the web edge, unless the caller reloads and
+    /// retries.
+    #[error("stale write: {0}")]
+    Stale(String),
     #[error("bad request: {0}")]
     BadRequest(String),
     /// The caller is known but may not do this: 403.
@@ -37,6 +42,7 @@ impl From<gatehouse_store::StoreError> for Error {
             gatehouse_store::StoreError::Conflict => {
                 Error::Conflict("the resource already exists".into())
             }
+            gatehouse_store::StoreError::Stale => Error::Stale(STALE.into()),
             other => Error::Internal(other.to_string()),
         }
     }
@@ -47,5 +53,9 @@ impl From<crate::keys::KeysError> for Error {
         Error::Internal(e.to_string())
     }
 }
+
+/// The message of a stale write.
+pub const STALE: &str =
+    "The resource was changed by another request at the same time; reload it and try again.";
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -488,7 +488,7 @@ async fn identities(app: &App, command: IdentitiesCommand) -> anyhow::Result<()>
                     Err(e) => {
                         failed += 1;
                         let code = match &e {
-                            Error::Conflict(_) => 409,
+                            Error::Conflict(_) | Error::Stale(_) => 409,
                             Error::BadRequest(_) => 400,
                             _ => 500,
                         };

@@ -475,6 +475,12 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            async fn insert_flow(&self, id: &str, data: &str, expires_at: i64) -> Result<bool> {
+                let n = sqlx::query("INSERT INTO oauth2_flows (id, data, expires_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+                    .bind(id).bind(data).bind(expires_at).execute(&self.pool).await?.rows_affected();
+                Ok(n == 1)
+            }
+
             async fn get_flow(&self, id: &str) -> Result<Option<String>> {
                 let row = sqlx::query("SELECT data FROM oauth2_flows WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
                 Ok(row.map(|r| r.try_get::<String, _>("data")).transpose()?)

@@ -21,6 +21,9 @@ pub struct IdentityRow {
     pub data: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Optimistic-concurrency version: 0 when inserted, one more on every update. An update
+    /// names the version it read ([`IdentityStore::update_identity`]).
+    pub version: i64,
 }
 
 /// A login identifier of an identity for one method (`password`, `webauthn`, `code`, ...),
@@ -68,7 +71,10 @@ pub trait IdentityStore {
     /// Inserts an identity with its identifiers; [`crate::StoreError::Conflict`] when an
     /// identifier or the external id is taken.
     async fn insert_identity(&self, i: &IdentityRow, identifiers: &[IdentifierRow]) -> Result<()>;
-    /// Replaces an identity and its identifiers atomically; false when it does not exist.
+    /// Replaces an identity and its identifiers atomically, only if its stored version is still
+    /// `i.version` (compare-and-swap); the stored version becomes `i.version + 1`. False when it
+    /// does not exist; [`crate::StoreError::Stale`] when another writer updated it since it was
+    /// read (nothing is written then).
     async fn update_identity(&self, i: &IdentityRow, identifiers: &[IdentifierRow])
     -> Result<bool>;
     async fn get_identity(&self, id: &str) -> Result<Option<IdentityRow>>;

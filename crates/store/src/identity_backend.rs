@@ -5,9 +5,9 @@ use sqlx::Row;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 
-use crate::Result;
 use crate::backend::{PostgresStore, SqliteStore, conflict};
 use crate::identity::*;
+use crate::{Result, StoreError};
 
 macro_rules! identity_store_impl {
     ($ty:ident, $row:ty) => {
@@ -21,6 +21,7 @@ macro_rules! identity_store_impl {
                     data: r.try_get("data")?,
                     created_at: r.try_get("created_at")?,
                     updated_at: r.try_get("updated_at")?,
+                    version: r.try_get("version")?,
                 })
             }
 
@@ -57,8 +58,8 @@ macro_rules! identity_store_impl {
         impl IdentityStore for $ty {
             async fn insert_identity(&self, i: &IdentityRow, identifiers: &[IdentifierRow]) -> Result<()> {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query("INSERT INTO identities (id, schema_id, state, external_id, data, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                    .bind(&i.id).bind(&i.schema_id).bind(&i.state).bind(&i.external_id).bind(&i.data).bind(i.created_at).bind(i.updated_at)
+                sqlx::query("INSERT INTO identities (id, schema_id, state, external_id, data, created_at, updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                    .bind(&i.id).bind(&i.schema_id).bind(&i.state).bind(&i.external_id).bind(&i.data).bind(i.created_at).bind(i.updated_at).bind(i.version)
                     .execute(&mut *tx).await.map_err(conflict)?;
                 for x in identifiers {
                     sqlx::query("INSERT INTO identity_identifiers (method, identifier, identity_id) VALUES ($1, $2, $3)")
@@ -71,11 +72,14 @@ macro_rules! identity_store_impl {
 
             async fn update_identity(&self, i: &IdentityRow, identifiers: &[IdentifierRow]) -> Result<bool> {
                 let mut tx = self.pool.begin().await?;
-                let r = sqlx::query("UPDATE identities SET schema_id = $2, state = $3, external_id = $4, data = $5, updated_at = $6 WHERE id = $1")
-                    .bind(&i.id).bind(&i.schema_id).bind(&i.state).bind(&i.external_id).bind(&i.data).bind(i.updated_at)
+                let r = sqlx::query("UPDATE identities SET schema_id = $2, state = $3, external_id = $4, data = $5, updated_at = $6, version = version + 1 WHERE id = $1 AND version = $7")
+                    .bind(&i.id).bind(&i.schema_id).bind(&i.state).bind(&i.external_id).bind(&i.data).bind(i.updated_at).bind(i.version)
                     .execute(&mut *tx).await.map_err(conflict)?;
                 if r.rows_affected() == 0 {
-                    return Ok(false);
+                    // Gone, or changed by another writer since `i` was read.
+                    let exists = sqlx::query("SELECT 1 FROM identities WHERE id = $1")
+                        .bind(&i.id).fetch_optional(&mut *tx).await?.is_some();
+                    return if exists { Err(StoreError::Stale) } else { Ok(false) };
                 }
                 sqlx::query("DELETE FROM identity_identifiers WHERE identity_id = $1").bind(&i.id).execute(&mut *tx).await?;
                 for x in identifiers {

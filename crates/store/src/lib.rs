@@ -29,6 +29,10 @@ pub enum StoreError {
     UnsupportedScheme(String),
     #[error("a row with this key already exists")]
     Conflict,
+    /// A compare-and-swap update found the row changed since it was read: the write did not
+    /// happen. Never a success: the caller reloads and decides again, or refuses.
+    #[error("the row was changed by another writer since it was read")]
+    Stale,
     #[error("migration {0} failed: {1}")]
     Migration(String, sqlx::Error),
 }
@@ -97,6 +101,9 @@ pub trait Store: IdentityStore + CredentialStore + Send + Sync + 'static {
 
     // Authorization flows in progress (login and consent requests)
     async fn put_flow(&self, id: &str, data: &str, expires_at: i64) -> Result<()>;
+    /// Inserts a flow only if no row has this id: false when one exists (another writer was
+    /// first). The insert half of a compare-and-swap with [`Store::replace_flow`].
+    async fn insert_flow(&self, id: &str, data: &str, expires_at: i64) -> Result<bool>;
     async fn get_flow(&self, id: &str) -> Result<Option<String>>;
     /// Replaces a flow's data only if it is still `expected` (compare-and-swap): false when
     /// another writer changed it first, or it is gone.

@@ -11,6 +11,10 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
         "0003_credentials",
         include_str!("migrations/sqlite/0003_credentials.sql"),
     ),
+    (
+        "0004_identity_version",
+        include_str!("migrations/sqlite/0004_identity_version.sql"),
+    ),
 ];
 pub(crate) const POSTGRES: &[(&str, &str)] = &[
     (
@@ -24,6 +28,10 @@ pub(crate) const POSTGRES: &[(&str, &str)] = &[
     (
         "0003_credentials",
         include_str!("migrations/postgres/0003_credentials.sql"),
+    ),
+    (
+        "0004_identity_version",
+        include_str!("migrations/postgres/0004_identity_version.sql"),
     ),
 ];
 

@@ -383,13 +383,31 @@ pub struct Hashers {
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimits {
     pub enabled: bool,
-    /// Submissions per minute per client IP.
+    /// Submissions per minute per client IP (IPv6 clients counted per /64).
     pub login_per_minute: u32,
     pub registration_per_minute: u32,
     pub recovery_per_minute: u32,
     pub verification_per_minute: u32,
-    /// Failed logins per minute for one identifier (from any IP).
+    /// Failed logins for one identifier *from one client IP* (IPv6: its /64) before that pair
+    /// backs off: one minute, doubling with every further failure, up to an hour. Other clients
+    /// can still log in to the account.
     pub login_per_identifier_per_minute: u32,
+    /// Wrong second-factor codes (TOTP or backup code) for one identity, from anywhere, before
+    /// its second factor is locked: `second_factor_lockout`, doubling with every further wrong
+    /// code, up to `second_factor_lockout_max`. Counted in the database (all replicas); the
+    /// user is e-mailed when a lockout starts.
+    pub second_factor_failures: u32,
+    pub second_factor_lockout: Dur,
+    pub second_factor_lockout_max: Dur,
+    /// Recovery or verification codes e-mailed to one address per hour (in the database).
+    pub codes_per_address_per_hour: u32,
+    /// Wrong recovery or verification codes for one address per hour, over all its flows; then
+    /// its codes are refused until the hour is over.
+    pub code_failures_per_address_per_hour: u32,
+    /// Peers (IP addresses or CIDR ranges, e.g. the reverse proxy in front) whose
+    /// `X-Forwarded-For` is believed for self-service limits and session devices: the client is
+    /// the right-most address in it that is not one of them. Empty: the TCP peer's address.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for RateLimits {
@@ -401,6 +419,40 @@ impl Default for RateLimits {
             recovery_per_minute: 5,
             verification_per_minute: 5,
             login_per_identifier_per_minute: 10,
+            second_factor_failures: 5,
+            second_factor_lockout: Dur(Duration::from_secs(60)),
+            second_factor_lockout_max: Dur(Duration::from_secs(3600)),
+            codes_per_address_per_hour: 5,
+            code_failures_per_address_per_hour: 10,
+            trusted_proxies: Vec::new(),
         }
+    }
+}
+
+impl RateLimits {
+    pub(super) fn validate(&self) -> Result<(), super::ConfigError> {
+        for (i, p) in self.trusted_proxies.iter().enumerate() {
+            if crate::gateway::client_ip::Cidr::parse(p).is_none() {
+                return Err(super::key_err(
+                    &format!("rate_limits.trusted_proxies[{i}]"),
+                    "expected an IP address or a CIDR range such as 10.0.0.0/8",
+                ));
+            }
+        }
+        if self.second_factor_failures == 0 {
+            return Err(super::key_err(
+                "rate_limits.second_factor_failures",
+                "must be at least 1",
+            ));
+        }
+        if self.second_factor_lockout.0.is_zero()
+            || self.second_factor_lockout_max.0 < self.second_factor_lockout.0
+        {
+            return Err(super::key_err(
+                "rate_limits.second_factor_lockout",
+                "must be longer than zero and at most second_factor_lockout_max",
+            ));
+        }
+        Ok(())
     }
 }

@@ -26,16 +26,20 @@ pub enum TemplateType {
     /// Sent to an address that an account's settings replaced (the old address is told, and
     /// stays the recovery address until the new one is verified); model `{new_addresses}`.
     AddressChanged,
+    /// Too many wrong second-factor codes locked the account's second factor; model
+    /// `{locked_minutes, identity}`.
+    SecondFactorLocked,
 }
 
 impl TemplateType {
-    pub const ALL: [TemplateType; 6] = [
+    pub const ALL: [TemplateType; 7] = [
         TemplateType::RecoveryCodeValid,
         TemplateType::RecoveryCodeInvalid,
         TemplateType::VerificationCodeValid,
         TemplateType::VerificationCodeInvalid,
         TemplateType::LoginCodeValid,
         TemplateType::AddressChanged,
+        TemplateType::SecondFactorLocked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +50,7 @@ impl TemplateType {
             TemplateType::VerificationCodeInvalid => "verification_code_invalid",
             TemplateType::LoginCodeValid => "login_code_valid",
             TemplateType::AddressChanged => "address_changed",
+            TemplateType::SecondFactorLocked => "second_factor_locked",
         }
     }
 
@@ -75,6 +80,10 @@ impl TemplateType {
             TemplateType::AddressChanged => (
                 "The e-mail address of your account was changed",
                 "Hi,\n\nthe e-mail address of your account was changed to {{ new_addresses }} in the account settings.\n\nUntil the new address is verified, this address stays the one that can recover the account.\n\nIf you did not make this change, recover your account with this address now and change your password.\n",
+            ),
+            TemplateType::SecondFactorLocked => (
+                "Too many wrong sign-in codes",
+                "Hi,\n\nsomeone signed in to your account with your password and then entered too many wrong authentication or backup codes. To protect your account, its second factor is locked for {{ locked_minutes }} minutes.\n\nIf this was not you, your password is known to someone else: change it as soon as you can.\n",
             ),
         }
     }

@@ -96,6 +96,10 @@ pub struct Identity {
     pub created_at: i64,
     pub updated_at: i64,
     pub state_changed_at: i64,
+    /// The stored row's optimistic-concurrency version this copy was read at (not part of the
+    /// stored document): [`crate::identity::IdentityService::save`] writes only over it.
+    #[serde(skip)]
+    pub version: i64,
 }
 
 impl Identity {

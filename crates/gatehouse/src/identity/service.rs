@@ -19,6 +19,8 @@ use crate::error::{Error, Result};
 
 /// Most identities one batch (`PATCH /admin/identities`) may hold, as in Kratos.
 pub const MAX_BATCH: usize = 1000;
+/// Reads and writes [`IdentityService::modify`] tries before giving up on a busy identity.
+pub const SAVE_RETRIES: usize = 3;
 /// Longest external id.
 const MAX_EXTERNAL_ID: usize = 256;
 
@@ -164,8 +166,10 @@ impl IdentityService {
     }
 
     fn from_row(row: &IdentityRow) -> Result<Identity> {
-        serde_json::from_str(&row.data)
-            .map_err(|e| Error::Internal(format!("identity {} is corrupt: {e}", row.id)))
+        let mut i: Identity = serde_json::from_str(&row.data)
+            .map_err(|e| Error::Internal(format!("identity {} is corrupt: {e}", row.id)))?;
+        i.version = row.version;
+        Ok(i)
     }
 
     fn to_row(i: &Identity) -> Result<IdentityRow> {
@@ -177,6 +181,7 @@ impl IdentityService {
             data: serde_json::to_string(i).map_err(|e| Error::Internal(e.to_string()))?,
             created_at: i.created_at,
             updated_at: i.updated_at,
+            version: i.version,
         })
     }
 
@@ -458,6 +463,7 @@ impl IdentityService {
             created_at: now,
             updated_at: now,
             state_changed_at: now,
+            version: 0,
         };
         check_metadata(&i.metadata_public, "metadata_public")?;
         check_metadata(&i.metadata_admin, "metadata_admin")?;
@@ -535,12 +541,15 @@ impl IdentityService {
             .collect()
     }
 
-    /// Saves a changed identity (credentials or traits changed by a flow or the admin API).
+    /// Saves a changed identity (credentials or traits changed by a flow or the admin API), only
+    /// over the version it was read at: [`Error::Stale`] (nothing written) when another request
+    /// saved it in between. On success `i.version` is the new stored version.
     pub async fn save(&self, i: &mut Identity, now: i64) -> Result<()> {
         let rows = self.normalize(i, now)?;
         i.updated_at = now;
         match self.store.update_identity(&Self::to_row(i)?, &rows).await {
             Ok(true) => {
+                i.version += 1;
                 // Cached sessions carry a copy of the identity: drop them so the next whoami
                 // shows the change.
                 let sessions = self
@@ -553,12 +562,34 @@ impl IdentityService {
                 Ok(())
             }
             Ok(false) => Err(Error::NotFound("Unable to locate the resource".into())),
+            Err(StoreError::Stale) => Err(Error::Stale(crate::error::STALE.into())),
             Err(StoreError::Conflict) => Err(Error::Conflict(
                 "An account with the same identifier (email, phone, username, ...) exists already."
                     .into(),
             )),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Reads the identity fresh, applies `change` and saves it; when another request saved in
+    /// between, reads it again and re-applies, a few times, then [`Error::Stale`]. For changes
+    /// that do not depend on what was read (marking an address verified).
+    pub async fn modify(
+        &self,
+        id: &str,
+        now: i64,
+        mut change: impl FnMut(&mut Identity),
+    ) -> Result<Identity> {
+        for _ in 0..SAVE_RETRIES {
+            let mut i = self.get(id).await?;
+            change(&mut i);
+            match self.save(&mut i, now).await {
+                Ok(()) => return Ok(i),
+                Err(Error::Stale(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Stale(crate::error::STALE.into()))
     }
 
     pub async fn update(&self, id: &str, body: UpdateIdentity, now: i64) -> Result<Identity> {
@@ -679,7 +710,7 @@ impl IdentityService {
                 }
                 Err(err) => {
                     let code = match &err {
-                        Error::Conflict(_) => 409,
+                        Error::Conflict(_) | Error::Stale(_) => 409,
                         Error::BadRequest(_) => 400,
                         _ => 500,
                     };

@@ -3,6 +3,12 @@
 //! A 6-digit code is sent; only its digest, bound to the flow id, is kept in the flow. A code
 //! lives 15 minutes (or the flow's life if shorter), works once, and the flow dies after five
 //! wrong tries, so guessing has at most 5 chances in 10^6 per e-mail sent.
+//!
+//! Per address, over all flows and replicas (counters in the database, [`super::lockout`]): at
+//! most `rate_limits.codes_per_address_per_hour` codes are sent, and at most
+//! `rate_limits.code_failures_per_address_per_hour` codes are tried. The counts and the
+//! refusals are the same whether or not the address has an account, so they tell nothing about
+//! it; they stop inbox flooding and bound distributed guessing to a few tries per hour.
 
 use gatehouse_crypto::TokenHash;
 
@@ -66,6 +72,22 @@ impl SelfService {
         invalid: Message,
         exhausted: Message,
     ) -> Result<Check> {
+        if flow.code_hash.is_some()
+            && let Some(addr) = flow.recipient.clone()
+            && self.limits.enabled()
+        {
+            // Counted before it is checked, so simultaneous guesses cannot pass the cap.
+            let cap = self.limits.config().code_failures_per_address_per_hour;
+            if !self
+                .window_take(&address_key("tries", flow.kind, &addr), HOUR, cap, now)
+                .await?
+            {
+                flow.code_hash = None;
+                reject(flow, &Check::Exhausted, invalid, too_many_tries());
+                self.save_if_unchanged(flow).await?;
+                return Ok(Check::Exhausted);
+            }
+        }
         let result = check(flow, entered, now);
         if result != Check::Valid {
             reject(flow, &result, invalid.clone(), exhausted);
@@ -75,6 +97,46 @@ impl SelfService {
             return Ok(Check::Invalid);
         }
         Ok(result)
+    }
+}
+
+const HOUR: i64 = 3600;
+
+/// The flows-table key of a per-address counter (`what`: `sent` or `tries`); the address only
+/// as a digest.
+fn address_key(what: &str, kind: FlowKind, addr: &str) -> String {
+    format!(
+        "code-{what}:{}:{}",
+        kind.as_str(),
+        TokenHash::of_secret(addr).to_hex()
+    )
+}
+
+fn too_many_tries() -> Message {
+    Message::error(
+        super::ui::msg::RATE_LIMITED,
+        "Too many wrong codes were entered for this address; please wait an hour and request a new code.",
+    )
+}
+
+/// The answer when an address had its codes for this hour: the same for every address.
+pub fn too_many_codes() -> Message {
+    Message::error(
+        super::ui::msg::RATE_LIMITED,
+        "Too many codes were requested for this address; please wait an hour and try again.",
+    )
+}
+
+impl SelfService {
+    /// Counts one code to be e-mailed to `addr` (whether or not it has an account); false when
+    /// the address had its codes for this hour and none may be sent.
+    pub(super) async fn may_send_code(&self, kind: FlowKind, addr: &str, now: i64) -> Result<bool> {
+        if !self.limits.enabled() {
+            return Ok(true);
+        }
+        let cap = self.limits.config().codes_per_address_per_hour;
+        self.window_take(&address_key("sent", kind, addr), HOUR, cap, now)
+            .await
     }
 }
 

@@ -5,13 +5,16 @@
 
 use std::sync::Arc;
 
+use gatehouse_crypto::lookup::Stored;
 use gatehouse_crypto::totp::TotpSecret;
 use serde_json::{Value, json};
 
+use super::lockout::{Claim, Policy};
 use super::ratelimit::Bucket;
 use super::ui::{Message, Node, msg};
 use super::{Flow, FlowError, FlowKind, FlowType, Outcome, SelfService, Submission};
 use crate::audit::{Event, event};
+use crate::courier::TemplateType;
 use crate::error::{Error, Result};
 use crate::identity::Identity;
 use crate::identity::model::{State, method};
@@ -263,11 +266,17 @@ impl SelfService {
                     .finish_webauthn_passwordless(&mut flow, raw, now)
                     .await?;
                 self.prepare_webauthn_login(&mut flow, None)?;
+                let found = match found {
+                    Ok(mut identity) => match self.identities.save(&mut identity, now).await {
+                        Ok(()) => Ok(identity),
+                        // Another request used this identity's key at the same moment.
+                        Err(Error::Stale(_)) => Err(super::webauthn::Refusal(LOST_RACE)),
+                        Err(e) => return Err(e),
+                    },
+                    Err(refusal) => Err(refusal),
+                };
                 match found {
-                    Ok(mut identity) => {
-                        self.identities.save(&mut identity, now).await?;
-                        identity
-                    }
+                    Ok(identity) => identity,
                     Err(refusal) => {
                         flow.field_messages
                             .insert("webauthn_login".into(), vec![refusal.message()]);
@@ -292,47 +301,12 @@ impl SelfService {
                         "A first-factor session is required for this step.",
                     )));
                 };
-                let mut identity = (*s.identity).clone();
-                if m == "webauthn" {
-                    let raw = sub.get("webauthn_login").unwrap_or("");
-                    let done =
-                        self.finish_webauthn_second_factor(&mut flow, &mut identity, raw, now)?;
-                    self.prepare_webauthn_login(&mut flow, Some(&*s.identity))?;
-                    if let Err(refusal) = done {
-                        flow.field_messages
-                            .insert("webauthn_login".into(), vec![refusal.message()]);
-                        self.audit_failure(&identity.id, &ip, m);
-                        return self.invalid(flow).await;
-                    }
-                    self.identities.save(&mut identity, now).await?;
-                    identity
-                } else {
-                    let ok = if m == "totp" {
-                        self.totp_step(&mut identity, sub.get("totp_code").unwrap_or(""), now)?
-                    } else {
-                        self.lookup_step(&mut identity, sub.get("lookup_secret").unwrap_or(""), now)
-                    };
-                    if !ok {
-                        let (field, id, text) = if m == "totp" {
-                            (
-                                "totp_code",
-                                msg::TOTP_INVALID,
-                                "The TOTP code is invalid or has been used already.",
-                            )
-                        } else {
-                            (
-                                "lookup_secret",
-                                msg::LOOKUP_INVALID,
-                                "The backup recovery code is not valid.",
-                            )
-                        };
-                        flow.field_messages
-                            .insert(field.into(), vec![Message::error(id, text)]);
-                        self.audit_failure(&identity.id, &ip, m);
-                        return self.invalid(flow).await;
-                    }
-                    self.identities.save(&mut identity, now).await?;
-                    identity
+                match self
+                    .second_factor(&mut flow, m, &sub, &s.identity, &ip, now)
+                    .await?
+                {
+                    Some(identity) => identity,
+                    None => return self.invalid(flow).await,
                 }
             }
             _ => {
@@ -440,6 +414,164 @@ impl SelfService {
         );
     }
 
+    /// The second factor of an aal2 step for the session's identity: the identity as saved, or
+    /// `None` with the flow's messages set.
+    ///
+    /// The identity is read fresh from the store (never the session's cached copy) and saved
+    /// only over the version read, so two submissions of one code cannot both pass: the one that
+    /// loses the race reads again and finds the code used (TOTP: its time step), and a different
+    /// code submitted at the same moment is checked again against the fresh copy and marked too.
+    ///
+    /// TOTP and backup codes count against the identity's lockout ([`super::lockout`]) before
+    /// they are checked; while locked, no code is checked, right or wrong.
+    async fn second_factor(
+        &self,
+        flow: &mut Flow,
+        m: &str,
+        sub: &Submission,
+        cached: &Identity,
+        ip: &str,
+        now: i64,
+    ) -> Result<Option<Identity>> {
+        if m == "webauthn" {
+            let raw = sub.get("webauthn_login").unwrap_or("");
+            let mut identity = self.identities.get(&cached.id).await?;
+            let done = self.finish_webauthn_second_factor(flow, &mut identity, raw, now)?;
+            self.prepare_webauthn_login(flow, Some(&identity))?;
+            let done = match done {
+                Ok(()) if identity.state != State::Active => Err(super::webauthn::Refusal(INVALID)),
+                Ok(()) => match self.identities.save(&mut identity, now).await {
+                    Ok(()) => Ok(()),
+                    Err(Error::Stale(_)) => Err(super::webauthn::Refusal(LOST_RACE)),
+                    Err(e) => return Err(e),
+                },
+                Err(r) => Err(r),
+            };
+            if let Err(refusal) = done {
+                flow.field_messages
+                    .insert("webauthn_login".into(), vec![refusal.message()]);
+                self.audit_failure(&identity.id, ip, m);
+                return Ok(None);
+            }
+            return Ok(Some(identity));
+        }
+        let (field, input, id, text) = if m == "totp" {
+            (
+                "totp_code",
+                sub.get("totp_code").unwrap_or(""),
+                msg::TOTP_INVALID,
+                "The TOTP code is invalid or has been used already.",
+            )
+        } else {
+            (
+                "lookup_secret",
+                sub.get("lookup_secret").unwrap_or(""),
+                msg::LOOKUP_INVALID,
+                "The backup recovery code is not valid.",
+            )
+        };
+        let key = second_factor_key(&cached.id);
+        let policy = self.second_factor_policy();
+        let mut lock_started = None;
+        if self.limits.enabled() {
+            match self.claim_attempt(&key, &policy, now).await? {
+                Claim::Locked { until } => {
+                    flow.field_messages
+                        .insert(field.into(), vec![locked_message(until - now)]);
+                    self.audit_failure(&cached.id, ip, m);
+                    return Ok(None);
+                }
+                Claim::Allowed { lock_started: l } => lock_started = l,
+            }
+        }
+        let mut passed = None;
+        for _ in 0..crate::identity::service::SAVE_RETRIES {
+            let mut identity = self.identities.get(&cached.id).await?;
+            if identity.state != State::Active {
+                break;
+            }
+            let ok = if m == "totp" {
+                self.totp_step(&mut identity, input, now)?
+            } else {
+                self.lookup_step(&mut identity, input, now)?
+            };
+            if !ok {
+                break;
+            }
+            match self.identities.save(&mut identity, now).await {
+                Ok(()) => {
+                    passed = Some(identity);
+                    break;
+                }
+                // Saved by another request since it was read: check again on a fresh copy.
+                Err(Error::Stale(_)) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(identity) = passed {
+            if self.limits.enabled() {
+                self.clear_attempts(&key).await?;
+            }
+            return Ok(Some(identity));
+        }
+        let mut messages = vec![Message::error(id, text)];
+        if let Some(secs) = lock_started {
+            messages.push(locked_message(secs));
+            self.notify_second_factor_locked(cached, secs, now).await?;
+        }
+        flow.field_messages.insert(field.into(), messages);
+        self.audit_failure(&cached.id, ip, m);
+        Ok(None)
+    }
+
+    fn second_factor_policy(&self) -> Policy {
+        let c = self.limits.config();
+        Policy {
+            free: c.second_factor_failures.max(1),
+            base_secs: c.second_factor_lockout.secs().max(1),
+            max_secs: c
+                .second_factor_lockout_max
+                .secs()
+                .max(c.second_factor_lockout.secs()),
+            forget_after_secs: 24 * 3600,
+        }
+    }
+
+    /// Tells the identity (its first e-mail address) that its second factor is locked.
+    async fn notify_second_factor_locked(&self, i: &Identity, secs: i64, now: i64) -> Result<()> {
+        self.identities.audit.record(
+            event::SECOND_FACTOR_LOCKED,
+            Event {
+                subject: Some(&i.id),
+                data: json!({"locked_seconds": secs}),
+                ..Event::default()
+            },
+        );
+        let Some(to) = i
+            .verifiable_addresses
+            .iter()
+            .find(|a| a.via == "email")
+            .map(|a| a.value.clone())
+            .or_else(|| {
+                i.recovery_addresses
+                    .iter()
+                    .find(|a| a.via == "email")
+                    .map(|a| a.value.clone())
+            })
+        else {
+            return Ok(());
+        };
+        self.courier
+            .enqueue_email(
+                &to,
+                TemplateType::SecondFactorLocked,
+                json!({"locked_minutes": (secs + 59) / 60, "identity": {"id": i.id, "traits": i.traits}}),
+                now,
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Checks identifier and password; the identity, or `None` with the flow's messages set.
     async fn password_step(
         &self,
@@ -462,10 +594,13 @@ impl SelfService {
             return Ok(None);
         }
         let id_key = crate::identity::model::normalize_identifier(&identifier);
-        if !self.limits.allow(Bucket::LoginIdentifier, &id_key) {
+        let now = crate::clock::now();
+        if self.limits.password_allowed(&id_key, ip, now).is_err() {
+            // Per (identifier, client): other clients can still log in to this account. The
+            // same for unknown identifiers, so this does not tell whether the account exists.
             flow.messages.push(Message::error(
                 msg::RATE_LIMITED,
-                "Too many attempts for this account; wait a minute and try again.",
+                "Too many failed attempts for this account from your network; wait a few minutes and try again.",
             ));
             return Ok(None);
         }
@@ -482,6 +617,7 @@ impl SelfService {
             // whether the account exists.
             self.identities.hasher.dummy(password).await?;
             self.audit_failure_unknown(ip);
+            self.limits.password_failed(&id_key, ip, now);
             flow.messages
                 .push(Message::error(msg::INVALID_CREDENTIALS, INVALID));
             return Ok(None);
@@ -498,14 +634,15 @@ impl SelfService {
             }
         };
         if !verified.matched || identity.state != State::Active {
+            self.limits.password_failed(&id_key, ip, now);
             self.audit_failure(&identity.id, ip, "password");
             flow.messages
                 .push(Message::error(msg::INVALID_CREDENTIALS, INVALID));
             return Ok(None);
         }
+        self.limits.password_passed(&id_key, ip);
         if verified.needs_rehash {
             // Imported (bcrypt, pbkdf2, scrypt, argon2i) or weaker hashes become argon2id.
-            let now = crate::clock::now();
             let new_hash = self.identities.hasher.hash(password).await?;
             if let Some(c) = identity.credentials.get_mut(method::PASSWORD) {
                 c.config = json!({ "hashed_password": new_hash });
@@ -545,33 +682,90 @@ impl SelfService {
         TotpSecret::from_bytes(&plain).map_err(|e| Error::Internal(format!("TOTP secret: {e}")))
     }
 
-    /// Checks a backup code; a used one is marked and never works again.
-    fn lookup_step(&self, identity: &mut Identity, code: &str, now: i64) -> bool {
+    /// Checks a backup code; a used one is marked and never works again. Stored codes are
+    /// keyed MACs ([`gatehouse_crypto::lookup::mac_backup_code`]) or, from before those, plain
+    /// SHA-256 (still accepted, once). A malformed stored entry never matches.
+    fn lookup_step(&self, identity: &mut Identity, code: &str, now: i64) -> Result<bool> {
+        let keys = self.keyring.mac_keys(LOOKUP_MAC_PURPOSE);
+        let key_refs: Vec<&[u8; 32]> = keys.iter().map(|k| &**k).collect();
+        let id = identity.id.clone();
         let Some(cred) = identity.credentials.get_mut(method::LOOKUP_SECRET) else {
-            return false;
+            return Ok(false);
         };
         let Some(codes) = cred.config.get_mut("codes").and_then(Value::as_array_mut) else {
-            return false;
+            return Ok(false);
         };
-        let unused: Vec<(usize, String)> = codes
+        let unused: Vec<(usize, Stored)> = codes
             .iter()
             .enumerate()
             .filter(|(_, c)| c.get("used_at").is_none_or(Value::is_null))
             .filter_map(|(i, c)| {
-                c.get("hash")
-                    .and_then(Value::as_str)
-                    .map(|h| (i, h.to_owned()))
+                if let Some(h) = c.get("hmac").and_then(Value::as_str) {
+                    Some((i, Stored::Mac(h.to_owned())))
+                } else {
+                    c.get("hash")
+                        .and_then(Value::as_str)
+                        .map(|h| (i, Stored::Legacy(h.to_owned())))
+                }
             })
             .collect();
-        let hashes: Vec<String> = unused.iter().map(|(_, h)| h.clone()).collect();
-        match gatehouse_crypto::lookup::find_backup_code(code, &hashes) {
+        let stored: Vec<Stored> = unused.iter().map(|(_, h)| h.clone()).collect();
+        match gatehouse_crypto::lookup::find_backup_code_keyed(code, &id, &key_refs, &stored) {
             Some(k) => {
-                codes[unused[k].0]["used_at"] = json!(now);
-                true
+                let Some(entry) = unused.get(k).and_then(|(i, _)| codes.get_mut(*i)) else {
+                    return Ok(false);
+                };
+                entry["used_at"] = json!(now);
+                Ok(true)
             }
-            None => false,
+            None => Ok(false),
         }
     }
+
+    /// The stored form of new backup codes for an identity (see [`Self::lookup_step`]).
+    pub(super) fn backup_code_entries(
+        &self,
+        identity_id: &str,
+        codes: &[String],
+    ) -> Result<Vec<Value>> {
+        let keys = self.keyring.mac_keys(LOOKUP_MAC_PURPOSE);
+        let key = keys
+            .first()
+            .ok_or_else(|| Error::Internal("the keyring is empty".into()))?;
+        Ok(codes
+            .iter()
+            .map(|c| {
+                json!({
+                    "hmac": gatehouse_crypto::lookup::mac_backup_code(key, identity_id, c),
+                    "used_at": null,
+                })
+            })
+            .collect())
+    }
+}
+
+/// The keyring purpose of backup-code MAC keys.
+const LOOKUP_MAC_PURPOSE: &str = "lookup_secret";
+
+/// Why a second factor that checked out was refused: another request changed the identity at the
+/// same moment (and may have used the same code).
+const LOST_RACE: &str =
+    "This code or key was used by another request at the same moment; please try again.";
+
+/// The flows-table key of an identity's second-factor failure counter.
+fn second_factor_key(identity_id: &str) -> String {
+    format!("mfa-failures:{identity_id}")
+}
+
+/// A locked second factor: says so, and for how long, whatever the code was.
+fn locked_message(secs: i64) -> Message {
+    let minutes = (secs.max(1) + 59) / 60;
+    Message::error(
+        msg::RATE_LIMITED,
+        format!(
+            "Too many wrong codes: the second factor of this account is locked for {minutes} minute(s)."
+        ),
+    )
 }
 
 const CHALLENGE_USED: &str =

@@ -7,6 +7,7 @@
 //! [`Outcome`] the web layer turns into a redirect, a JSON body or a page.
 
 pub mod code;
+pub mod lockout;
 pub mod login;
 pub mod ratelimit;
 pub mod recovery;

@@ -107,6 +107,12 @@ impl SelfService {
         let Some(email) = code::submitted_email(&mut flow, sub.get("email")) else {
             return self.invalid(flow).await;
         };
+        if !self.may_send_code(FlowKind::Recovery, &email, now).await? {
+            flow.state = "choose_method".into();
+            flow.code_hash = None;
+            flow.messages = vec![code::too_many_codes()];
+            return self.invalid(flow).await;
+        }
         let code = self.arm_code(&mut flow, &email, now);
         match self.identities.find("recovery:email", &email).await? {
             Some(i) if i.state == State::Active => {
@@ -204,20 +210,24 @@ impl SelfService {
             );
             return self.invalid(flow).await;
         };
-        let mut identity = self.identities.get(&id).await?;
-        if let Some(r) = &flow.recipient {
-            for a in identity
-                .verifiable_addresses
-                .iter_mut()
-                .filter(|a| &a.value == r && !a.verified)
-            {
-                a.verified = true;
-                a.status = "completed".into();
-                a.verified_at = Some(now);
-                a.updated_at = now;
-            }
-        }
-        self.identities.save(&mut identity, now).await?;
+        let recipient = flow.recipient.clone();
+        let identity = self
+            .identities
+            .modify(&id, now, |identity| {
+                if let Some(r) = &recipient {
+                    for a in identity
+                        .verifiable_addresses
+                        .iter_mut()
+                        .filter(|a| &a.value == r && !a.verified)
+                    {
+                        a.verified = true;
+                        a.status = "completed".into();
+                        a.verified_at = Some(now);
+                        a.updated_at = now;
+                    }
+                }
+            })
+            .await?;
         let (token, active) = self
             .sessions
             .issue(

@@ -251,7 +251,9 @@ impl SelfService {
         }
         flow.messages.clear();
         flow.field_messages.clear();
-        let mut identity = (*session.identity).clone();
+        // Fresh from the store, not the session's cached copy: a save is only accepted over the
+        // version read (a concurrent change makes it a 409, never a silent revert).
+        let mut identity = self.identities.get(&session.identity.id).await?;
         let credential_change = sub.get("method") == Some("password")
             || sub.get("method") == Some("totp")
             || sub.get("totp_unlink").is_some()
@@ -446,7 +448,7 @@ impl SelfService {
                     )
                     .await;
             };
-            let hashed: Vec<Value> = codes.iter().map(|c| json!({"hash": gatehouse_crypto::lookup::hash_backup_code(c), "used_at": null})).collect();
+            let hashed = self.backup_code_entries(&identity.id, &codes)?;
             identity.credentials.insert(
                 method::LOOKUP_SECRET.into(),
                 Credential {

@@ -51,6 +51,16 @@ impl SelfService {
     }
 
     async fn send_verification(&self, flow: &mut Flow, email: &str, now: i64) -> Result<()> {
+        if !self
+            .may_send_code(FlowKind::Verification, email, now)
+            .await?
+        {
+            flow.state = "choose_method".into();
+            flow.code_hash = None;
+            flow.values.insert("email".into(), email.to_owned());
+            flow.messages = vec![code::too_many_codes()];
+            return Ok(());
+        }
         let code = self.arm_code(flow, email, now);
         let found = self.identities.find("address:email", email).await?;
         if let Some(i) = found.filter(|i| {
@@ -112,18 +122,20 @@ impl SelfService {
 
     async fn verified(&self, mut flow: Flow, now: i64) -> Result<Outcome> {
         if let (Some(id), Some(addr)) = (flow.identity_id.clone(), flow.recipient.clone()) {
-            let mut identity = self.identities.get(&id).await?;
-            for a in identity
-                .verifiable_addresses
-                .iter_mut()
-                .filter(|a| a.value == addr)
-            {
-                a.verified = true;
-                a.status = "completed".into();
-                a.verified_at = Some(now);
-                a.updated_at = now;
-            }
-            self.identities.save(&mut identity, now).await?;
+            self.identities
+                .modify(&id, now, |identity| {
+                    for a in identity
+                        .verifiable_addresses
+                        .iter_mut()
+                        .filter(|a| a.value == addr)
+                    {
+                        a.verified = true;
+                        a.status = "completed".into();
+                        a.verified_at = Some(now);
+                        a.updated_at = now;
+                    }
+                })
+                .await?;
         }
         flow.state = "passed_challenge".into();
         flow.messages = vec![Message::success(

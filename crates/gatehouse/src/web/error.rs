@@ -47,7 +47,7 @@ impl IntoResponse for ApiError {
         match self.0 {
             Error::OAuth(e) => oauth_response(&e),
             Error::NotFound(d) => generic(StatusCode::NOT_FOUND, "not_found", &d),
-            Error::Conflict(d) => generic(StatusCode::CONFLICT, "conflict", &d),
+            Error::Conflict(d) | Error::Stale(d) => generic(StatusCode::CONFLICT, "conflict", &d),
             Error::Forbidden(d) => generic(StatusCode::FORBIDDEN, "forbidden", &d),
             Error::BadRequest(d) => generic(StatusCode::BAD_REQUEST, "invalid_request", &d),
             Error::Gone(redirect_to) => (

@@ -68,7 +68,7 @@ impl From<Error> for KratosError {
     fn from(e: Error) -> Self {
         match e {
             Error::NotFound(d) => KratosError::new(StatusCode::NOT_FOUND, None, d),
-            Error::Conflict(d) => KratosError::new(StatusCode::CONFLICT, None, d),
+            Error::Conflict(d) | Error::Stale(d) => KratosError::new(StatusCode::CONFLICT, None, d),
             Error::Forbidden(d) => KratosError::new(StatusCode::FORBIDDEN, None, d),
             Error::BadRequest(d) => KratosError::new(StatusCode::BAD_REQUEST, None, d),
             Error::Gone(d) => KratosError::new(StatusCode::GONE, None, d),

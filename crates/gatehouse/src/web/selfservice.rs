@@ -145,10 +145,13 @@ fn browser_csrf(h: &HeaderMap) -> (String, bool) {
     }
 }
 
-fn device(addr: SocketAddr, h: &HeaderMap) -> Device {
+/// The client's device; its address is the peer's, or behind a proxy listed in
+/// `rate_limits.trusted_proxies`, the client address the proxy forwarded for.
+fn device(s: &AppState, addr: SocketAddr, h: &HeaderMap) -> Device {
+    let forwarded = h.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     Device {
         id: String::new(),
-        ip_address: Some(addr.ip().to_string()),
+        ip_address: Some(s.flows.limits.client_ip(addr.ip(), forwarded).to_string()),
         user_agent: h
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -428,7 +431,7 @@ async fn submit(
         csrf = Some(c);
     }
     let session = current_session(&s, &headers).await?;
-    let dev = device(addr, &headers);
+    let dev = device(&s, addr, &headers);
     let now = now();
     let outcome = match kind {
         FlowKind::Login => {
@@ -551,7 +554,7 @@ async fn recovery_link(
     let now = now();
     let outcome = s
         .flows
-        .redeem_recovery_link(flow_id, token, &csrf, device(addr, &headers), now)
+        .redeem_recovery_link(flow_id, token, &csrf, device(&s, addr, &headers), now)
         .await?;
     let mut resp = match outcome {
         Outcome::Success {

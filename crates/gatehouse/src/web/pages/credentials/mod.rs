@@ -95,7 +95,7 @@ fn refusal(e: &Error) -> Option<(StatusCode, String)> {
     let (status, text) = match e {
         Error::BadRequest(t) => (StatusCode::BAD_REQUEST, t),
         Error::Forbidden(t) => (StatusCode::FORBIDDEN, t),
-        Error::Conflict(t) => (StatusCode::CONFLICT, t),
+        Error::Conflict(t) | Error::Stale(t) => (StatusCode::CONFLICT, t),
         _ => return None,
     };
     let mut text = text.replace('`', "");
