@@ -172,11 +172,14 @@ impl ErrorHandler {
             };
             kind_ok
                 && w.headers.iter().all(|(name, wanted)| {
-                    let got = headers
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_ascii_lowercase();
+                    let got = headers.get(name).and_then(|v| v.to_str().ok());
+                    if name == axum::http::header::ACCEPT {
+                        // Read by quality values, not as a substring: `text/html;q=0` refuses
+                        // HTML, and `*/*` alone (curl, SDKs) does not make a browser.
+                        let offers: Vec<&str> = wanted.iter().map(String::as_str).collect();
+                        return gatehouse_protocol::media::names_explicitly(got, &offers);
+                    }
+                    let got = got.unwrap_or_default().to_ascii_lowercase();
                     wanted.iter().any(|w| media_matches(&got, w))
                 })
         })

@@ -78,16 +78,10 @@ fn kind_of(k: &str) -> Result<FlowKind, KratosError> {
     }
 }
 
+/// JSON or a page, by content negotiation (quality values), as Kratos decides it.
 fn wants_json(h: &HeaderMap) -> bool {
-    let accept = h
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let ct = h
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    accept.contains("application/json") || ct.starts_with("application/json")
+    let get = |name| h.get(name).and_then(|v| v.to_str().ok());
+    gatehouse_protocol::media::prefers_json(get(header::ACCEPT), get(header::CONTENT_TYPE))
 }
 
 fn cookie_value(h: &HeaderMap, name: &str) -> Option<String> {

@@ -170,6 +170,27 @@ async fn decisions_follow_the_rules() {
         h["location"],
         "http://app.example.com/ui/login?return_to=http%3A%2F%2Fapp.example.com%2Fapp%2Fdashboard%3Ftab%3D2"
     );
+    // `when.request.header.accept` is negotiated, not matched as a substring: a client that
+    // refuses HTML (q=0) gets the JSON error, a browser listing JSON lower still the redirect.
+    let (status, _, body) = decide(
+        &app,
+        "GET",
+        "/app/dashboard",
+        &[("Accept", "application/json, text/html;q=0")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _, _) = decide(
+        &app,
+        "GET",
+        "/app/dashboard",
+        &[(
+            "Accept",
+            "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8",
+        )],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FOUND);
 
     // A PAT through api_key, with the scope the rule requires; without it, 403.
     let (_, pat) = app

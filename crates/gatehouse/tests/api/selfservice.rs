@@ -713,3 +713,36 @@ async fn settings_flow_private(app: TestApp) {
     );
 }
 both_backends!(settings_flow_only_for_its_identity, settings_flow_private);
+
+/// A browser whose `Accept` lists `application/json` below `text/html` (Firefox-like) is sent
+/// to the login page, not answered with flow JSON (content negotiation, not a substring test).
+async fn accept_negotiation(app: TestApp) {
+    let resp = app
+        .http
+        .get(format!("{}/self-service/login/browser", app.public))
+        .header(
+            "accept",
+            "text/html,application/xhtml+xml,application/json;q=0.9,*/*;q=0.8",
+        )
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let to = resp.headers()["location"].to_str().expect("location");
+    assert!(to.contains("/ui/login?flow="), "{to}");
+    // A client that prefers JSON still gets the flow.
+    let resp = app
+        .http
+        .get(format!("{}/self-service/login/browser", app.public))
+        .header("accept", "application/json, text/html;q=0.5")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let flow: Value = resp.json().await.expect("json");
+    assert!(flow["id"].is_string(), "{flow}");
+}
+both_backends!(
+    browser_accept_listing_json_at_lower_quality_gets_the_login_page,
+    accept_negotiation
+);
