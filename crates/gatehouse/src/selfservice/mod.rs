@@ -12,6 +12,7 @@ pub mod ratelimit;
 pub mod recovery;
 pub mod recovery_link;
 pub mod registration;
+pub mod return_to;
 pub mod settings;
 pub mod ui;
 pub mod verification;
@@ -388,28 +389,22 @@ impl SelfService {
         }
     }
 
-    /// `return_to` is kept only when it is on the issuer's origin or an allowed prefix: anything
-    /// else would make the flows an open redirector.
+    /// `return_to` is kept only when it is on the issuer's origin or under an entry of
+    /// `selfservice.allowed_return_urls` ([`return_to::allowed`]): anything else would make the
+    /// flows an open redirector. What is kept is the normalised URL, never the raw string.
     pub fn checked_return_to(&self, r: Option<&str>) -> Result<Option<String>> {
         let Some(r) = r.filter(|r| !r.is_empty()) else {
             return Ok(None);
         };
-        let ok_origin = url::Url::parse(r)
-            .ok()
-            .zip(url::Url::parse(&self.issuer).ok())
-            .is_some_and(|(a, b)| a.origin() == b.origin());
-        let allowed = self
-            .config
-            .selfservice
-            .allowed_return_urls
-            .iter()
-            .any(|p| r.starts_with(p.as_str()));
-        if ok_origin || allowed {
-            Ok(Some(r.to_owned()))
-        } else {
-            Err(Error::BadRequest(format!(
+        match return_to::allowed(
+            &self.issuer,
+            &self.config.selfservice.allowed_return_urls,
+            r,
+        ) {
+            Some(u) => Ok(Some(u.to_string())),
+            None => Err(Error::BadRequest(format!(
                 "return_to {r:?} is not allowed (see selfservice.allowed_return_urls)"
-            )))
+            ))),
         }
     }
 

@@ -25,6 +25,7 @@ mod proxy;
 mod recovery_link;
 mod registration;
 mod replicas;
+mod return_to;
 mod selfservice;
 mod token;
 mod token_pages;
