@@ -26,6 +26,7 @@ mod recovery_link;
 mod registration;
 mod replicas;
 mod return_to;
+mod security_headers;
 mod selfservice;
 mod token;
 mod token_pages;

@@ -32,6 +32,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
 
+pub use headers::{STATIC_PAGE_CSP, with_csp};
 pub use theme::{Pages, TEMPLATES};
 
 use super::AppState;
