@@ -149,7 +149,10 @@ pub fn public_router(state: AppState) -> Router {
     layered(
         public::router(state.clone()).merge(
             sessions::router()
-                .merge(selfservice::router())
+                .merge(
+                    selfservice::router()
+                        .layer(axum::middleware::map_response(no_store_by_default)),
+                )
                 .merge(credentials::router())
                 .merge(pages::router())
                 .with_state(state),
@@ -165,7 +168,28 @@ pub fn admin_router(state: AppState) -> Router {
         metrics: state.provider.metrics.clone(),
         listener: "admin",
     };
-    layered(admin::router(state), limit, observe)
+    layered(
+        admin::router(state).layer(axum::middleware::map_response(no_store_by_default)),
+        limit,
+        observe,
+    )
+}
+
+/// `Cache-Control: private, no-store` on every answer that did not choose its own caching: the
+/// self-service flows' JSON (a settings flow carries a new TOTP secret or backup codes) and the
+/// admin API (a created client's `client_secret`, recovery links and codes) must never be kept
+/// by a browser or a shared cache.
+async fn no_store_by_default(mut resp: Response) -> Response {
+    if !resp
+        .headers()
+        .contains_key(axum::http::header::CACHE_CONTROL)
+    {
+        resp.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("private, no-store"),
+        );
+    }
+    resp
 }
 
 pub fn decisions_router(state: AppState) -> Router {
