@@ -816,6 +816,20 @@ impl Config {
             .cookies_secure
             .unwrap_or_else(|| self.issuer().starts_with("https://"))
     }
+
+    /// `__Host-` when the CSRF cookies can carry it (an https issuer, `Secure` cookies, no
+    /// `session.cookie.domain`): such a cookie is Secure, host-only and `Path=/`, so a sibling
+    /// subdomain or a plain-http page cannot set it (cookie tossing). Otherwise empty.
+    pub fn host_cookie_prefix(&self) -> &'static str {
+        if self.issuer().starts_with("https://")
+            && self.cookies_secure()
+            && self.session.cookie.domain.is_none()
+        {
+            "__Host-"
+        } else {
+            ""
+        }
+    }
 }
 
 /// Deserializes with the failing key path in the message.

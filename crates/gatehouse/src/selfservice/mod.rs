@@ -331,6 +331,13 @@ pub struct SelfService {
 /// The name of the browser's CSRF cookie for self-service flows.
 pub const CSRF_COOKIE: &str = "gatehouse_csrf";
 
+/// The name the flows' CSRF cookie has under `config`: [`CSRF_COOKIE`], with the `__Host-` prefix
+/// when the issuer is https and no cookie domain is set ([`Config::host_cookie_prefix`]). Only
+/// this name is read, so an unprefixed cookie tossed in by a sibling subdomain is ignored.
+pub fn csrf_cookie_name(config: &Config) -> String {
+    format!("{}{CSRF_COOKIE}", config.host_cookie_prefix())
+}
+
 impl SelfService {
     pub fn new(
         config: Arc<Config>,

@@ -10,6 +10,7 @@ pub mod decisions;
 pub mod error;
 pub mod extract;
 pub mod kratos_error;
+pub mod origin;
 pub mod pages;
 pub mod proxy;
 pub mod public;
@@ -146,15 +147,19 @@ pub fn public_router(state: AppState) -> Router {
         metrics: state.provider.metrics.clone(),
         listener: "public",
     };
+    // Browser forms refuse cross-site unsafe requests (see `origin`).
+    let same_site_only =
+        axum::middleware::from_fn_with_state(state.clone(), origin::refuse_cross_site);
     layered(
         public::router(state.clone()).merge(
             sessions::router()
                 .merge(
                     selfservice::router()
-                        .layer(axum::middleware::map_response(no_store_by_default)),
+                        .layer(axum::middleware::map_response(no_store_by_default))
+                        .layer(same_site_only.clone()),
                 )
-                .merge(credentials::router())
-                .merge(pages::router())
+                .merge(credentials::router().layer(same_site_only.clone()))
+                .merge(pages::router().layer(same_site_only))
                 .with_state(state),
         ),
         limit,

@@ -12,6 +12,7 @@ mod clients;
 mod courier;
 mod credentials;
 mod credentials_gateways;
+mod csrf;
 mod discovery;
 mod gateway;
 mod gateway_ratelimit;
