@@ -175,6 +175,21 @@ async fn csrf_cookies_are_host_prefixed_on_an_https_issuer(backend: Backend) {
         set.contains("; Path=/;") && set.contains("; Secure") && !set.contains("Domain"),
         "{set}"
     );
+    // The prefixed cookie is the one the flow is bound to: its form carries the token.
+    let flow_id = query_param(header(&r, "location"), "flow").expect("flow");
+    let flow: serde_json::Value = serde_json::from_str(
+        &get(
+            &app,
+            &mut b,
+            &format!("{}/self-service/login/flows?id={flow_id}", app.public),
+        )
+        .await
+        .body,
+    )
+    .expect("json");
+    let token = csrf_token(&flow).unwrap_or_default();
+    assert_eq!(token.len(), 43, "{flow}");
+    assert!(set.starts_with(&format!("__Host-gatehouse_csrf={token};")));
     let (_, mut b) = signed_in(&app, "host@example.com").await;
     let r = get(&app, &mut b, &format!("{}/ui/logout", app.public)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
