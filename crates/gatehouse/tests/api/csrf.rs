@@ -7,7 +7,9 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::harness::{Backend, Browser, TestApp, csrf_token, query_param};
+use crate::harness::{
+    Backend, Browser, CHALLENGE, REDIRECT, TestApp, csrf_token, query_param, urlencode,
+};
 use crate::pages::{get, header, hidden, post, send, signed_in};
 
 const TOKENS: &str = "/ui/settings/tokens";
@@ -190,6 +192,26 @@ async fn csrf_cookies_are_host_prefixed_on_an_https_issuer(backend: Backend) {
     let token = csrf_token(&flow).unwrap_or_default();
     assert_eq!(token.len(), 43, "{flow}");
     assert!(set.starts_with(&format!("__Host-gatehouse_csrf={token};")));
+    // The authorization flow's CSRF cookie too.
+    let client = app.web_client().await;
+    let r = get(
+        &app,
+        &mut Browser::default(),
+        &format!(
+            "{}/oauth2/auth?client_id={}&response_type=code&redirect_uri={}&scope=openid&state=st4te1234&code_challenge={CHALLENGE}&code_challenge_method=S256",
+            app.public,
+            client["client_id"].as_str().unwrap_or_default(),
+            urlencode(REDIRECT),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let set = header(&r, "set-cookie");
+    assert!(set.starts_with("__Host-gatehouse_oauth2_csrf_"), "{set}");
+    assert!(
+        set.contains("; Path=/;") && set.contains("; Secure") && !set.contains("Domain"),
+        "{set}"
+    );
     let (_, mut b) = signed_in(&app, "host@example.com").await;
     let r = get(&app, &mut b, &format!("{}/ui/logout", app.public)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
