@@ -4,6 +4,9 @@
 //! rotate by prepending a new secret and re-encrypting. A blob is `nonce (24 bytes) || ciphertext`
 //! under XChaCha20-Poly1305 with a key derived from the secret by SHA-256; the random 192-bit nonce
 //! makes nonce reuse negligible without any counter state shared between replicas.
+//!
+//! The same secrets also key an HMAC-SHA256 ([`Keyring::mac`], [`Keyring::verify_mac`]) for values
+//! the server must recognise as its own (CSRF tokens), with a key derived apart from the AEAD key.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
@@ -27,6 +30,8 @@ pub struct Keyring {
     keys: Vec<XChaCha20Poly1305>,
     /// SHA-256 of each secret, in order: the root that [`Keyring::mac_keys`] derives from.
     roots: Vec<Zeroizing<[u8; 32]>>,
+    /// The HMAC key of each secret for [`Keyring::mac`], derived from its root.
+    macs: Vec<aws_lc_rs::hmac::Key>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -42,6 +47,7 @@ impl Keyring {
         }
         let mut keys = Vec::with_capacity(secrets.len());
         let mut roots = Vec::with_capacity(secrets.len());
+        let mut macs = Vec::with_capacity(secrets.len());
         for (i, s) in secrets.iter().enumerate() {
             let s = s.as_ref();
             if s.len() < MIN_SECRET_LEN {
@@ -49,9 +55,36 @@ impl Keyring {
             }
             let key = Zeroizing::new(crate::sha256(s.as_bytes()));
             keys.push(XChaCha20Poly1305::new(key.as_ref().into()));
+            // A separate key for MACs: HMAC(sha256(secret), label), never the AEAD key itself.
+            let derive = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key.as_ref());
+            let mac_key = aws_lc_rs::hmac::sign(&derive, b"gatehouse keyring mac v1");
+            macs.push(aws_lc_rs::hmac::Key::new(
+                aws_lc_rs::hmac::HMAC_SHA256,
+                mac_key.as_ref(),
+            ));
             roots.push(key);
         }
-        Ok(Keyring { keys, roots })
+        Ok(Keyring { keys, roots, macs })
+    }
+
+    /// HMAC-SHA256 of `data` under the first secret, for the purpose `context` (so a MAC made for
+    /// one purpose is never valid for another).
+    pub fn mac(&self, context: &[u8], data: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        if let Some(k) = self.macs.first() {
+            let tag = aws_lc_rs::hmac::sign(k, &mac_input(context, data));
+            out.copy_from_slice(tag.as_ref());
+        }
+        out
+    }
+
+    /// Whether `tag` is the MAC of `data` for `context` under any secret (so MACs made before a
+    /// rotation still verify). Constant-time in the tag.
+    pub fn verify_mac(&self, context: &[u8], data: &[u8], tag: &[u8]) -> bool {
+        let input = mac_input(context, data);
+        self.macs
+            .iter()
+            .any(|k| aws_lc_rs::hmac::verify(k, &input, tag).is_ok())
     }
 
     /// HMAC-SHA256 keys for `purpose`, one per secret in keyring order (the first is current):
@@ -139,9 +172,39 @@ impl Keyring {
     }
 }
 
+/// `len(context) || context || data`: no two (context, data) pairs share an input.
+fn mac_input(context: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + context.len() + data.len());
+    v.extend_from_slice(&(context.len() as u64).to_be_bytes());
+    v.extend_from_slice(context);
+    v.extend_from_slice(data);
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn macs_verify_per_purpose_and_across_rotation() {
+        let old = Keyring::new(&["an-old-secret-of-32-characters!!"]).expect("ok");
+        let tag = old.mac(b"ui-csrf", b"cookie");
+        assert!(old.verify_mac(b"ui-csrf", b"cookie", &tag));
+        assert!(!old.verify_mac(b"other", b"cookie", &tag));
+        assert!(!old.verify_mac(b"ui-csrf", b"cookie2", &tag));
+        assert!(!old.verify_mac(b"ui-csrf", b"cookie", &tag[..31]));
+        // Length-prefixed: moving bytes between purpose and data changes the MAC.
+        assert_ne!(old.mac(b"ab", b"c"), old.mac(b"a", b"bc"));
+        let rotated = Keyring::new(&[
+            "a-new-secret-of-32-characters!!!",
+            "an-old-secret-of-32-characters!!",
+        ])
+        .expect("ok");
+        assert!(rotated.verify_mac(b"ui-csrf", b"cookie", &tag));
+        assert_ne!(rotated.mac(b"ui-csrf", b"cookie"), tag);
+        let other = Keyring::new(&["a-new-secret-of-32-characters!!!"]).expect("ok");
+        assert!(!other.verify_mac(b"ui-csrf", b"cookie", &tag));
+    }
 
     #[test]
     fn mac_keys_follow_the_secrets_and_the_purpose() {

@@ -262,6 +262,8 @@ pub struct Config {
     pub log: Log,
     pub janitor: Janitor,
     pub oidc: Oidc,
+    /// Hydra's `clients`: how the server calls URLs that OAuth clients supplied.
+    pub clients: Clients,
     pub identity: IdentityConfig,
     pub session: SessionConfig,
     pub selfservice: SelfService,
@@ -291,8 +293,37 @@ pub struct DynamicClientRegistration {
     pub allowed_redirect_uri_patterns: Vec<String>,
     /// Grant types a registered client may ask for.
     pub allowed_grant_types: Vec<String>,
+    /// Scopes a registered client may have; a registration asking for another is refused
+    /// (`invalid_client_metadata`). Default: the scopes the discovery document lists.
+    pub allowed_scopes: Vec<String>,
     /// Registrations accepted per client IP per hour.
     pub rate_limit_per_hour: u32,
+}
+
+/// Hydra's `clients` block.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Clients {
+    pub http: ClientsHttp,
+}
+
+/// Hydra's `clients.http`: the calls to client-supplied URLs (`jwks_uri`,
+/// `backchannel_logout_uri`), see `outbound_guard`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientsHttp {
+    /// Refuse to call, or to register, client URLs whose host is (or resolves to) a loopback,
+    /// private, link-local, CGNAT or otherwise non-public address. On by default (Hydra's
+    /// default is off); turn off only for development with clients on this machine.
+    pub disallow_private_ip_ranges: bool,
+}
+
+impl Default for ClientsHttp {
+    fn default() -> Self {
+        ClientsHttp {
+            disallow_private_ip_ranges: true,
+        }
+    }
 }
 
 impl Default for DynamicClientRegistration {
@@ -302,6 +333,10 @@ impl Default for DynamicClientRegistration {
             default_scope: vec!["openid".into(), "offline_access".into()],
             allowed_redirect_uri_patterns: Vec::new(),
             allowed_grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            allowed_scopes: crate::oauth2::discovery::SCOPES_SUPPORTED
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             rate_limit_per_hour: 20,
         }
     }
@@ -415,6 +450,7 @@ impl Default for Config {
             log: Log::default(),
             janitor: Janitor::default(),
             oidc: Oidc::default(),
+            clients: Clients::default(),
             identity: IdentityConfig::default(),
             session: SessionConfig::default(),
             selfservice: SelfService::default(),
@@ -544,6 +580,17 @@ impl Config {
                     "must be an http(s) URL without query or fragment",
                 ));
             }
+        }
+        let dcr = &self.oidc.dynamic_client_registration;
+        if let Some(s) = dcr
+            .default_scope
+            .iter()
+            .find(|s| !dcr.allowed_scopes.contains(s))
+        {
+            return Err(key_err(
+                "oidc.dynamic_client_registration.default_scope",
+                format!("{s:?} is not in oidc.dynamic_client_registration.allowed_scopes"),
+            ));
         }
         for (key, v) in [
             ("urls.login", &self.urls.login),
@@ -770,6 +817,20 @@ impl Config {
             .cookies_secure
             .unwrap_or_else(|| self.issuer().starts_with("https://"))
     }
+
+    /// `__Host-` when the CSRF cookies can carry it (an https issuer, `Secure` cookies, no
+    /// `session.cookie.domain`): such a cookie is Secure, host-only and `Path=/`, so a sibling
+    /// subdomain or a plain-http page cannot set it (cookie tossing). Otherwise empty.
+    pub fn host_cookie_prefix(&self) -> &'static str {
+        if self.issuer().starts_with("https://")
+            && self.cookies_secure()
+            && self.session.cookie.domain.is_none()
+        {
+            "__Host-"
+        } else {
+            ""
+        }
+    }
 }
 
 /// Deserializes with the failing key path in the message.
@@ -879,6 +940,30 @@ mod tests {
         let c = Config::load(Some(&path), env(&[])).expect("config/gatehouse.yaml is valid");
         assert_eq!(c.session.cookie.name, "gatehouse_session");
         assert_eq!(c.hashers.argon2.memory_kib, 19456);
+    }
+
+    #[test]
+    fn dcr_default_scope_must_be_an_allowed_scope() {
+        let e = Config::load(
+            None,
+            env(&[(
+                "GATEHOUSE_OIDC_DYNAMIC_CLIENT_REGISTRATION_DEFAULT_SCOPE",
+                "openid,admin:*",
+            )]),
+        )
+        .expect_err("admin:* is not allowed");
+        assert!(
+            e.to_string()
+                .contains("oidc.dynamic_client_registration.default_scope"),
+            "{e}"
+        );
+        let c = Config::load(
+            None,
+            env(&[("GATEHOUSE_CLIENTS_HTTP_DISALLOW_PRIVATE_IP_RANGES", "false")]),
+        )
+        .expect("valid");
+        assert!(!c.clients.http.disallow_private_ip_ranges);
+        assert!(Config::default().clients.http.disallow_private_ip_ranges);
     }
 
     #[test]

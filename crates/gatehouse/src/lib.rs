@@ -17,6 +17,7 @@ pub mod json_patch;
 pub mod keys;
 pub mod metrics;
 pub mod oauth2;
+pub mod outbound_guard;
 pub mod redis_conn;
 pub mod selfservice;
 pub mod sessions;

@@ -2,6 +2,7 @@
 //! hashing with bounded concurrency, and the admin operations.
 
 pub mod hasher;
+pub mod identifier;
 pub mod model;
 pub mod schema;
 pub mod service;

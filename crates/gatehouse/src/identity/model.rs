@@ -221,8 +221,4 @@ fn null_if_empty(v: &Value) -> Value {
     }
 }
 
-/// Normalises an identifier for lookups: trimmed and lower-cased (Kratos does the same for
-/// e-mail-like identifiers).
-pub fn normalize_identifier(s: &str) -> String {
-    s.trim().to_lowercase()
-}
+pub use super::identifier::normalize_identifier;

@@ -83,7 +83,7 @@ impl Schema {
             }]);
         }
         let doc = json!({ "traits": traits });
-        let errors: Vec<TraitError> = self
+        let mut errors: Vec<TraitError> = self
             .validator
             .iter_errors(&doc)
             .map(|e| TraitError {
@@ -91,6 +91,18 @@ impl Schema {
                 message: e.to_string(),
             })
             .collect();
+        // Identifiers and addresses must not look like someone else's.
+        for m in self.marked(traits) {
+            if let Some(problem) = super::identifier::lookalike_problem(&m.value) {
+                let pointer = format!("/traits{}", m.role.pointer);
+                if !errors.iter().any(|e| e.pointer == pointer) {
+                    errors.push(TraitError {
+                        pointer,
+                        message: format!("{:?} {problem}", m.value),
+                    });
+                }
+            }
+        }
         if errors.is_empty() {
             Ok(())
         } else {

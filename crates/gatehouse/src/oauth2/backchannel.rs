@@ -237,14 +237,17 @@ impl Provider {
                 sid,
                 now,
             );
-            let ok = self
-                .http
-                .post(&d.url)
-                .form(&[("logout_token", token.as_str())])
-                .send()
+            let ok = match self
+                .outbound
+                .post_form(&d.url, &[("logout_token", token.as_str())])
                 .await
-                .map(|r| r.status().is_success())
-                .unwrap_or(false);
+            {
+                Ok(ok) => ok,
+                Err(e) => {
+                    tracing::debug!(client_id = %d.client_id, error = %e, "back-channel logout not delivered");
+                    false
+                }
+            };
             if ok {
                 self.store.delete_logout_delivery(&d.id).await?;
                 sent += 1;

@@ -358,15 +358,13 @@ impl Provider {
             Some(v) => {
                 serde_json::from_value(v.clone()).map_err(|_| bad("client jwks is invalid"))?
             }
-            None => self
-                .http
-                .get(&client.jwks_uri)
-                .send()
-                .await
-                .map_err(|_| bad("jwks_uri unreachable"))?
-                .json()
-                .await
-                .map_err(|_| bad("jwks_uri invalid"))?,
+            None => {
+                let body = self.outbound.get(&client.jwks_uri).await.map_err(|e| {
+                    tracing::warn!(client_id = %client.client_id, error = %e, "jwks_uri not fetched");
+                    bad("jwks_uri unreachable")
+                })?;
+                serde_json::from_slice(&body).map_err(|_| bad("jwks_uri invalid"))?
+            }
         };
         let claims = jwt
             .verify(&jwks.keys)

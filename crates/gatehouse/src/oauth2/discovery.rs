@@ -3,6 +3,10 @@
 
 use serde_json::{Value, json};
 
+/// The scopes advertised in `scopes_supported` (and, by default, the scopes a dynamically
+/// registered client may have: `oidc.dynamic_client_registration.allowed_scopes`).
+pub const SCOPES_SUPPORTED: [&str; 3] = ["openid", "offline_access", "offline"];
+
 /// The metadata document for `issuer`.
 pub fn metadata(issuer: &str, signing_alg: &str, registration_enabled: bool) -> Value {
     let mut doc = json!({
@@ -23,7 +27,7 @@ pub fn metadata(issuer: &str, signing_alg: &str, registration_enabled: bool) -> 
         "token_endpoint_auth_signing_alg_values_supported": ["ES256", "RS256", "EdDSA"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": ["openid", "offline_access", "offline"],
+        "scopes_supported": SCOPES_SUPPORTED,
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "at_hash"],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

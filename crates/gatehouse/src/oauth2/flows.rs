@@ -168,8 +168,14 @@ fn session_hash(cookie: &str) -> String {
 }
 
 impl Provider {
-    fn csrf_cookie_name(client_id: &str) -> String {
-        format!("{CSRF_COOKIE_PREFIX}{:08x}", crc32(client_id))
+    /// The authorization flow's CSRF cookie, `__Host-`-prefixed when it can be
+    /// ([`crate::config::Config::host_cookie_prefix`]), so a sibling subdomain cannot toss one in.
+    fn csrf_cookie_name(&self, client_id: &str) -> String {
+        format!(
+            "{}{CSRF_COOKIE_PREFIX}{:08x}",
+            self.config.host_cookie_prefix(),
+            crc32(client_id)
+        )
     }
 
     /// Builds the redirect (or form post) back to the client with `params` plus `state` and `iss`.
@@ -304,7 +310,7 @@ impl Provider {
         let flow_id = uuid::Uuid::new_v4().to_string();
         let challenge = PlainToken::generate(TokenKind::LoginChallenge);
         let csrf = gatehouse_crypto::random::alphanumeric(32);
-        let csrf_name = Self::csrf_cookie_name(&client.client.client_id);
+        let csrf_name = self.csrf_cookie_name(&client.client.client_id);
         let flow = Flow {
             id: flow_id.clone(),
             request: req,

@@ -74,7 +74,10 @@ pub struct Provider {
     pub client_cache: moka::sync::Cache<String, Arc<clients::StoredClient>>,
     /// Token rows by digest, for introspection's hot path; purged on revocation.
     pub token_cache: moka::sync::Cache<String, Arc<TokenRow>>,
+    /// Calls to URLs the operator configured (the gateway's remote handlers).
     pub http: reqwest::Client,
+    /// Calls to URLs a client supplied (`jwks_uri`, `backchannel_logout_uri`): address-checked.
+    pub outbound: crate::outbound_guard::OutboundGuard,
     pub audit: crate::audit::AuditLog,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The identity sessions' whoami cache, shared with the identity and session services.
@@ -88,7 +91,11 @@ impl Provider {
         let issuer = config.issuer();
         let metrics = Arc::<crate::metrics::Metrics>::default();
         let bus = crate::invalidation::Bus::new(metrics.clone());
+        let outbound = crate::outbound_guard::OutboundGuard::new(
+            config.clients.http.disallow_private_ip_ranges,
+        );
         Provider {
+            outbound,
             audit: crate::audit::AuditLog::new(store.clone()),
             session_cache: crate::sessions::new_cache(config.session.cache_ttl.0, bus.clone()),
             metrics,

@@ -1,6 +1,8 @@
 //! Dynamic Client Registration (RFC 7591) and its management protocol (RFC 7592), off by default
-//! and held to a policy: allowed redirect URI patterns, allowed grant types, and (in the web
-//! layer) a rate limit per IP. A registered client never gets privileged settings
+//! and held to a policy: allowed redirect URI patterns, allowed grant types, allowed scopes, URLs
+//! the server would call (`jwks_uri`, `backchannel_logout_uri`) and a browser would load
+//! (`frontchannel_logout_uri`) only on public addresses ([`crate::outbound_guard`]), and (in the
+//! web layer) a rate limit per IP. A registered client never gets privileged settings
 //! (`skip_consent`, `audience`, `owner`, `metadata`), whatever it sends.
 
 use gatehouse_crypto::{PlainToken, TokenHash, TokenKind};
@@ -11,6 +13,14 @@ use super::Provider;
 use super::clients::Created;
 use crate::audit::{Event, event};
 use crate::error::{Error, Result};
+
+/// Client URLs that the server calls or has a browser load: they must not point into the
+/// server's network.
+const FETCHED_URIS: [&str; 3] = [
+    "jwks_uri",
+    "backchannel_logout_uri",
+    "frontchannel_logout_uri",
+];
 
 const PRIVILEGED: [&str; 7] = [
     "client_id",
@@ -47,7 +57,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 }
 
 impl Provider {
-    fn registration_policy(&self, mut body: Value) -> Result<Value> {
+    async fn registration_policy(&self, mut body: Value) -> Result<Value> {
         let policy = &self.config.oidc.dynamic_client_registration;
         let meta = |m: String| Error::OAuth(OAuthError::new(ErrorCode::InvalidClientMetadata, m));
         let obj = body
@@ -58,6 +68,33 @@ impl Provider {
         }
         if !obj.contains_key("scope") {
             obj.insert("scope".into(), json!(policy.default_scope.join(" ")));
+        }
+        let scope = match obj.get("scope") {
+            Some(Value::String(s)) => s.as_str(),
+            Some(Value::Null) => "",
+            Some(_) => return Err(meta("scope must be a space-separated string".into())),
+            None => "",
+        };
+        if let Some(s) = scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .find(|s| !policy.allowed_scopes.iter().any(|a| a == s))
+        {
+            return Err(meta(format!(
+                "scope {s:?} is not allowed for dynamically registered clients"
+            )));
+        }
+        for key in FETCHED_URIS {
+            let Some(v) = obj.get(key) else { continue };
+            let raw = match v {
+                Value::String(s) if s.is_empty() => continue,
+                Value::String(s) => s.as_str(),
+                Value::Null => continue,
+                _ => return Err(meta(format!("{key} must be a string"))),
+            };
+            if let Err(e) = self.outbound.check_registered(raw).await {
+                return Err(meta(format!("{key} is not allowed: {e}")));
+            }
         }
         let grants: Vec<String> = match obj.get("grant_types") {
             Some(Value::Array(a)) => a
@@ -93,7 +130,7 @@ impl Provider {
 
     /// RFC 7591 §3: registers a client and returns it with its secret and registration token.
     pub async fn register_client(&self, body: Value, now: i64) -> Result<Value> {
-        let body = self.registration_policy(body)?;
+        let body = self.registration_policy(body).await?;
         let created = self.create_client(body, true, now).await?;
         self.audit.record(
             event::CLIENT_REGISTERED,
@@ -164,7 +201,7 @@ impl Provider {
         now: i64,
     ) -> Result<Value> {
         let current = self.get_client(client_id).await?;
-        let mut body = self.registration_policy(body)?;
+        let mut body = self.registration_policy(body).await?;
         let existing = serde_json::to_value(&current.client).unwrap_or_default();
         if let Value::Object(m) = &mut body {
             for k in PRIVILEGED {

@@ -13,6 +13,7 @@ pub mod ratelimit;
 pub mod recovery;
 pub mod recovery_link;
 pub mod registration;
+pub mod return_to;
 mod revocation;
 pub mod settings;
 pub mod ui;
@@ -332,6 +333,13 @@ pub struct SelfService {
 /// The name of the browser's CSRF cookie for self-service flows.
 pub const CSRF_COOKIE: &str = "gatehouse_csrf";
 
+/// The name the flows' CSRF cookie has under `config`: [`CSRF_COOKIE`], with the `__Host-` prefix
+/// when the issuer is https and no cookie domain is set ([`Config::host_cookie_prefix`]). Only
+/// this name is read, so an unprefixed cookie tossed in by a sibling subdomain is ignored.
+pub fn csrf_cookie_name(config: &Config) -> String {
+    format!("{}{CSRF_COOKIE}", config.host_cookie_prefix())
+}
+
 impl SelfService {
     pub fn new(
         config: Arc<Config>,
@@ -390,28 +398,22 @@ impl SelfService {
         }
     }
 
-    /// `return_to` is kept only when it is on the issuer's origin or an allowed prefix: anything
-    /// else would make the flows an open redirector.
+    /// `return_to` is kept only when it is on the issuer's origin or under an entry of
+    /// `selfservice.allowed_return_urls` ([`return_to::allowed`]): anything else would make the
+    /// flows an open redirector. What is kept is the normalised URL, never the raw string.
     pub fn checked_return_to(&self, r: Option<&str>) -> Result<Option<String>> {
         let Some(r) = r.filter(|r| !r.is_empty()) else {
             return Ok(None);
         };
-        let ok_origin = url::Url::parse(r)
-            .ok()
-            .zip(url::Url::parse(&self.issuer).ok())
-            .is_some_and(|(a, b)| a.origin() == b.origin());
-        let allowed = self
-            .config
-            .selfservice
-            .allowed_return_urls
-            .iter()
-            .any(|p| r.starts_with(p.as_str()));
-        if ok_origin || allowed {
-            Ok(Some(r.to_owned()))
-        } else {
-            Err(Error::BadRequest(format!(
+        match return_to::allowed(
+            &self.issuer,
+            &self.config.selfservice.allowed_return_urls,
+            r,
+        ) {
+            Some(u) => Ok(Some(u.to_string())),
+            None => Err(Error::BadRequest(format!(
                 "return_to {r:?} is not allowed (see selfservice.allowed_return_urls)"
-            )))
+            ))),
         }
     }
 

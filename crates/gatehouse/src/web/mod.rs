@@ -10,6 +10,7 @@ pub mod decisions;
 pub mod error;
 pub mod extract;
 pub mod kratos_error;
+pub mod origin;
 pub mod pages;
 pub mod proxy;
 pub mod public;
@@ -146,12 +147,19 @@ pub fn public_router(state: AppState) -> Router {
         metrics: state.provider.metrics.clone(),
         listener: "public",
     };
+    // Browser forms refuse cross-site unsafe requests (see `origin`).
+    let same_site_only =
+        axum::middleware::from_fn_with_state(state.clone(), origin::refuse_cross_site);
     layered(
         public::router(state.clone()).merge(
             sessions::router()
-                .merge(selfservice::router())
-                .merge(credentials::router())
-                .merge(pages::router())
+                .merge(
+                    selfservice::router()
+                        .layer(axum::middleware::map_response(no_store_by_default))
+                        .layer(same_site_only.clone()),
+                )
+                .merge(credentials::router().layer(same_site_only.clone()))
+                .merge(pages::router().layer(same_site_only))
                 .with_state(state),
         ),
         limit,
@@ -165,7 +173,28 @@ pub fn admin_router(state: AppState) -> Router {
         metrics: state.provider.metrics.clone(),
         listener: "admin",
     };
-    layered(admin::router(state), limit, observe)
+    layered(
+        admin::router(state).layer(axum::middleware::map_response(no_store_by_default)),
+        limit,
+        observe,
+    )
+}
+
+/// `Cache-Control: private, no-store` on every answer that did not choose its own caching: the
+/// self-service flows' JSON (a settings flow carries a new TOTP secret or backup codes) and the
+/// admin API (a created client's `client_secret`, recovery links and codes) must never be kept
+/// by a browser or a shared cache.
+async fn no_store_by_default(mut resp: Response) -> Response {
+    if !resp
+        .headers()
+        .contains_key(axum::http::header::CACHE_CONTROL)
+    {
+        resp.headers_mut().insert(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("private, no-store"),
+        );
+    }
+    resp
 }
 
 pub fn decisions_router(state: AppState) -> Router {

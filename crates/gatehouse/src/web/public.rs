@@ -14,6 +14,7 @@ use gatehouse_protocol::{ErrorCode, OAuthError};
 
 use super::error::ApiError;
 use super::extract::{FormPairs, Json, QueryPairs, cookies};
+use super::pages::{STATIC_PAGE_CSP, with_csp};
 use super::{AppState, health_alive, health_ready, html_escape};
 use crate::clock::now;
 use crate::oauth2::flows::{Outcome, SetCookie};
@@ -177,14 +178,15 @@ async fn logout(
                 r#"<!doctype html><html><head><meta charset="utf-8"><title>Logging out</title><meta http-equiv="refresh" content="2;url={n}"></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto"><p>Logging you out of every application…</p>{frames}<p><a href="{n}">Continue</a></p></body></html>"#,
                 n = html_escape(&next)
             );
-            let mut resp = Html(body).into_response();
+            let mut resp = with_csp(
+                Html(body).into_response(),
+                "default-src 'none'; style-src 'unsafe-inline'; frame-src http: https:; form-action 'none'; frame-ancestors 'none'",
+            );
             for c in &cookies {
                 if let Some(v) = cookie_header(&s, c) {
                     resp.headers_mut().append(header::SET_COOKIE, v);
                 }
             }
-            resp.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
         LogoutOutcome::Page(e) => error_page(StatusCode::BAD_REQUEST, &e),
@@ -324,20 +326,15 @@ fn render_outcome(s: &AppState, outcome: Outcome) -> Response {
                 r#"<!doctype html><html><head><meta charset="utf-8"><title>Submit</title></head><body onload="document.forms[0].submit()"><form method="post" action="{}">{inputs}<noscript><button type="submit">Continue</button></noscript></form></body></html>"#,
                 html_escape(&action)
             );
-            let mut resp = Html(body).into_response();
+            let mut resp = with_csp(
+                Html(body).into_response(),
+                "default-src 'none'; script-src 'unsafe-inline'; form-action *; frame-ancestors 'none'",
+            );
             for c in &cookies {
                 if let Some(v) = cookie_header(s, c) {
                     resp.headers_mut().append(header::SET_COOKIE, v);
                 }
             }
-            resp.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp.headers_mut().insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(
-                    "default-src 'none'; script-src 'unsafe-inline'; form-action *",
-                ),
-            );
             resp
         }
         Outcome::Page(e) => error_page(StatusCode::BAD_REQUEST, &e),
@@ -350,10 +347,7 @@ pub fn error_page(status: StatusCode, e: &OAuthError) -> Response {
         html_escape(e.error.as_str()),
         html_escape(e.error_description.as_deref().unwrap_or_default())
     );
-    let mut resp = (status, Html(body)).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    with_csp((status, Html(body)).into_response(), STATIC_PAGE_CSP)
 }
 
 fn authorization_header(headers: &HeaderMap) -> Option<&str> {
@@ -443,12 +437,12 @@ async fn userinfo(State(s): State<AppState>, headers: HeaderMap) -> Result<Respo
 }
 
 fn fallback(title: &str, text: &str) -> Response {
-    Html(format!(
+    let page = Html(format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{t}</title></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto"><h1>{t}</h1><p>{x}</p></body></html>"#,
         t = html_escape(title),
         x = html_escape(text)
-    ))
-    .into_response()
+    ));
+    with_csp(page.into_response(), STATIC_PAGE_CSP)
 }
 
 async fn fallback_login() -> Response {

@@ -24,7 +24,9 @@ use super::sessions::session_token;
 use crate::clock::now;
 use crate::error::Error;
 use crate::selfservice::login::{Init, InitParams};
-use crate::selfservice::{CSRF_COOKIE, Flow, FlowError, FlowKind, FlowType, Outcome, Submission};
+use crate::selfservice::{
+    Flow, FlowError, FlowKind, FlowType, Outcome, Submission, csrf_cookie_name,
+};
 use crate::sessions::{Aal, ActiveSession, Device};
 
 type Res = Result<Response, KratosError>;
@@ -124,16 +126,22 @@ pub fn session_cookie(s: &AppState, value: Option<&str>, max_age: i64) -> Header
 }
 
 fn csrf_cookie(s: &AppState, value: &str) -> HeaderValue {
-    let mut v = format!("{CSRF_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000");
-    if secure(s) {
+    let name = csrf_cookie_name(&s.config);
+    let mut v = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000");
+    if secure(s) || !s.config.host_cookie_prefix().is_empty() {
         v.push_str("; Secure");
     }
     HeaderValue::from_str(&v).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+/// The browser's flow CSRF cookie.
+fn csrf_from(s: &AppState, h: &HeaderMap) -> Option<String> {
+    cookie_value(h, &csrf_cookie_name(&s.config))
+}
+
 /// The browser's CSRF cookie for self-service flows, or a new one (`true`: set it).
-fn browser_csrf(h: &HeaderMap) -> (String, bool) {
-    match cookie_value(h, CSRF_COOKIE).filter(|c| c.len() == 43) {
+fn browser_csrf(s: &AppState, h: &HeaderMap) -> (String, bool) {
+    match csrf_from(s, h).filter(|c| c.len() == 43) {
         Some(c) => (c, false),
         None => (gatehouse_crypto::random::alphanumeric(43), true),
     }
@@ -250,7 +258,7 @@ async fn init(
     let browser = ft == FlowType::Browser;
     let json = !browser || wants_json(&headers);
     let (csrf, new_csrf) = if browser {
-        let (c, new) = browser_csrf(&headers);
+        let (c, new) = browser_csrf(&s, &headers);
         (Some(c), new)
     } else {
         (None, false)
@@ -362,7 +370,7 @@ async fn get_flow(
             "the id query parameter is required",
         )
     })?;
-    let csrf = cookie_value(&headers, CSRF_COOKIE);
+    let csrf = csrf_from(&s, &headers);
     let viewer = current_session(&s, &headers).await?;
     match s
         .flows
@@ -413,12 +421,12 @@ async fn submit(
         .to_owned();
     let sub = parse_body(&headers, &body)?;
     let json = wants_json(&headers);
-    let mut csrf = cookie_value(&headers, CSRF_COOKIE);
+    let mut csrf = csrf_from(&s, &headers);
     // A browser entering the code of an administrator's recovery flow may have no CSRF cookie
     // yet; it gets one, which the settings flow after the recovery is bound to.
     let mut new_csrf = None;
     if kind == FlowKind::Recovery {
-        let (c, minted) = browser_csrf(&headers);
+        let (c, minted) = browser_csrf(&s, &headers);
         if minted {
             new_csrf = Some(c.clone());
         }
@@ -544,7 +552,7 @@ async fn recovery_link(
             "the flow and token query parameters are required",
         ));
     };
-    let (csrf, new_csrf) = browser_csrf(&headers);
+    let (csrf, new_csrf) = browser_csrf(&s, &headers);
     let now = now();
     let outcome = s
         .flows

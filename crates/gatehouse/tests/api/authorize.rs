@@ -314,8 +314,10 @@ async fn form_post_response_mode(app: TestApp) {
             json!({"grant_scope": ["openid"]}),
         )
         .await;
-    let hop = b.get(&app, acc["redirect_to"].as_str().expect("to")).await;
+    let hop = crate::pages::get(&app, &mut b, acc["redirect_to"].as_str().expect("to")).await;
     assert_eq!(hop.status, StatusCode::OK);
+    // The page carrying the code can be neither framed nor cached.
+    crate::security_headers::assert_unframeable(&hop.headers);
     assert!(
         hop.body.contains(&format!(r#"action="{REDIRECT}""#)),
         "{}",

@@ -11,13 +11,13 @@ use serde_json::json;
 
 use crate::both_backends;
 use crate::harness::{
-    Browser, CHALLENGE, REDIRECT, TestApp, VERIFIER, consent_to_client, eventually,
+    Backend, Browser, CHALLENGE, REDIRECT, TestApp, VERIFIER, consent_to_client, eventually,
     login_and_consent, query_param, start_authorization, urlencode,
 };
 use crate::selfservice::{PASSWORD, api_login};
 
 /// A relying party's back-channel logout endpoint on a free loopback port.
-async fn backchannel_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+pub(crate) async fn backchannel_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
     let got = Arc::new(Mutex::new(Vec::new()));
     let sink = got.clone();
     let app = axum::Router::new().route(
@@ -47,7 +47,19 @@ async fn backchannel_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
     (url, got)
 }
 
-async fn rp_initiated_logout(app: TestApp) {
+/// An app whose clients may have back-channel receivers on this machine (the receivers here
+/// are on loopback, which `clients.http.disallow_private_ip_ranges` refuses by default).
+pub(crate) async fn app_with_local_receivers(backend: Backend) -> Option<TestApp> {
+    TestApp::spawn_on(backend, |c| {
+        c.clients.http.disallow_private_ip_ranges = false
+    })
+    .await
+}
+
+async fn rp_initiated_logout(backend: Backend) {
+    let Some(app) = app_with_local_receivers(backend).await else {
+        return;
+    };
     let (bc_url, received) = backchannel_receiver().await;
     let c = app
         .create_client(json!({
@@ -158,7 +170,7 @@ async fn rp_initiated_logout(app: TestApp) {
         .await;
     assert_eq!(req["skip"], false);
 }
-both_backends!(rp_initiated, rp_initiated_logout);
+both_backends!(backend rp_initiated, rp_initiated_logout);
 
 /// A logout token's claims, after checking it is one (OIDC Back-Channel Logout §2.4): typed
 /// `logout+jwt`, signed with a published key, with the back-channel logout event and no nonce.
@@ -260,7 +272,10 @@ async fn oauth_login_from_session(
     (sid, token)
 }
 
-async fn identity_session_logout(app: TestApp) {
+async fn identity_session_logout(backend: Backend) {
+    let Some(app) = app_with_local_receivers(backend).await else {
+        return;
+    };
     let (bc_url, received) = backchannel_receiver().await;
     let c = app
         .create_client(json!({
@@ -334,6 +349,54 @@ async fn identity_session_logout(app: TestApp) {
     );
 }
 both_backends!(
-    identity_session_end_notifies_clients,
+    backend identity_session_end_notifies_clients,
     identity_session_logout
+);
+
+/// SSRF through back-channel logout: a client whose `backchannel_logout_uri` is on loopback (an
+/// internal service) gets nothing POSTed there when its user logs out; the delivery is refused
+/// before any connection, and stays queued for the janitor's retries, which are refused too.
+async fn backchannel_logout_uri_on_loopback_is_not_posted_to(app: TestApp) {
+    let (bc_url, received) = backchannel_receiver().await;
+    // The admin API is trusted at registration; the call-time guard still applies.
+    let c = app
+        .create_client(json!({
+            "grant_types": ["authorization_code", "refresh_token"], "redirect_uris": [REDIRECT],
+            "scope": "openid offline_access", "backchannel_logout_uri": bc_url,
+        }))
+        .await;
+    app.create_identity("ssrf@example.com", PASSWORD).await;
+    let mut b = Browser::default();
+    let (_, token) = oauth_login_from_session(&app, &mut b, &c, "ssrf@example.com").await;
+    let resp = app
+        .http
+        .delete(format!("{}/self-service/logout/api", app.public))
+        .json(&json!({"session_token": token}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    // Deliver everything due, now and at every later retry.
+    let provider = &app.app.provider;
+    let later = gatehouse::clock::now() + 365 * 86400;
+    let queued = app
+        .app
+        .store
+        .due_logout_deliveries(later, 50)
+        .await
+        .expect("deliveries");
+    assert_eq!(queued.len(), 1, "a delivery to the loopback URL was queued");
+    for i in 0..3 {
+        let at = later + i * 86400;
+        assert_eq!(provider.deliver_logouts(at).await.expect("deliver"), 0);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        received.lock().map(|v| v.is_empty()).unwrap_or(false),
+        "the loopback receiver was called"
+    );
+}
+both_backends!(
+    backchannel_loopback_refused,
+    backchannel_logout_uri_on_loopback_is_not_posted_to
 );

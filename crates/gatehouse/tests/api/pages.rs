@@ -277,11 +277,12 @@ async fn consent_page_escapes_and_allow_grants_only_checked_scopes() {
     let challenge = hidden(&r.body, "consent_challenge");
     let set_cookie = header(&r, "set-cookie");
     assert!(
-        set_cookie.starts_with(&format!(
-            "gatehouse_ui_csrf={csrf}; Path=/ui; HttpOnly; SameSite=Lax"
-        )),
+        set_cookie.starts_with("gatehouse_ui_csrf=")
+            && set_cookie.contains("; Path=/ui; HttpOnly; SameSite=Lax"),
         "{set_cookie}"
     );
+    // The form carries a MAC of the cookie and the session, not the cookie value itself.
+    assert!(!set_cookie.contains(&csrf), "{set_cookie}");
 
     // Without the token, and with a wrong one: refused, and the request stays open.
     let url = format!("{}/ui/consent", app.public);
@@ -457,15 +458,19 @@ async fn logout_asks_then_ends_the_session() {
         StatusCode::UNAUTHORIZED
     );
 
-    // A return_to that is not allowed ends at the login page.
-    let (_, mut b) = signed_in(&app, "bye2@example.com").await;
-    let r = get(&app, &mut b, &url).await;
-    let csrf = hidden(&r.body, "csrf_token");
-    for evil in [
+    // A return_to that is not allowed ends at the login page. (Each try ends its session, and
+    // the form's token is bound to the session: a new one each time.)
+    for (i, evil) in [
         "https://evil.example/",
         "https://app.example.com/afterwards",
         "//evil.example/",
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (_, mut b) = signed_in(&app, &format!("bye-evil-{i}@example.com")).await;
+        let r = get(&app, &mut b, &url).await;
+        let csrf = hidden(&r.body, "csrf_token");
         let r = post(
             &app,
             &mut b,

@@ -746,3 +746,65 @@ both_backends!(
     browser_accept_listing_json_at_lower_quality_gets_the_login_page,
     accept_negotiation
 );
+
+/// Look-alike e-mails: fullwidth and compatibility forms are the same account (NFKC), and
+/// invisible characters, mixed scripts and leftover combining marks are refused outright,
+/// instead of each becoming a new account that reads like the original.
+async fn lookalike_email_registers_no_second_account(backend: crate::harness::Backend) {
+    // Many registrations from one address in a row: without the per-IP limit.
+    let Some(app) = TestApp::spawn_on(backend, |c| c.rate_limits.enabled = false).await else {
+        return;
+    };
+    let register = |email: &str| {
+        let app = &app;
+        let email = email.to_owned();
+        async move {
+            let flow = api_flow(app, "registration", None, "").await;
+            submit(
+                app,
+                &flow,
+                None,
+                json!({"method": "password", "traits": {"email": email, "name": "Kate"}, "password": PASSWORD}),
+            )
+            .await
+        }
+    };
+    let (status, ok) = register("kate@example.com").await;
+    assert_eq!(status, StatusCode::OK, "{ok}");
+    for same in [
+        "k\u{FF41}te@example.com", // fullwidth a
+        "\u{212A}ate@example.com", // Kelvin sign
+    ] {
+        let (status, dup) = register(same).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{same:?}: {dup}");
+        assert_eq!(dup["ui"]["messages"][0]["id"], 4_000_007, "{same:?}: {dup}");
+    }
+    for refused in [
+        "k\u{0430}te@example.com",  // Cyrillic a
+        "ka\u{200B}te@example.com", // zero-width space
+        "\u{202E}kate@example.com", // right-to-left override
+        "ka\u{0335}te@example.com", // combining overlay
+    ] {
+        let (status, bad) = register(refused).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused:?}: {bad}");
+        assert!(bad.get("identity").is_none(), "{refused:?}: {bad}");
+        assert!(bad.to_string().contains("must not"), "{refused:?}: {bad}");
+    }
+    // A fullwidth letter in the domain is not an e-mail address at all.
+    let (status, bad) = register("kate@\u{FF45}xample.com").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    assert!(bad.get("identity").is_none(), "{bad}");
+    // The admin API refuses them too.
+    let (status, body) = app
+        .admin(
+            reqwest::Method::POST,
+            "/admin/identities",
+            Some(json!({"schema_id": "default", "traits": {"email": "ka\u{200B}te@example.com"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // Logging in with a compatibility form finds the one account.
+    let (status, body) = api_login(&app, "K\u{FF21}TE@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+both_backends!(backend lookalike_email, lookalike_email_registers_no_second_account);

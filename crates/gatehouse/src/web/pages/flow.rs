@@ -99,9 +99,10 @@ pub async fn show(
         return start(&s, &k, &q);
     };
     // The flow's CSRF token node is filled only for the browser holding its CSRF cookie.
+    let csrf_name = crate::selfservice::csrf_cookie_name(&s.config);
     let csrf = cookies(&headers)
         .into_iter()
-        .find(|(n, _)| n == crate::selfservice::CSRF_COOKIE)
+        .find(|(n, _)| *n == csrf_name)
         .map(|(_, v)| v);
     let viewer = match crate::web::sessions::session_token(&s, &headers) {
         Some(t) => s.sessions.lookup(&t, now()).await.ok().flatten(),

@@ -83,11 +83,16 @@ impl ScriptNonce {
 }
 
 /// Adds the page headers to a response; `script` is the nonce of the page's script, if any.
-pub fn secure(
-    mut resp: Response,
-    form_action: &FormAction,
-    script: Option<&ScriptNonce>,
-) -> Response {
+pub fn secure(resp: Response, form_action: &FormAction, script: Option<&ScriptNonce>) -> Response {
+    let csp = form_action.csp(script);
+    with_csp(resp, &csp)
+}
+
+/// The page headers with a CSP of the caller's own, for the few HTML answers outside `/ui/`
+/// (OAuth error pages, `/oauth2/fallbacks/*`, the `form_post` and front-channel logout pages):
+/// `Cache-Control: no-store`, `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer`,
+/// `X-Content-Type-Options: nosniff`, and `csp`, which must say `frame-ancestors 'none'`.
+pub fn with_csp(mut resp: Response, csp: &str) -> Response {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -99,11 +104,15 @@ pub fn secure(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if let Ok(v) = HeaderValue::from_str(&form_action.csp(script)) {
+    if let Ok(v) = HeaderValue::from_str(csp) {
         h.insert(header::CONTENT_SECURITY_POLICY, v);
     }
     resp
 }
+
+/// The CSP of a static HTML answer: nothing but its own inline styles, never framed.
+pub const STATIC_PAGE_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'";
 
 /// An HTML page.
 pub fn html(

@@ -53,7 +53,7 @@ pub async fn logout(
     form: Result<FormPairs, ApiError>,
 ) -> Response {
     let form = form.map(|FormPairs(f)| f).unwrap_or_default();
-    if !csrf::check(&headers, param(&form, csrf::FIELD)) {
+    if !csrf::check(&s, &headers, param(&form, csrf::FIELD)) {
         return error_page(
             &s,
             StatusCode::FORBIDDEN,

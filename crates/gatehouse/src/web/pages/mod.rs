@@ -32,10 +32,12 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
 
+pub use headers::{STATIC_PAGE_CSP, with_csp};
 pub use theme::{Pages, TEMPLATES};
 
 use super::AppState;
 use crate::config::Config;
+use crate::selfservice::return_to;
 use crate::sessions::ActiveSession;
 use headers::{FormAction, ScriptNonce};
 
@@ -136,30 +138,16 @@ async fn browser_session(
     }
 }
 
-/// `return_to` resolved against the issuer, when it is on the issuer's origin or under one of
-/// `selfservice.allowed_return_urls` (same origin and path prefix); otherwise `None`.
+/// `return_to` when it is on the issuer's origin or under one of
+/// `selfservice.allowed_return_urls` (the flows' one check, [`return_to::allowed`]), as the
+/// normalised URL; otherwise `None`.
 pub fn allowed_return_to(config: &Config, raw: &str) -> Option<String> {
-    let issuer = url::Url::parse(&config.issuer()).ok()?;
-    let url = issuer.join(raw.trim()).ok()?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return None;
-    }
-    if url.origin() == issuer.origin() {
-        return Some(url.to_string());
-    }
-    let allowed = config
-        .selfservice
-        .allowed_return_urls
-        .iter()
-        .filter_map(|a| url::Url::parse(a).ok())
-        .any(|a| {
-            let prefix = a.path().trim_end_matches('/');
-            a.origin() == url.origin()
-                && (url.path() == a.path()
-                    || url.path().starts_with(&format!("{prefix}/"))
-                    || prefix.is_empty())
-        });
-    allowed.then(|| url.to_string())
+    return_to::allowed(
+        &config.issuer(),
+        &config.selfservice.allowed_return_urls,
+        raw,
+    )
+    .map(|u| u.to_string())
 }
 
 /// The first value of a query or form parameter.

@@ -126,7 +126,7 @@ async fn act(
     form: Result<FormPairs, ApiError>,
 ) -> Response {
     let form = form.map(|FormPairs(f)| f).unwrap_or_default();
-    if !csrf::check(headers, super::param(&form, csrf::FIELD)) {
+    if !csrf::check(s, headers, super::param(&form, csrf::FIELD)) {
         return error_page(
             s,
             StatusCode::FORBIDDEN,
