@@ -202,6 +202,30 @@ impl Provider {
         })
     }
 
+    /// RFC 7662 for an authenticated client (the public endpoint): the answer only for the
+    /// client's own tokens, or tokens whose audience names the client or one of the audiences
+    /// it may request; `{"active": false}` for everything else, so the endpoint tells a client
+    /// nothing about other clients' tokens.
+    pub async fn introspect_for(
+        &self,
+        caller: &gatehouse_protocol::client::Client,
+        token: &str,
+        required_scope: Option<&str>,
+        now: i64,
+    ) -> Result<Introspection> {
+        let result = self.introspect(token, required_scope, now).await?;
+        let own = result.client_id.as_deref() == Some(caller.client_id.as_str());
+        let for_caller = result.aud.as_ref().is_some_and(|aud| {
+            aud.iter()
+                .any(|a| *a == caller.client_id || caller.audience.contains(a))
+        });
+        Ok(if result.active && (own || for_caller) {
+            result
+        } else {
+            Introspection::default()
+        })
+    }
+
     /// An active access token (not a refresh token), for userinfo.
     pub async fn active_access_token(&self, token: &str, now: i64) -> Result<Option<ActiveToken>> {
         match self.lookup(token, now).await? {

@@ -3,6 +3,7 @@
 
 use axum::Router;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::extract::{ConnectInfo, Path, State};
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth2/auth", get(authorize_get).post(authorize_post))
         .route("/oauth2/token", post(token))
         .route("/oauth2/revoke", post(revoke))
+        .route("/oauth2/introspect", post(introspect_public))
         .route("/userinfo", get(userinfo).post(userinfo))
         .route("/oauth2/sessions/logout", get(logout_get).post(logout_post))
         .route("/oauth2/register", post(register))
@@ -371,11 +373,20 @@ async fn token(
     Ok(r)
 }
 
-async fn revoke(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    FormPairs(f): FormPairs,
-) -> Result<Response, ApiError> {
+/// The form of a client-authenticated endpoint (revocation, introspection): each parameter once,
+/// the client authenticated by any method the token endpoint takes, and the `token` parameter.
+async fn client_and_token(
+    s: &AppState,
+    headers: &HeaderMap,
+    f: Vec<(String, String)>,
+) -> Result<
+    (
+        Arc<crate::oauth2::clients::StoredClient>,
+        std::collections::HashMap<String, String>,
+        token_request::ClientCredentials,
+    ),
+    ApiError,
+> {
     let mut form: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for (k, v) in f {
         if form.insert(k.clone(), v).is_some() {
@@ -385,13 +396,52 @@ async fn revoke(
             .into());
         }
     }
-    let creds = token_request::parse_client_auth(&mut form, authorization_header(&headers))?;
+    let creds = token_request::parse_client_auth(&mut form, authorization_header(headers))?;
     let client = s.provider.authenticate(&creds, now()).await?;
-    let token = form
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("The token parameter is missing."))?;
-    s.provider.revoke(&client, token).await?;
+    if !form.contains_key("token") {
+        return Err(OAuthError::invalid_request("The token parameter is missing.").into());
+    }
+    Ok((client, form, creds))
+}
+
+async fn revoke(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    FormPairs(f): FormPairs,
+) -> Result<Response, ApiError> {
+    let (client, form, _) = client_and_token(&s, &headers, f).await?;
+    s.provider.revoke(&client, &form["token"]).await?;
     Ok(StatusCode::OK.into_response())
+}
+
+/// `POST /oauth2/introspect` (RFC 7662) for resource servers outside the admin network: the
+/// caller authenticates as a confidential client and sees only its own tokens and tokens
+/// issued for an audience it may see; anything else is `{"active": false}`.
+async fn introspect_public(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    FormPairs(f): FormPairs,
+) -> Result<Response, ApiError> {
+    let (client, form, creds) = client_and_token(&s, &headers, f).await?;
+    if matches!(creds, token_request::ClientCredentials::None { .. }) {
+        return Err(OAuthError::invalid_client(
+            "Introspection needs client authentication; a public client cannot introspect.",
+        )
+        .into());
+    }
+    let result = s
+        .provider
+        .introspect_for(
+            &client.client,
+            &form["token"],
+            form.get("scope").map(String::as_str),
+            now(),
+        )
+        .await?;
+    let mut resp = axum::Json(result).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
 }
 
 fn bearer_error(code: ErrorCode, description: &str) -> Response {

@@ -486,3 +486,110 @@ async fn private_key_jwt_client_authentication(app: TestApp) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 both_backends!(private_key_jwt, private_key_jwt_client_authentication);
+
+/// `POST /oauth2/introspect` on the public listener (RFC 7662), advertised in the metadata: a
+/// resource server authenticates as its own client and learns about tokens issued for an
+/// audience it may see, or its own tokens; any other token, and any token for an
+/// unauthenticated or public caller, tells it nothing.
+async fn public_introspection(app: TestApp) {
+    let (_, meta) = {
+        let r = app
+            .http
+            .get(format!("{}/.well-known/openid-configuration", app.public))
+            .send()
+            .await
+            .expect("request");
+        (r.status(), r.json::<Value>().await.expect("json"))
+    };
+    assert_eq!(
+        meta["introspection_endpoint"],
+        format!("{}/oauth2/introspect", app.public)
+    );
+    assert!(
+        !meta["introspection_endpoint_auth_methods_supported"]
+            .as_array()
+            .expect("methods")
+            .contains(&json!("none"))
+    );
+    let api = "https://api.example";
+    let app_client = app
+        .create_client(
+            json!({"grant_types": ["client_credentials"], "scope": "read", "audience": [api]}),
+        )
+        .await;
+    let rs = app
+        .create_client(
+            json!({"grant_types": ["client_credentials"], "scope": "read", "audience": [api]}),
+        )
+        .await;
+    let other = app
+        .create_client(json!({"grant_types": ["client_credentials"], "scope": "read"}))
+        .await;
+    let public = app
+        .create_client(json!({"grant_types": ["authorization_code"], "redirect_uris": [REDIRECT], "token_endpoint_auth_method": "none"}))
+        .await;
+    let (status, body, _) = app
+        .token(
+            &app_client,
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "read"),
+                ("audience", api),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let at = body["access_token"].as_str().expect("token").to_owned();
+    let ask = |c: &Value, basic: bool| {
+        let mut req = app
+            .http
+            .post(format!("{}/oauth2/introspect", app.public))
+            .form(&[("token", at.as_str())]);
+        let id = c["client_id"].as_str().unwrap_or_default().to_owned();
+        if basic {
+            req = req.basic_auth(id, c["client_secret"].as_str());
+        } else {
+            req = req.form(&[("token", at.as_str()), ("client_id", id.as_str())]);
+        }
+        async move {
+            let r = req.send().await.expect("request");
+            let status = r.status();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // The resource server of the token's audience sees it; so does the client it was issued to.
+    let (status, seen) = ask(&rs, true).await;
+    assert_eq!(status, StatusCode::OK, "{seen}");
+    assert_eq!(seen["active"], true, "{seen}");
+    assert_eq!(seen["aud"], json!([api]));
+    assert_eq!(ask(&app_client, true).await.1["active"], true);
+    // Another client does not.
+    assert_eq!(ask(&other, true).await.1, json!({"active": false}));
+    // A wrong secret, no authentication, or a public client: invalid_client.
+    let wrong = json!({"client_id": rs["client_id"], "client_secret": "gcs_wrong"});
+    let (status, body) = ask(&wrong, true).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let (status, body) = ask(&public, false).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "{body}"
+    );
+    let r = app
+        .http
+        .post(format!("{}/oauth2/introspect", app.public))
+        .form(&[("token", at.as_str())])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Hydra's admin endpoint is unchanged.
+    assert_eq!(app.introspect(&at).await["active"], true);
+}
+both_backends!(
+    public_introspection_for_resource_servers,
+    public_introspection
+);
