@@ -286,7 +286,8 @@ pub struct Oidc {
 #[serde(deny_unknown_fields, default)]
 pub struct DynamicClientRegistration {
     pub enabled: bool,
-    /// Scope given to a registered client that asks for none.
+    /// Scope given to a registered client that asks for none. Empty (the default): every scope
+    /// in `allowed_scopes`, so a registered client can ask for what discovery lists.
     pub default_scope: Vec<String>,
     /// Redirect URIs a registered client may use; `*` matches any run of characters. Empty: any
     /// URI that passes the usual checks (https, loopback, private-use scheme).
@@ -330,7 +331,7 @@ impl Default for DynamicClientRegistration {
     fn default() -> Self {
         DynamicClientRegistration {
             enabled: false,
-            default_scope: vec!["openid".into(), "offline_access".into()],
+            default_scope: Vec::new(),
             allowed_redirect_uri_patterns: Vec::new(),
             allowed_grant_types: vec!["authorization_code".into(), "refresh_token".into()],
             allowed_scopes: crate::oauth2::discovery::SCOPES_SUPPORTED

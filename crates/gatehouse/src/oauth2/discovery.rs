@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 /// The scopes advertised in `scopes_supported` (and, by default, the scopes a dynamically
 /// registered client may have: `oidc.dynamic_client_registration.allowed_scopes`).
-pub const SCOPES_SUPPORTED: [&str; 3] = ["openid", "offline_access", "offline"];
+pub const SCOPES_SUPPORTED: [&str; 5] = ["openid", "offline_access", "offline", "profile", "email"];
 
 /// The metadata document for `issuer`.
 pub fn metadata(issuer: &str, signing_alg: &str, registration_enabled: bool) -> Value {

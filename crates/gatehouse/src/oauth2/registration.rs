@@ -67,7 +67,12 @@ impl Provider {
             obj.remove(k);
         }
         if !obj.contains_key("scope") {
-            obj.insert("scope".into(), json!(policy.default_scope.join(" ")));
+            let default = if policy.default_scope.is_empty() {
+                &policy.allowed_scopes
+            } else {
+                &policy.default_scope
+            };
+            obj.insert("scope".into(), json!(default.join(" ")));
         }
         let scope = match obj.get("scope") {
             Some(Value::String(s)) => s.as_str(),

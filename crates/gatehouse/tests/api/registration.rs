@@ -63,7 +63,8 @@ async fn register_read_update_delete() {
         "privileged settings are never granted"
     );
     assert_eq!(c["audience"], json!([]));
-    assert_eq!(c["scope"], "openid offline_access");
+    // No scope asked for: every scope registered clients may have (discovery's list).
+    assert_eq!(c["scope"], "openid offline_access offline profile email");
     let token = c["registration_access_token"]
         .as_str()
         .expect("registration token")
@@ -338,3 +339,34 @@ async fn dcr_admin_scope_is_refused(backend: crate::harness::Backend) {
     assert_eq!(got["scope"], "openid offline_access");
 }
 crate::both_backends!(backend dcr_admin_scope, dcr_admin_scope_is_refused);
+
+/// A client registered without `scope` can then ask for what discovery lists
+/// (`openid profile email`): the authorization goes on to the login, not `invalid_scope`.
+async fn registered_client_without_scope_is_usable(backend: crate::harness::Backend) {
+    let Some(app) = open_dcr_app(backend).await else {
+        return;
+    };
+    let (status, client) = register(
+        &app,
+        json!({"redirect_uris": ["https://app.example.com/callback"], "token_endpoint_auth_method": "none"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{client}");
+    let scope = client["scope"].as_str().unwrap_or_default();
+    for s in ["openid", "profile", "email", "offline_access"] {
+        assert!(scope.split(' ').any(|x| x == s), "{scope}");
+    }
+    let auth = format!(
+        "{}/oauth2/auth?client_id={}&response_type=code&redirect_uri={}&scope=openid+profile+email&state=st4te1234&code_challenge={}&code_challenge_method=S256",
+        app.public,
+        client["client_id"].as_str().expect("id"),
+        crate::harness::urlencode("https://app.example.com/callback"),
+        crate::harness::CHALLENGE,
+    );
+    let hop = crate::harness::Browser::default().get(&app, &auth).await;
+    assert_eq!(hop.status, StatusCode::SEE_OTHER, "{}", hop.body);
+    let to = hop.location.unwrap_or_default();
+    assert!(!to.contains("invalid_scope"), "{to}");
+    assert!(to.contains("login_challenge="), "{to}");
+}
+crate::both_backends!(backend dynamic_registration_without_scope_yields_a_usable_client, registered_client_without_scope_is_usable);
