@@ -16,6 +16,7 @@ mod credentials;
 mod credentials_gateways;
 mod discovery;
 mod gateway;
+mod gateway_interop;
 mod gateway_ratelimit;
 mod gateway_remote;
 mod identities;
