@@ -380,3 +380,35 @@ pub fn subject(id: &str, extra: &Value) -> Subject {
         aal,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_whoami_is_compared_after_parsing() {
+        let own = Url::parse("https://auth.example.com/sessions/whoami").expect("url");
+        for same in [
+            "https://auth.example.com/sessions/whoami",
+            "https://AUTH.example.com:443/sessions/whoami",
+            "https://auth.example.com/sessions/whoami?x=1",
+        ] {
+            assert!(
+                same_endpoint(&Url::parse(same).expect(same), &own),
+                "{same}"
+            );
+        }
+        for other in [
+            "http://auth.example.com/sessions/whoami",
+            "https://auth.example.com:4433/sessions/whoami",
+            "https://kratos.example.com/sessions/whoami",
+            "https://auth.example.com/sessions/whoami/",
+            "https://auth.example.com/sessions",
+        ] {
+            assert!(
+                !same_endpoint(&Url::parse(other).expect(other), &own),
+                "{other}"
+            );
+        }
+    }
+}
