@@ -185,6 +185,11 @@ fn tokens(s: &str) -> Result<Vec<Spanned>, String> {
                 };
                 (tok, end - i)
             }
+            b'[' => {
+                return Err(
+                    "`[` is not Go template syntax (index with `(index .Extra.a 0).b`)".into(),
+                );
+            }
             _ => {
                 let ch = s[i..].chars().next().unwrap_or('?');
                 return Err(format!("`{ch}` is not supported"));
