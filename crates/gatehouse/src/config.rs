@@ -968,6 +968,32 @@ mod tests {
     }
 
     #[test]
+    fn access_rules_repositories_take_oathkeepers_urls() {
+        let c = Config::load(
+            None,
+            env(&[(
+                "GATEHOUSE_ACCESS_RULES_REPOSITORIES",
+                "file:///etc/rules.json,https://rules.example.com/rules.json,inline://W10=",
+            )]),
+        )
+        .expect("valid");
+        assert_eq!(c.access_rules.repositories.len(), 3);
+        let e = Config::load(
+            None,
+            env(&[(
+                "GATEHOUSE_ACCESS_RULES_REPOSITORIES",
+                "s3://bucket/rules.json",
+            )]),
+        )
+        .expect_err("bad");
+        assert!(
+            e.to_string().contains("access_rules.repositories[0]")
+                && e.to_string().contains("s3://"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn identity_keys_are_validated() {
         for (k, v) in [
             ("GATEHOUSE_SESSION_COOKIE_SAME_SITE", "sometimes"),

@@ -178,6 +178,7 @@ impl App {
                 provider.clone(),
                 credentials.clone(),
             )
+            .await
             .map_err(|e| {
                 anyhow::anyhow!("loading access rules (`access_rules.repositories`): {e}")
             })?,

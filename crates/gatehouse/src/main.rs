@@ -69,11 +69,12 @@ enum Command {
 
 #[derive(Subcommand)]
 enum RulesCommand {
-    /// Parses and validates rule files or directories; prints how many rules, or the precise
-    /// error (rule number, id and what is wrong) and exits 1.
+    /// Parses and validates rule repositories (files, directories, file://, http(s)://,
+    /// inline://); prints how many rules, or the precise error (rule number, id and what is
+    /// wrong) and exits 1.
     Check {
         #[arg(required = true)]
-        paths: Vec<PathBuf>,
+        paths: Vec<String>,
         /// regexp (default: access_rules.matching_strategy) or glob.
         #[arg(long)]
         strategy: Option<String>,
@@ -381,9 +382,20 @@ async fn main() -> anyhow::Result<()> {
             if !matches!(strategy.as_str(), "regexp" | "glob") {
                 anyhow::bail!("--strategy: expected regexp or glob");
             }
-            match gatehouse::gateway::load::load(
-                &paths,
-                gatehouse::gateway::load::strategy(&strategy),
+            use gatehouse::gateway::{handlers::Own, load};
+            let repos = load::Repository::parse_all(&paths).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let http = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .context("building the HTTP client")?;
+            let fetched = load::fetch_all(&http, &repos)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            match load::load(
+                &repos,
+                &fetched,
+                load::strategy(&strategy),
+                &Own::of(&config),
             ) {
                 Ok(set) => {
                     println!("ok: {} rules ({strategy})", set.rules.len());

@@ -92,6 +92,45 @@ fn exercise(sub: &Submission, schema: &Schema) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Pieces of gateway templates, joined in any order.
+const TEMPLATE_PARTS: &[&str] = &[
+    "{{",
+    "}}",
+    "{{- ",
+    " -}}",
+    " ",
+    "(",
+    ")",
+    "print",
+    "printf",
+    "index",
+    "\"%s\"",
+    "\"%d %q\"",
+    "\"%v%t%%\"",
+    "\"%\"",
+    "`x`",
+    "\"",
+    "0",
+    "1",
+    "-1",
+    "99999999999999999999",
+    "true",
+    ".Subject",
+    ".Extra",
+    ".Extra.a",
+    ".Extra.roles",
+    ".email",
+    ".MatchContext.URL.Path",
+    ".",
+    "..",
+    "|",
+    "$x",
+    "/*",
+    "*/",
+    "é",
+    "text",
+];
+
 fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
@@ -211,6 +250,23 @@ proptest! {
         }
         for m in schema.marked(&traits) {
             prop_assert!(traits.pointer(&m.role.pointer).is_some());
+        }
+    }
+
+    /// Gateway templates (Go's `index`, `printf`, parentheses) from odd parts parse or are
+    /// refused, and what parses renders over any `.Extra`, also as JSON.
+    #[test]
+    fn gateway_templates_never_panic(
+        parts in prop::collection::vec(prop::sample::select(TEMPLATE_PARTS), 0..24),
+        extra in arb_json(),
+    ) {
+        use gatehouse::gateway::template::{Context, Escape, Template};
+        let text: String = parts.concat();
+        if let Ok(t) = Template::parse(&text) {
+            let _ = t.render("subject", &extra);
+            let ctx = Context { subject: "s\"", extra: &extra, method: "GET", scheme: "https", host: "h", uri: "/p?q#f" };
+            let mut out = String::new();
+            t.render_into(&mut out, &ctx, Escape::Json);
         }
     }
 

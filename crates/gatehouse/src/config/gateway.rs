@@ -12,16 +12,49 @@ use super::{ConfigError, Dur, key_err};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AccessRules {
-    /// Rule files (a YAML or JSON list of rules) or directories of them (`*.yaml`, `*.yml`,
-    /// `*.json`). Unset: no rules, and every decision is a denial.
-    pub repositories: Vec<PathBuf>,
+    /// Where the rules (YAML or JSON lists of rules) come from, as Oathkeeper writes them: file
+    /// paths or directories (`*.yaml`, `*.yml`, `*.json`), `file://` URLs, `http://`/`https://`
+    /// URLs (fetched), `inline://<base64>`. Unset: no rules, and every decision is a denial.
+    pub repositories: Vec<RuleRepository>,
     /// `regexp` (default) or `glob`: how the `<...>` parts of `match.url` are read.
     pub matching_strategy: String,
     /// How often the files are checked for changes; a change that fails to parse or validate is
     /// logged and the rules in force stay.
     pub reload_interval: Dur,
+    /// How often `http(s)://` repositories are fetched again; a failed fetch keeps the rules
+    /// in force.
+    pub fetch_interval: Dur,
     /// Requests the gateway lets through before it answers 429 (0: no limit).
     pub rate_limits: GatewayRateLimits,
+}
+
+/// One `access_rules.repositories` entry as written (parsed by `gateway::load::Repository`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RuleRepository(pub String);
+
+impl AsRef<str> for RuleRepository {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for RuleRepository {
+    fn from(s: &str) -> Self {
+        RuleRepository(s.to_owned())
+    }
+}
+
+impl From<String> for RuleRepository {
+    fn from(s: String) -> Self {
+        RuleRepository(s)
+    }
+}
+
+impl From<PathBuf> for RuleRepository {
+    fn from(p: PathBuf) -> Self {
+        RuleRepository(p.display().to_string())
+    }
 }
 
 /// `access_rules.rate_limits.*`: fixed windows, counted on this replica, or in Redis for all
@@ -58,6 +91,7 @@ impl Default for AccessRules {
             repositories: Vec::new(),
             matching_strategy: "regexp".into(),
             reload_interval: Dur(Duration::from_secs(1)),
+            fetch_interval: Dur(Duration::from_secs(30)),
             rate_limits: GatewayRateLimits::default(),
         }
     }
@@ -76,6 +110,16 @@ impl AccessRules {
                 "access_rules.reload_interval",
                 "must be longer than zero",
             ));
+        }
+        if self.fetch_interval.0.is_zero() {
+            return Err(key_err(
+                "access_rules.fetch_interval",
+                "must be longer than zero",
+            ));
+        }
+        for (i, r) in self.repositories.iter().enumerate() {
+            crate::gateway::load::Repository::parse(&r.0)
+                .map_err(|e| key_err(&format!("access_rules.repositories[{i}]"), e))?;
         }
         for id in self.rate_limits.rules.keys() {
             if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {

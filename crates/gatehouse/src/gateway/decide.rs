@@ -18,6 +18,8 @@ use super::handlers::{
     Authenticator, Authorizer, ErrorAction, ErrorHandler, ErrorKindSet, JwtConfig, Mutator,
     RuleHandlers, TokenFrom,
 };
+use super::outbound::at_path;
+use super::session_check::SessionSource;
 use super::template::{Context, Escape};
 use crate::credentials::{Rejection, scope};
 use crate::error::Result;
@@ -331,6 +333,55 @@ impl Gateway {
         })
     }
 
+    /// A `check_session_url` that is this Gatehouse's own whoami, answered locally: Gatehouse's
+    /// identity headers, and the subject and `.Extra` read from the whoami answer at
+    /// `subject_from` and `extra_from`, as the HTTP call would have given them.
+    async fn own_whoami(
+        &self,
+        token: &str,
+        now: i64,
+        subject_from: &str,
+        extra_from: &str,
+        with_extra: bool,
+    ) -> Result<Auth> {
+        let s = match self.sessions.whoami(Some(token), now).await? {
+            Ok(s) => s,
+            Err(_) => {
+                return Ok(Auth::Refused(
+                    ErrorKind::Unauthorized,
+                    "the session is not valid".into(),
+                ));
+            }
+        };
+        let mut subject = Self::session_subject(&s, false);
+        let custom_subject = subject_from != "identity.id";
+        if !(with_extra || custom_subject) {
+            return Ok(Auth::Ok(subject));
+        }
+        let Ok(doc) = serde_json::from_slice::<Value>(&s.json) else {
+            return Ok(Auth::Refused(
+                ErrorKind::Internal,
+                "the session could not be read".into(),
+            ));
+        };
+        if custom_subject {
+            let Some(Value::String(id)) = at_path(&doc, subject_from) else {
+                return Ok(Auth::Refused(
+                    ErrorKind::Unauthorized,
+                    format!("the session has no string at `{subject_from}`"),
+                ));
+            };
+            if let Some(h) = subject.headers.iter_mut().find(|(k, _)| *k == "X-User-ID") {
+                h.1 = id.clone();
+            }
+            subject.id = id.clone();
+        }
+        if with_extra {
+            subject.extra = at_path(&doc, extra_from).cloned().unwrap_or(Value::Null);
+        }
+        Ok(Auth::Ok(subject))
+    }
+
     fn checked(c: super::session_check::Checked) -> Auth {
         match c {
             super::session_check::Checked::Ok(s) => Auth::Ok(s),
@@ -357,11 +408,11 @@ impl Gateway {
                 ErrorKind::Unauthorized,
                 "access is not allowed".into(),
             )),
-            Authenticator::CookieSession { only, remote } => {
-                let found = match only {
-                    Some(names) => find_cookie(r.headers, |k| names.iter().any(|n| n == k)),
-                    None if remote.is_some() => find_cookie(r.headers, |_| true),
-                    None => {
+            Authenticator::CookieSession { only, source } => {
+                let found = match (only, source) {
+                    (Some(names), _) => find_cookie(r.headers, |k| names.iter().any(|n| n == k)),
+                    (None, SessionSource::Remote(_)) => find_cookie(r.headers, |_| true),
+                    (None, _) => {
                         let own = self.config.session.cookie.name.as_str();
                         find_cookie(r.headers, |k| k == own)
                     }
@@ -369,19 +420,45 @@ impl Gateway {
                 let Some(token) = found else {
                     return Ok(Auth::Skip);
                 };
-                match remote {
-                    Some(remote) => Ok(Self::checked(remote.check(http, r, None).await)),
-                    None => self.session(token, now, with_extra).await,
+                match source {
+                    SessionSource::Remote(remote) => {
+                        Ok(Self::checked(remote.check(http, r, None).await))
+                    }
+                    SessionSource::Local => self.session(token, now, with_extra).await,
+                    SessionSource::OwnWhoami {
+                        subject_from,
+                        extra_from,
+                    } => {
+                        self.own_whoami(token, now, subject_from, extra_from, with_extra)
+                            .await
+                    }
                 }
             }
             Authenticator::BearerToken {
                 token_from,
                 prefix,
-                remote,
+                source,
             } => {
-                if let Some(remote) = remote {
+                let own_whoami = match source {
+                    SessionSource::Local => None,
+                    SessionSource::OwnWhoami {
+                        subject_from,
+                        extra_from,
+                    } => Some((subject_from, extra_from)),
+                    SessionSource::Remote(remote) => {
+                        return match token_for(token_from, prefix, r, |_| true) {
+                            Some(t) => Ok(Self::checked(remote.check(http, r, Some(&t)).await)),
+                            None => Ok(Auth::Skip),
+                        };
+                    }
+                };
+                if let Some((subject_from, extra_from)) = own_whoami {
+                    // As the HTTP call would: any bearer token is this authenticator's.
                     return match token_for(token_from, prefix, r, |_| true) {
-                        Some(t) => Ok(Self::checked(remote.check(http, r, Some(&t)).await)),
+                        Some(t) => {
+                            self.own_whoami(&t, now, subject_from, extra_from, with_extra)
+                                .await
+                        }
                         None => Ok(Auth::Skip),
                     };
                 }

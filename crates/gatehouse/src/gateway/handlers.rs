@@ -16,7 +16,7 @@ use super::hydrator::Hydrator;
 use super::id_token::IdToken;
 use super::introspection::RemoteIntrospection;
 use super::remote_json::RemoteJson;
-use super::session_check::SessionCheck;
+use super::session_check::SessionSource;
 use super::template::Template;
 use crate::credentials::scope;
 
@@ -26,6 +26,24 @@ pub use gatehouse_protocol::access_rule::{
     AUTHENTICATORS as SUPPORTED_AUTHENTICATORS, AUTHORIZERS as SUPPORTED_AUTHORIZERS,
     MUTATORS as SUPPORTED_MUTATORS,
 };
+
+/// What compiling rules needs to know about this Gatehouse.
+#[derive(Debug, Clone)]
+pub struct Own {
+    /// `{issuer}/sessions/whoami`: a `check_session_url` naming it is answered locally.
+    pub whoami: Option<url::Url>,
+    /// `session.cookie.name`, read where a rule names Kratos's `ory_kratos_session`.
+    pub session_cookie: String,
+}
+
+impl Own {
+    pub fn of(config: &crate::config::Config) -> Own {
+        Own {
+            whoami: url::Url::parse(&format!("{}/sessions/whoami", config.issuer())).ok(),
+            session_cookie: config.session.cookie.name.clone(),
+        }
+    }
+}
 
 /// One rule's handlers, ready to run.
 #[derive(Debug)]
@@ -78,12 +96,12 @@ pub enum Authenticator {
     CookieSession {
         /// Cookie names; `None`: Gatehouse's session cookie (locally) or any cookie (remote).
         only: Option<Vec<String>>,
-        remote: Option<Box<SessionCheck>>,
+        source: SessionSource,
     },
     BearerToken {
         token_from: Option<TokenFrom>,
         prefix: Option<String>,
-        remote: Option<Box<SessionCheck>>,
+        source: SessionSource,
     },
     Introspection {
         token_from: Option<TokenFrom>,
@@ -220,7 +238,7 @@ struct JwtRaw {
 #[serde(deny_unknown_fields)]
 struct NoConfig {}
 
-fn authenticator(handler: &str, c: &Value) -> Result<Authenticator, String> {
+fn authenticator(handler: &str, c: &Value, own: &Own) -> Result<Authenticator, String> {
     Ok(match handler {
         "noop" => {
             config::<NoConfig>(c)?;
@@ -235,8 +253,8 @@ fn authenticator(handler: &str, c: &Value) -> Result<Authenticator, String> {
                 .subject
                 .unwrap_or_else(|| "anonymous".into()),
         },
-        "cookie_session" => super::session_check::cookie_session(c)?,
-        "bearer_token" => super::session_check::bearer_token(c)?,
+        "cookie_session" => super::session_check::cookie_session(c, own)?,
+        "bearer_token" => super::session_check::bearer_token(c, own)?,
         "oauth2_introspection" => super::introspection::compile(c)?,
         "oauth2_client_credentials" => {
             Authenticator::ClientCredentials(Box::new(ClientCredentials::compile(c)?))
@@ -340,8 +358,10 @@ fn mutator(handler: &str, c: &Value) -> Result<Mutator, String> {
             Mutator::Noop
         }
         "header" => {
+            // Without `config` Oathkeeper takes the global `mutators.header.config`; Gatehouse
+            // has none, so the mutator adds nothing beyond the identity headers.
             let raw: HeaderRaw = config(c)?;
-            let headers = raw.headers.ok_or("needs `headers`")?;
+            let headers = raw.headers.unwrap_or_default();
             let mut out = Vec::with_capacity(headers.len());
             for (name, t) in headers {
                 let h = HeaderName::from_bytes(name.as_bytes())
@@ -466,12 +486,14 @@ fn error_handler(handler: &str, c: &Value) -> Result<ErrorHandler, String> {
     Ok(ErrorHandler { action, when })
 }
 
-/// Compiles one rule's handlers; the error names the handler and the key.
-pub fn compile(rule: &Rule) -> Result<RuleHandlers, String> {
+/// Compiles one rule's handlers; the error names the handler and the key. What is logged while
+/// compiling carries the rule's id.
+pub fn compile(rule: &Rule, own: &Own) -> Result<RuleHandlers, String> {
+    let _span = tracing::info_span!("rule", id = %rule.id).entered();
     let mut authenticators = Vec::with_capacity(rule.authenticators.len());
     for a in &rule.authenticators {
         authenticators.push(
-            authenticator(&a.handler, &a.config)
+            authenticator(&a.handler, &a.config, own)
                 .map_err(|e| format!("authenticator `{}`: {e}", a.handler))?,
         );
     }

@@ -71,21 +71,36 @@ pub struct Gateway {
     pub jwks: jwks::JwksCache,
     /// `access_rules.rate_limits`, counted here or in Redis.
     pub limiter: ratelimit::RateLimiter,
+    /// `access_rules.repositories`, parsed.
+    repositories: Vec<load::Repository>,
+    /// What the rules are compiled against (this Gatehouse's whoami, its session cookie).
+    own: handlers::Own,
+    /// The fetched repositories' documents the rules in force came from.
+    fetched: std::sync::Mutex<load::Fetched>,
 }
 
 impl Gateway {
-    /// Loads the configured rules; an invalid rules file at start is an error (fix it first).
-    pub fn new(
+    /// Loads the configured rules (fetching URL repositories); an invalid rules file or a
+    /// repository that cannot be fetched at start is an error (fix it first).
+    pub async fn new(
         config: Arc<Config>,
         sessions: Arc<SessionService>,
         provider: Arc<Provider>,
         credentials: Arc<CredentialService>,
     ) -> Result<Gateway, String> {
         let a = &config.access_rules;
-        let rules = if a.repositories.is_empty() {
+        let repositories = load::Repository::parse_all(&a.repositories)?;
+        let own = handlers::Own::of(&config);
+        let fetched = load::fetch_all(&provider.http, &repositories).await?;
+        let rules = if repositories.is_empty() {
             Rules::default()
         } else {
-            load::load(&a.repositories, load::strategy(&a.matching_strategy))?
+            load::load(
+                &repositories,
+                &fetched,
+                load::strategy(&a.matching_strategy),
+                &own,
+            )?
         };
         let limiter = ratelimit::RateLimiter::new(&config, provider.metrics.clone())?;
         Ok(Gateway {
@@ -96,37 +111,100 @@ impl Gateway {
             provider,
             credentials,
             jwks: jwks::JwksCache::default(),
+            repositories,
+            own,
+            fetched: std::sync::Mutex::new(fetched),
         })
     }
 
-    /// Re-reads the rules; on success they replace the ones in force, on failure those stay.
+    /// Re-reads the rules (URL repositories as fetched last, for the rules in force); on success
+    /// they replace the ones in force, on failure those stay.
     pub fn reload(&self) -> Result<usize, String> {
-        let a = &self.config.access_rules;
-        let set = load::load(&a.repositories, load::strategy(&a.matching_strategy))?;
+        let in_force = self
+            .fetched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        self.reload_with(in_force)
+    }
+
+    /// Re-reads the rules (URL repositories from `fetched`); on success they replace the ones
+    /// in force and `fetched` becomes what they came from, on failure both stay.
+    fn reload_with(&self, fetched: load::Fetched) -> Result<usize, String> {
+        let set = load::load(
+            &self.repositories,
+            &fetched,
+            load::strategy(&self.config.access_rules.matching_strategy),
+            &self.own,
+        )?;
         let n = set.rules.len();
         self.rules.store(Arc::new(set));
+        *self.fetched.lock().unwrap_or_else(|e| e.into_inner()) = fetched;
         Ok(n)
     }
 
-    /// Watches the rule files (modification time and size) until `shutdown`, reloading on change.
+    /// The URL repositories fetched again, or `None` when none changed; one that fails keeps
+    /// the document in force (logged).
+    async fn refetch(&self) -> Option<load::Fetched> {
+        let old = self
+            .fetched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut new = old.clone();
+        for u in load::urls(&self.repositories) {
+            match load::fetch(&self.provider.http, u).await {
+                Ok(text) => {
+                    new.insert(u.clone(), text);
+                }
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "access rules repository could not be fetched: the rules in force stay"
+                ),
+            }
+        }
+        (new != old).then_some(new)
+    }
+
+    /// Watches the rule files (modification time and size, every `reload_interval`) and fetches
+    /// URL repositories again (every `fetch_interval`) until `shutdown`, reloading on change.
     pub async fn watch(self: Arc<Self>, shutdown: impl std::future::Future<Output = ()>) {
         let a = &self.config.access_rules;
-        if a.repositories.is_empty() {
+        if self.repositories.is_empty() {
             return;
         }
         tokio::pin!(shutdown);
-        let mut seen = load::fingerprint(&a.repositories);
-        let mut tick = tokio::time::interval(a.reload_interval.0);
+        let fetching = load::urls(&self.repositories).next().is_some();
+        let mut seen = load::fingerprint(&self.repositories);
+        let mut next_fetch = tokio::time::Instant::now() + a.fetch_interval.0;
+        let mut tick = tokio::time::interval(a.reload_interval.0.min(a.fetch_interval.0));
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 () = &mut shutdown => return,
             }
-            let now = load::fingerprint(&a.repositories);
-            if now == seen {
+            let mut fetched = None;
+            if fetching && tokio::time::Instant::now() >= next_fetch {
+                next_fetch = tokio::time::Instant::now() + a.fetch_interval.0;
+                fetched = self.refetch().await;
+            }
+            let now = load::fingerprint(&self.repositories);
+            let files_changed = now != seen;
+            seen = now;
+            if let Some(fetched) = fetched {
+                match self.reload_with(fetched) {
+                    Ok(n) => {
+                        tracing::info!(rules = n, "access rules reloaded");
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "fetched access rules NOT reloaded: the previous rules stay in force")
+                    }
+                }
+            }
+            if !files_changed {
                 continue;
             }
-            seen = now;
             match self.reload() {
                 Ok(n) => tracing::info!(rules = n, "access rules reloaded"),
                 Err(e) => {

@@ -6,6 +6,12 @@
 //! sent. The subject is read at `subject_from` (default `identity.id`), the extra at
 //! `extra_from` (default `@this`, the whole answer). Answers are cached for `cache.ttl`
 //! (default 10 s) by a digest of what was forwarded; only 200s are cached.
+//!
+//! A `check_session_url` that is this Gatehouse's own `{issuer}/sessions/whoami` (every migrated
+//! Oathkeeper setup has one) is not called over HTTP: the session is checked locally, so a
+//! logout is refused at once instead of after the cache's TTL, with the subject and `.Extra`
+//! read from the same whoami answer at `subject_from` and `extra_from`. A local check also reads
+//! Kratos's default cookie name (`ory_kratos_session`) in `only` as Gatehouse's session cookie.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,13 +23,40 @@ use serde_json::Value;
 use url::Url;
 
 use super::decide::{ErrorKind, Request, Subject};
-use super::handlers::{Authenticator, TokenFromRaw, config};
+use super::handlers::{Authenticator, Own, TokenFromRaw, config};
 use super::outbound::{
     CacheConfig, MAX_RESPONSE_BYTES, Retry, TtlCache, at_path, cache_key, check_path, http_url,
     read_limited,
 };
 
 const DEFAULT_TTL: Duration = Duration::from_secs(10);
+
+/// Kratos's default session cookie name, as Oathkeeper's documented rules name it in `only`.
+pub const KRATOS_SESSION_COOKIE: &str = "ory_kratos_session";
+
+/// Where a `cookie_session` or `bearer_token` authenticator checks sessions.
+#[derive(Debug)]
+pub enum SessionSource {
+    /// No `check_session_url`: Gatehouse's sessions, `.Extra` in Gatehouse's shape.
+    Local,
+    /// `check_session_url` is this Gatehouse's own whoami: checked locally (a revocation is seen
+    /// at once), the subject and `.Extra` read from the whoami answer as a remote check would.
+    OwnWhoami {
+        subject_from: String,
+        extra_from: String,
+    },
+    /// Another session service, asked over HTTP.
+    Remote(Box<SessionCheck>),
+}
+
+/// Whether `url` is `own` (scheme, host, port and path compared after parsing; the query is
+/// not part of it).
+pub fn same_endpoint(url: &Url, own: &Url) -> bool {
+    url.scheme() == own.scheme()
+        && url.host_str() == own.host_str()
+        && url.port_or_known_default() == own.port_or_known_default()
+        && url.path() == own.path()
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,7 +98,7 @@ pub struct SessionCheck {
     cache: Option<TtlCache<Arc<(String, Value)>>>,
 }
 
-fn remote(raw: &mut Raw, always: HeaderName) -> Result<Option<Box<SessionCheck>>, String> {
+fn source(raw: &mut Raw, always: HeaderName, own: &Own) -> Result<SessionSource, String> {
     let Some(u) = raw.check_session_url.take() else {
         for (set, key) in [
             (raw.preserve_path, "preserve_path"),
@@ -82,7 +115,7 @@ fn remote(raw: &mut Raw, always: HeaderName) -> Result<Option<Box<SessionCheck>>
                 return Err(format!("`{key}` needs `check_session_url`"));
             }
         }
-        return Ok(None);
+        return Ok(SessionSource::Local);
     };
     let url = http_url("check_session_url", &u)?;
     let subject_from = raw
@@ -92,6 +125,17 @@ fn remote(raw: &mut Raw, always: HeaderName) -> Result<Option<Box<SessionCheck>>
     check_path("subject_from", &subject_from)?;
     let extra_from = raw.extra_from.take().unwrap_or_else(|| "@this".into());
     check_path("extra_from", &extra_from)?;
+    if own.whoami.as_ref().is_some_and(|w| same_endpoint(&url, w)) {
+        // The HTTP call's shape (path, query, headers, method, cache) no longer applies.
+        tracing::info!(
+            check_session_url = %url,
+            "check_session_url is this Gatehouse's own whoami: sessions are checked locally (revocation at once, no HTTP call, no cache window)"
+        );
+        return Ok(SessionSource::OwnWhoami {
+            subject_from,
+            extra_from,
+        });
+    }
     let mut forward = vec![always];
     for h in &raw.forward_http_headers {
         let name = HeaderName::from_bytes(h.as_bytes())
@@ -127,7 +171,7 @@ fn remote(raw: &mut Raw, always: HeaderName) -> Result<Option<Box<SessionCheck>>
             c.as_ref().and_then(|c| c.ttl).map_or(DEFAULT_TTL, |d| d.0),
         )),
     };
-    Ok(Some(Box::new(SessionCheck {
+    Ok(SessionSource::Remote(Box::new(SessionCheck {
         url,
         preserve_path: raw.preserve_path,
         preserve_query: raw.preserve_query,
@@ -142,28 +186,50 @@ fn remote(raw: &mut Raw, always: HeaderName) -> Result<Option<Box<SessionCheck>>
     })))
 }
 
-pub fn cookie_session(c: &Value) -> Result<Authenticator, String> {
+/// `only` for a local check: Kratos's default cookie name stands for Gatehouse's session cookie
+/// (Gatehouse never sets a cookie of that name), each name once.
+fn local_cookie_names(only: Vec<String>, own: &Own) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(only.len());
+    for n in only {
+        let n = if n == KRATOS_SESSION_COOKIE {
+            tracing::info!(
+                cookie = %own.session_cookie,
+                "cookie_session `only: [{KRATOS_SESSION_COOKIE}]` reads Gatehouse's session cookie"
+            );
+            own.session_cookie.clone()
+        } else {
+            n
+        };
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+pub fn cookie_session(c: &Value, own: &Own) -> Result<Authenticator, String> {
     let mut raw: Raw = config(c)?;
     if raw.token_from.is_some() || raw.prefix.is_some() {
         return Err("`token_from` and `prefix` are bearer_token keys".into());
     }
-    let remote = remote(&mut raw, axum::http::header::COOKIE)?;
-    Ok(Authenticator::CookieSession {
-        only: raw.only,
-        remote,
-    })
+    let source = source(&mut raw, axum::http::header::COOKIE, own)?;
+    let only = match (&source, raw.only) {
+        (SessionSource::Remote(_), only) => only,
+        (_, only) => only.map(|o| local_cookie_names(o, own)),
+    };
+    Ok(Authenticator::CookieSession { only, source })
 }
 
-pub fn bearer_token(c: &Value) -> Result<Authenticator, String> {
+pub fn bearer_token(c: &Value, own: &Own) -> Result<Authenticator, String> {
     let mut raw: Raw = config(c)?;
     if raw.only.is_some() {
         return Err("`only` is a cookie_session key".into());
     }
-    let remote = remote(&mut raw, axum::http::header::AUTHORIZATION)?;
+    let source = source(&mut raw, axum::http::header::AUTHORIZATION, own)?;
     Ok(Authenticator::BearerToken {
         token_from: raw.token_from.map(TokenFromRaw::compile).transpose()?,
         prefix: raw.prefix,
-        remote,
+        source,
     })
 }
 
@@ -276,7 +342,7 @@ impl SessionCheck {
 
 /// The subject of a remote session; a Kratos session's email, id, AAL and roles fill the
 /// identity headers too.
-fn subject(id: &str, extra: &Value) -> Subject {
+pub fn subject(id: &str, extra: &Value) -> Subject {
     let s = |path: &str| {
         at_path(extra, path)
             .and_then(Value::as_str)
@@ -312,5 +378,37 @@ fn subject(id: &str, extra: &Value) -> Subject {
         scopes: Vec::new(),
         roles,
         aal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_whoami_is_compared_after_parsing() {
+        let own = Url::parse("https://auth.example.com/sessions/whoami").expect("url");
+        for same in [
+            "https://auth.example.com/sessions/whoami",
+            "https://AUTH.example.com:443/sessions/whoami",
+            "https://auth.example.com/sessions/whoami?x=1",
+        ] {
+            assert!(
+                same_endpoint(&Url::parse(same).expect(same), &own),
+                "{same}"
+            );
+        }
+        for other in [
+            "http://auth.example.com/sessions/whoami",
+            "https://auth.example.com:4433/sessions/whoami",
+            "https://kratos.example.com/sessions/whoami",
+            "https://auth.example.com/sessions/whoami/",
+            "https://auth.example.com/sessions",
+        ] {
+            assert!(
+                !same_endpoint(&Url::parse(other).expect(other), &own),
+                "{other}"
+            );
+        }
     }
 }

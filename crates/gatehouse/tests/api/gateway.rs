@@ -61,7 +61,7 @@ async fn gateway_app(dir: &std::path::Path, strategy: &str) -> TestApp {
     let strategy = strategy.to_owned();
     let dir = dir.to_owned();
     TestApp::spawn_with(Backend::Sqlite, move |c| {
-        c.access_rules.repositories = vec![dir.join("rules.json")];
+        c.access_rules.repositories = vec![dir.join("rules.json").into()];
         c.access_rules.matching_strategy = strategy;
         c.access_rules.reload_interval = gatehouse::config::Dur(Duration::from_millis(100));
         c.rate_limits.enabled = false;
@@ -427,7 +427,7 @@ async fn nginx_asks_the_decision_api() {
     std::fs::write(dir.path().join("rules.json"), r.to_string()).expect("write");
     let rules_dir = dir.path().to_owned();
     let app = TestApp::spawn_with(Backend::Sqlite, move |c| {
-        c.access_rules.repositories = vec![rules_dir.join("rules.json")];
+        c.access_rules.repositories = vec![rules_dir.join("rules.json").into()];
         c.access_rules.matching_strategy = "glob".into();
     })
     .await;
@@ -600,7 +600,7 @@ async fn jwt_bearer_tokens() {
     std::fs::write(dir.path().join("rules.json"), rules.to_string()).expect("write");
     let path = dir.path().join("rules.json");
     let app = TestApp::spawn_with(Backend::Sqlite, move |c| {
-        c.access_rules.repositories = vec![path];
+        c.access_rules.repositories = vec![path.into()];
         c.access_rules.matching_strategy = "glob".into();
     })
     .await;

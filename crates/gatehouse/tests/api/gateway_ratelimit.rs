@@ -87,7 +87,7 @@ async fn local_counters_refuse_past_the_limit_with_retry_after() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rules = write_rules(dir.path());
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.access_rules.repositories = vec![rules];
+        c.access_rules.repositories = vec![rules.into()];
         c.access_rules.matching_strategy = "glob".into();
         c.access_rules.rate_limits.per_ip_per_minute = 3;
         c.access_rules.rate_limits.rules.insert("scarce".into(), 1);
@@ -141,7 +141,7 @@ async fn without_limits_nothing_is_counted() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rules = write_rules(dir.path());
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.access_rules.repositories = vec![rules];
+        c.access_rules.repositories = vec![rules.into()];
         c.access_rules.matching_strategy = "glob".into();
         // A Redis that does not exist: with every limit off it is never asked.
         c.redis.url = Some(format!("redis://127.0.0.1:{}/0", free_port()));
@@ -188,7 +188,7 @@ async fn redis_shares_the_counters_and_an_outage_falls_back_to_local_ones() {
     let replica = || {
         let (rules, url, prefix) = (rules.clone(), url.clone(), prefix.clone());
         TestApp::spawn_with(Backend::Sqlite, move |c| {
-            c.access_rules.repositories = vec![rules];
+            c.access_rules.repositories = vec![rules.into()];
             c.access_rules.matching_strategy = "glob".into();
             c.access_rules.rate_limits.per_ip_per_minute = 4;
             c.redis.url = Some(url);

@@ -266,7 +266,7 @@ async fn app_with(rules: &Value) -> (TestApp, tempfile::TempDir) {
     let path = dir.path().join("rules.json");
     std::fs::write(&path, rules.to_string()).expect("write rules");
     let app = TestApp::spawn_with(Backend::Sqlite, move |c| {
-        c.access_rules.repositories = vec![path];
+        c.access_rules.repositories = vec![path.into()];
         c.access_rules.matching_strategy = "glob".into();
         c.access_rules.reload_interval = gatehouse::config::Dur(Duration::from_millis(100));
         c.rate_limits.enabled = false;

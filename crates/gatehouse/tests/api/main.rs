@@ -17,6 +17,7 @@ mod credentials_gateways;
 mod csrf;
 mod discovery;
 mod gateway;
+mod gateway_interop;
 mod gateway_ratelimit;
 mod gateway_remote;
 mod identities;

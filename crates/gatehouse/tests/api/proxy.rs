@@ -219,7 +219,7 @@ async fn proxy_app(dir: &std::path::Path, up: &Upstream) -> TestApp {
     let path = dir.join("rules.json");
     std::fs::write(&path, rules(up.port, free_port()).to_string()).expect("write rules");
     TestApp::spawn_with(Backend::Sqlite, move |c| {
-        c.access_rules.repositories = vec![path];
+        c.access_rules.repositories = vec![path.into()];
         c.access_rules.matching_strategy = "glob".into();
         c.access_rules.reload_interval = gatehouse::config::Dur(Duration::from_millis(100));
         c.rate_limits.enabled = false;
@@ -653,7 +653,7 @@ async fn the_proxy_applies_the_rate_limits() {
     let path = dir.path().join("rules.json");
     std::fs::write(&path, rules(up.port, free_port()).to_string()).expect("write rules");
     let app = TestApp::spawn_with(Backend::Sqlite, move |c| {
-        c.access_rules.repositories = vec![path];
+        c.access_rules.repositories = vec![path.into()];
         c.access_rules.matching_strategy = "glob".into();
         c.access_rules.rate_limits.rules.insert("open".into(), 2);
     })
