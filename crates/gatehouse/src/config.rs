@@ -13,10 +13,12 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+mod cors;
 mod credentials;
 mod gateway;
 mod identity;
 mod replicas;
+pub use cors::*;
 pub use credentials::*;
 pub use gateway::*;
 pub use identity::*;
@@ -121,6 +123,28 @@ pub struct Listener {
     pub port: u16,
 }
 
+/// The public listener, with Hydra's and Kratos's `cors` block.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PublicListener {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+    pub cors: Cors,
+}
+
+impl Default for PublicListener {
+    fn default() -> Self {
+        let l = Listener::default();
+        PublicListener {
+            enabled: l.enabled,
+            host: l.host,
+            port: l.port,
+            cors: Cors::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminAuth {
@@ -140,7 +164,7 @@ pub struct AdminListener {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Serve {
-    pub public: Listener,
+    pub public: PublicListener,
     pub admin: AdminListener,
     /// The gateway's decision API (`/decisions/*`, Oathkeeper's API port); off by default.
     pub decisions: Listener,
@@ -367,7 +391,7 @@ impl Default for AdminListener {
 impl Default for Serve {
     fn default() -> Self {
         Serve {
-            public: Listener::default(),
+            public: PublicListener::default(),
             admin: AdminListener::default(),
             decisions: Listener {
                 enabled: false,
@@ -653,6 +677,7 @@ impl Config {
                 "must be at least 16 characters",
             ));
         }
+        self.serve.public.cors.validate()?;
         self.validate_courier()?;
         self.validate_identity()?;
         self.credentials.validate()?;

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod admin_courier;
 pub mod admin_credentials;
 pub mod admin_identity;
+mod cors;
 pub mod credentials;
 pub mod decisions;
 pub mod error;
@@ -150,7 +151,8 @@ pub fn public_router(state: AppState) -> Router {
     // Browser forms refuse cross-site unsafe requests (see `origin`).
     let same_site_only =
         axum::middleware::from_fn_with_state(state.clone(), origin::refuse_cross_site);
-    layered(
+    let cors = cors::layer(&state.config.serve.public.cors);
+    let router = layered(
         public::router(state.clone()).merge(
             sessions::router()
                 .merge(
@@ -164,7 +166,12 @@ pub fn public_router(state: AppState) -> Router {
         ),
         limit,
         observe,
-    )
+    );
+    // Outermost: preflights are answered before anything else looks at the request.
+    match cors {
+        Some(c) => router.layer(c),
+        None => router,
+    }
 }
 
 pub fn admin_router(state: AppState) -> Router {

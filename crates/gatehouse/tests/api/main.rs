@@ -11,6 +11,7 @@ mod audit;
 mod authorize;
 mod bad_input;
 mod clients;
+mod cors;
 mod courier;
 mod credentials;
 mod credentials_gateways;
