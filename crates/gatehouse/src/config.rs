@@ -578,6 +578,7 @@ impl Config {
                 set_path(&mut doc, path, env_value(raw, default));
             }
         }
+        kratos_method_config(&mut doc);
         let config: Config = serde_path_to_error(doc)?;
         config.validate()?;
         Ok(config)
@@ -860,10 +861,109 @@ impl Config {
 }
 
 /// Deserializes with the failing key path in the message.
+/// Kratos nests method settings under `config` (`selfservice.methods.totp.config.issuer`,
+/// `selfservice.methods.webauthn.config.rp.id`, ...): those key paths are read as Gatehouse's
+/// shorter ones (which stay valid). A key under `config` that Gatehouse does not have is left
+/// there, so the error names its full path.
+fn kratos_method_config(doc: &mut Value) {
+    let Some(methods) = doc
+        .pointer_mut("/selfservice/methods")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for (name, method) in methods.iter_mut() {
+        let Some(m) = method.as_object_mut() else {
+            continue;
+        };
+        let Some(Value::Object(mut cfg)) = m.remove("config") else {
+            continue;
+        };
+        type Map = serde_json::Map<String, Value>;
+        fn hoist(m: &mut Map, from: &str, to: &str, cfg: &mut Map) {
+            if let Some(v) = cfg.remove(from) {
+                m.insert(to.to_owned(), v);
+            }
+        }
+        match name.as_str() {
+            "password" => {
+                hoist(m, "min_password_length", "min_password_length", &mut cfg);
+                hoist(
+                    m,
+                    "identifier_similarity_check_enabled",
+                    "identifier_similarity_check_enabled",
+                    &mut cfg,
+                );
+                // Kratos asks Have I Been Pwned; Gatehouse checks its bundled list offline.
+                hoist(m, "haveibeenpwned_enabled", "refuse_common", &mut cfg);
+            }
+            "totp" => hoist(m, "issuer", "issuer", &mut cfg),
+            "webauthn" => {
+                hoist(m, "passwordless", "passwordless", &mut cfg);
+                if let Some(Value::Object(mut rp)) = cfg.remove("rp") {
+                    hoist(m, "id", "rp_id", &mut rp);
+                    hoist(m, "display_name", "rp_display_name", &mut rp);
+                    if let Some(o) = rp.remove("origin") {
+                        m.insert("rp_origins".into(), Value::Array(vec![o]));
+                    }
+                    hoist(m, "origins", "rp_origins", &mut rp);
+                    if !rp.is_empty() {
+                        cfg.insert("rp".into(), Value::Object(rp));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if !cfg.is_empty() {
+            m.insert("config".into(), Value::Object(cfg));
+        }
+    }
+}
+
+/// The full path of the first key in `v` that the defaults `d` do not have, descending into
+/// sections (objects with fields); maps and free-form values (empty or null defaults) are not
+/// checked here.
+fn unknown_key(v: &Value, d: &Value, prefix: &str) -> Option<String> {
+    let (Value::Object(v), Value::Object(d)) = (v, d) else {
+        return None;
+    };
+    if d.is_empty() {
+        return None;
+    }
+    for (k, sub) in v {
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match d.get(k) {
+            // Name the first leaf under an unknown section (`…totp.config.period`).
+            None => {
+                let mut path = path;
+                let mut at = sub;
+                while let Some((k, next)) = at.as_object().and_then(|o| o.iter().next()) {
+                    path = format!("{path}.{k}");
+                    at = next;
+                }
+                return Some(path);
+            }
+            Some(dsub) => {
+                if let Some(p) = unknown_key(sub, dsub, &path) {
+                    return Some(p);
+                }
+            }
+        }
+    }
+    None
+}
+
 fn serde_path_to_error(doc: Value) -> Result<Config, ConfigError> {
     // Walk the top-level sections one by one so an error names its section and key.
     let defaults =
         serde_json::to_value(Config::default()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    if let Some(path) = unknown_key(&doc, &defaults, "") {
+        return Err(key_err(&path, "unknown key"));
+    }
     if let Value::Object(m) = &doc {
         for (k, v) in m {
             if defaults.get(k).is_none() {
@@ -990,6 +1090,47 @@ mod tests {
         .expect("valid");
         assert!(!c.clients.http.disallow_private_ip_ranges);
         assert!(Config::default().clients.http.disallow_private_ip_ranges);
+    }
+
+    #[test]
+    fn kratos_method_config_paths_are_accepted() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("kratos.yaml");
+        std::fs::write(
+            &path,
+            "selfservice:\n  methods:\n    password:\n      enabled: true\n      config:\n        min_password_length: 12\n        haveibeenpwned_enabled: false\n        identifier_similarity_check_enabled: true\n    totp:\n      enabled: true\n      config:\n        issuer: Example\n    webauthn:\n      enabled: true\n      config:\n        passwordless: true\n        rp:\n          id: example.com\n          display_name: Example\n          origin: https://auth.example.com\n",
+        )
+        .expect("write");
+        let c = Config::load(Some(&path), std::iter::empty()).expect("Kratos's shape");
+        let m = &c.selfservice.methods;
+        assert_eq!(m.password.min_password_length, 12);
+        assert!(!m.password.refuse_common);
+        assert_eq!(m.totp.issuer.as_deref(), Some("Example"));
+        assert_eq!(m.webauthn.rp_id.as_deref(), Some("example.com"));
+        assert_eq!(m.webauthn.rp_display_name, "Example");
+        assert_eq!(
+            m.webauthn.rp_origins,
+            vec!["https://auth.example.com".to_owned()]
+        );
+        // An unknown key names its full path, under `config` too.
+        for (yaml, want) in [
+            (
+                "selfservice:\n  methods:\n    totp:\n      config:\n        period: 30\n",
+                "selfservice.methods.totp.config.period",
+            ),
+            (
+                "selfservice:\n  methods:\n    totp:\n      colour: red\n",
+                "selfservice.methods.totp.colour",
+            ),
+            (
+                "selfservice:\n  methods:\n    webauthn:\n      config:\n        rp:\n          icon: x\n",
+                "selfservice.methods.webauthn.config.rp",
+            ),
+        ] {
+            std::fs::write(&path, yaml).expect("write");
+            let e = Config::load(Some(&path), std::iter::empty()).expect_err(want);
+            assert!(e.to_string().contains(want), "{e} (wanted {want})");
+        }
     }
 
     #[test]
