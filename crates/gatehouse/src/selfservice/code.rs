@@ -12,7 +12,7 @@
 
 use gatehouse_crypto::TokenHash;
 
-use super::ui::{Message, Node};
+use super::ui::{Autocomplete, Message, Node};
 use super::{Flow, FlowKind, SelfService};
 use crate::error::Result;
 
@@ -177,7 +177,7 @@ pub fn nodes(flow: &Flow, nodes: &mut Vec<Node>) {
         nodes.push(
             Node::input("code", "code", "text")
                 .required()
-                .autocomplete("one-time-code")
+                .autocomplete(Autocomplete::OneTimeCode)
                 .attr("inputmode", "numeric")
                 .attr("pattern", "[0-9]{6}")
                 .attr("maxlength", 6)
@@ -200,7 +200,7 @@ pub fn nodes(flow: &Flow, nodes: &mut Vec<Node>) {
         nodes.push(
             Node::input("code", "email", "email")
                 .required()
-                .autocomplete("email")
+                .autocomplete(Autocomplete::Email)
                 .value(flow.values.get("email").cloned().unwrap_or_default())
                 .label(1_070_007, "Email"),
         );

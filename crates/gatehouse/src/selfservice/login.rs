@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::lockout::{Claim, Policy};
 use super::ratelimit::Bucket;
-use super::ui::{Message, Node, msg};
+use super::ui::{Autocomplete, Message, Node, msg};
 use super::{Flow, FlowError, FlowKind, FlowType, Outcome, SelfService, Submission};
 use crate::audit::{Event, event};
 use crate::courier::TemplateType;
@@ -52,21 +52,20 @@ pub fn nodes(ss: &SelfService, flow: &Flow, identity: Option<&Identity>, nodes: 
     if flow.requested_aal == Aal::Aal1 {
         if methods.password.enabled {
             let ident = flow.values.get("identifier").cloned().unwrap_or_default();
-            nodes.push(
-                Node::input("default", "identifier", "text")
-                    .value(ident)
-                    .required()
-                    .autocomplete(if ss.webauthn_enabled() && methods.webauthn.passwordless {
-                        "username webauthn"
-                    } else {
-                        "username"
-                    })
-                    .label(1_070_004, "E-mail"),
-            );
+            // Kratos's values only: "username webauthn" with passkeys, else none (Kratos's
+            // schema has no plain "username").
+            let mut identifier = Node::input("default", "identifier", "text")
+                .value(ident)
+                .required()
+                .label(1_070_004, "E-mail");
+            if ss.webauthn_enabled() && methods.webauthn.passwordless {
+                identifier = identifier.autocomplete(Autocomplete::UsernameWebauthn);
+            }
+            nodes.push(identifier);
             nodes.push(
                 Node::input("password", "password", "password")
                     .required()
-                    .autocomplete("current-password")
+                    .autocomplete(Autocomplete::CurrentPassword)
                     .label(1_070_001, "Password"),
             );
             nodes.push(Node::submit(
@@ -82,7 +81,7 @@ pub fn nodes(ss: &SelfService, flow: &Flow, identity: Option<&Identity>, nodes: 
         nodes.push(
             Node::input("totp", "totp_code", "text")
                 .required()
-                .autocomplete("one-time-code")
+                .autocomplete(Autocomplete::OneTimeCode)
                 .attr("inputmode", "numeric")
                 .attr("pattern", "[0-9]{6}")
                 .attr("maxlength", 6)
@@ -100,7 +99,6 @@ pub fn nodes(ss: &SelfService, flow: &Flow, identity: Option<&Identity>, nodes: 
         nodes.push(
             Node::input("lookup_secret", "lookup_secret", "text")
                 .required()
-                .autocomplete("off")
                 .label(1_010_007, "Backup recovery code"),
         );
         nodes.push(Node::submit(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::ratelimit::Bucket;
-use super::ui::{Message, Node, msg};
+use super::ui::{Autocomplete, Message, Node, msg};
 use super::{Flow, FlowError, FlowKind, FlowType, Outcome, SelfService, Submission};
 use crate::audit::{Event, event};
 use crate::error::{Error, Result};
@@ -24,14 +24,14 @@ pub fn nodes(ss: &SelfService, flow: &Flow, nodes: &mut Vec<Node>) {
             n = n.required();
         }
         if f.input_type == "email" {
-            n = n.autocomplete("email");
+            n = n.autocomplete(Autocomplete::Email);
         }
         nodes.push(n);
     }
     nodes.push(
         Node::input("password", "password", "password")
             .required()
-            .autocomplete("new-password")
+            .autocomplete(Autocomplete::NewPassword)
             .attr(
                 "minlength",
                 ss.config.selfservice.methods.password.min_password_length,

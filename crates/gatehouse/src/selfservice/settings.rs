@@ -12,7 +12,7 @@ use gatehouse_crypto::totp::TotpSecret;
 use serde_json::{Value, json};
 
 use super::login::totp_context;
-use super::ui::{Message, Node, msg};
+use super::ui::{Autocomplete, Message, Node, msg};
 use super::{Flow, FlowError, FlowKind, FlowType, Outcome, SelfService, Submission};
 use crate::audit::{Event, event};
 use crate::error::{Error, Result};
@@ -46,7 +46,7 @@ pub fn nodes(ss: &SelfService, flow: &Flow, i: &Identity, nodes: &mut Vec<Node>)
         nodes.push(
             Node::input("password", "password", "password")
                 .required()
-                .autocomplete("new-password")
+                .autocomplete(Autocomplete::NewPassword)
                 .label(1_070_001, "New password"),
         );
         nodes.push(Node::submit(
@@ -86,7 +86,7 @@ pub fn nodes(ss: &SelfService, flow: &Flow, i: &Identity, nodes: &mut Vec<Node>)
             nodes.push(
                 Node::input("totp", "totp_code", "text")
                     .required()
-                    .autocomplete("one-time-code")
+                    .autocomplete(Autocomplete::OneTimeCode)
                     .attr("inputmode", "numeric")
                     .attr("pattern", "[0-9]{6}")
                     .attr("maxlength", 6)

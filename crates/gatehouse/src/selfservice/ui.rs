@@ -66,6 +66,34 @@ pub mod msg {
     pub const WEBAUTHN_INVALID: u32 = 4_000_001;
 }
 
+/// The `autocomplete` values Kratos's schema allows on an input node (its
+/// `UiNodeInputAttributeAutocomplete` enum): Ory's SDKs with strict models refuse any other, so
+/// no other can be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Autocomplete {
+    Email,
+    Tel,
+    Url,
+    CurrentPassword,
+    NewPassword,
+    OneTimeCode,
+    UsernameWebauthn,
+}
+
+impl Autocomplete {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Autocomplete::Email => "email",
+            Autocomplete::Tel => "tel",
+            Autocomplete::Url => "url",
+            Autocomplete::CurrentPassword => "current-password",
+            Autocomplete::NewPassword => "new-password",
+            Autocomplete::OneTimeCode => "one-time-code",
+            Autocomplete::UsernameWebauthn => "username webauthn",
+        }
+    }
+}
+
 /// A node builder.
 pub struct Node {
     group: &'static str,
@@ -145,8 +173,8 @@ impl Node {
         self
     }
 
-    pub fn autocomplete(mut self, a: &str) -> Node {
-        self.attributes["autocomplete"] = json!(a);
+    pub fn autocomplete(mut self, a: Autocomplete) -> Node {
+        self.attributes["autocomplete"] = json!(a.as_str());
         self
     }
 

@@ -11,17 +11,7 @@ use crate::harness::{Browser, TestApp, csrf_token, query_param};
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 pub(crate) async fn api_flow(app: &TestApp, kind: &str, token: Option<&str>, query: &str) -> Value {
-    let mut req = app
-        .http
-        .get(format!("{}/self-service/{kind}/api{query}", app.public));
-    if let Some(t) = token {
-        req = req.header("X-Session-Token", t);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status();
-    let body: Value = resp.json().await.expect("json");
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
+    crate::second_factor::api_flow(&app.http, app, kind, token, query).await
 }
 
 pub(crate) async fn submit(
@@ -30,14 +20,7 @@ pub(crate) async fn submit(
     token: Option<&str>,
     body: Value,
 ) -> (StatusCode, Value) {
-    let action = flow["ui"]["action"].as_str().expect("action");
-    let mut req = app.http.post(action).json(&body);
-    if let Some(t) = token {
-        req = req.header("X-Session-Token", t);
-    }
-    let resp = req.send().await.expect("request");
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
+    crate::second_factor::submit(&app.http, flow, token, body).await
 }
 
 pub(crate) async fn api_login(app: &TestApp, email: &str, password: &str) -> (StatusCode, Value) {
@@ -808,3 +791,63 @@ async fn lookalike_email_registers_no_second_account(backend: crate::harness::Ba
     assert_eq!(status, StatusCode::OK, "{body}");
 }
 both_backends!(backend lookalike_email, lookalike_email_registers_no_second_account);
+
+/// Every flow's nodes carry only `autocomplete` values Kratos's schema allows (Ory's SDKs with
+/// strict models refuse a flow with any other, such as `username` or `off`).
+async fn autocomplete_values(app: TestApp) {
+    const ALLOWED: [&str; 7] = [
+        "email",
+        "tel",
+        "url",
+        "current-password",
+        "new-password",
+        "one-time-code",
+        "username webauthn",
+    ];
+    app.create_identity("nodes@example.com", PASSWORD).await;
+    let (_, login) = api_login(&app, "nodes@example.com", PASSWORD).await;
+    let token = login["session_token"].as_str().expect("token").to_owned();
+    let mut flows = vec![];
+    for kind in ["login", "registration", "recovery", "verification"] {
+        flows.push(api_flow(&app, kind, None, "").await);
+    }
+    flows.push(api_flow(&app, "settings", Some(&token), "").await);
+    // Backup codes enrolled, so the aal2 login shows the lookup_secret field too.
+    let settings = flows.last().cloned().expect("settings");
+    let (_, regen) = submit(
+        &app,
+        &settings,
+        Some(&token),
+        json!({"lookup_secret_regenerate": "true"}),
+    )
+    .await;
+    let (_, _) = submit(
+        &app,
+        &regen,
+        Some(&token),
+        json!({"lookup_secret_confirm": "true"}),
+    )
+    .await;
+    flows.push(api_flow(&app, "login", Some(&token), "?aal=aal2").await);
+    for flow in &flows {
+        for n in flow["ui"]["nodes"].as_array().expect("nodes") {
+            if let Some(a) = n["attributes"].get("autocomplete") {
+                let a = a.as_str().unwrap_or("(not a string)");
+                assert!(
+                    ALLOWED.contains(&a),
+                    "{a:?} in {}: {n}",
+                    flow["ui"]["action"]
+                );
+            }
+        }
+    }
+    let aal2 = flows.last().expect("aal2");
+    assert!(
+        aal2.to_string().contains("lookup_secret"),
+        "the aal2 flow shows the backup-code field: {aal2}"
+    );
+}
+both_backends!(
+    flows_use_only_kratos_autocomplete_values,
+    autocomplete_values
+);
