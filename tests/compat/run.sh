@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tests/compat/run.sh — compatibility suite: Ory's Hydra and Kratos SDKs (@ory/hydra-client,
-# @ory/kratos-client), a certified OpenID Connect RP (openid-client) and the `gatehouse
+# @ory/kratos-client, and the Python ory-kratos-client with strict models, in .venv), a
+# certified OpenID Connect RP (openid-client) and the `gatehouse
 # identities` CLI against a real `gatehouse serve`.
 #
 # Runs `node --test` once against SQLite and, when GATEHOUSE_TEST_POSTGRES_DSN is set, once more
@@ -38,6 +39,23 @@ if [[ ! -d node_modules || ! -f $stamp || $(cat "$stamp") != "$lock_sum" ]]; the
     npm ci --no-audit --no-fund
     echo "$lock_sum" >"$stamp"
 fi
+
+# --- Ory's Python SDK (strict models) in a venv, rebuilt when requirements.txt changes ---------
+py_stamp=.venv/.compat-requirements.sha256
+req_sum=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [[ ! -x .venv/bin/python || ! -f $py_stamp || $(cat "$py_stamp") != "$req_sum" ]]; then
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+        # shellcheck source=scripts/lib/services.sh
+        source "$ROOT/scripts/lib/services.sh"
+        ensure_packages python3-venv
+    fi
+    log "python venv: pip install -r requirements.txt"
+    rm -rf .venv
+    python3 -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+    echo "$req_sum" >"$py_stamp"
+fi
+export GATEHOUSE_COMPAT_PYTHON="$HERE/.venv/bin/python"
 
 # --- the gatehouse binary -----------------------------------------------------------------
 BIN=${GATEHOUSE_BIN:-$ROOT/target/debug/gatehouse}
