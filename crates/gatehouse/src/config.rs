@@ -745,20 +745,6 @@ impl Config {
         if self.session.lifespan.0.is_zero() {
             return Err(key_err("session.lifespan", "must be longer than zero"));
         }
-        for (key, v) in [
-            (
-                "session.whoami.required_aal",
-                &self.session.whoami.required_aal,
-            ),
-            (
-                "selfservice.flows.settings.required_aal",
-                &self.selfservice.flows.settings.required_aal,
-            ),
-        ] {
-            if !matches!(v.as_str(), "aal1" | "highest_available") {
-                return Err(key_err(key, "expected aal1 or highest_available"));
-            }
-        }
         let f = &self.selfservice.flows;
         for (key, v) in [
             (
@@ -1090,6 +1076,28 @@ mod tests {
         .expect("valid");
         assert!(!c.clients.http.disallow_private_ip_ranges);
         assert!(Config::default().clients.http.disallow_private_ip_ranges);
+    }
+
+    #[test]
+    fn an_unknown_required_aal_is_refused_at_load() {
+        for (var, key) in [
+            ("GATEHOUSE_SESSION_WHOAMI_REQUIRED_AAL", "session.whoami"),
+            (
+                "GATEHOUSE_SELFSERVICE_FLOWS_SETTINGS_REQUIRED_AAL",
+                "selfservice.flows",
+            ),
+        ] {
+            for bad in ["aal2", "AAL1", "highest"] {
+                let e = Config::load(None, env(&[(var, bad)])).expect_err(bad);
+                assert!(e.to_string().contains(key), "{e}");
+            }
+            let c = Config::load(None, env(&[(var, "aal1")])).expect("aal1");
+            let _ = c;
+        }
+        assert_eq!(
+            Config::default().session.whoami.required_aal,
+            RequiredAal::HighestAvailable
+        );
     }
 
     #[test]

@@ -62,20 +62,24 @@ impl Default for SessionCookie {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Kratos's `required_aal` values, parsed when the config loads (any other value is refused
+/// there, so no check can meet an unknown requirement by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RequiredAal {
+    /// A first factor is enough.
+    Aal1,
+    /// A session of an identity with a second factor must have used it.
+    #[default]
+    HighestAvailable,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionWhoami {
     /// `aal1`, or `highest_available`: a session of an identity with a second factor must
     /// have used it before whoami answers.
-    pub required_aal: String,
-}
-
-impl Default for SessionWhoami {
-    fn default() -> Self {
-        SessionWhoami {
-            required_aal: "highest_available".into(),
-        }
-    }
+    pub required_aal: RequiredAal,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -242,7 +246,7 @@ pub struct SettingsFlow {
     /// Credentials can be changed only this long after the last authentication.
     pub privileged_session_max_age: Dur,
     /// `aal1` or `highest_available`.
-    pub required_aal: String,
+    pub required_aal: RequiredAal,
     /// A password change also revokes the identity's personal access tokens and the OAuth 2.0
     /// tokens issued to it (what an intruder may have minted before the change).
     pub password_change_revokes_credentials: bool,
@@ -254,7 +258,7 @@ impl Default for SettingsFlow {
             ui_url: None,
             lifespan: Dur(Duration::from_secs(3600)),
             privileged_session_max_age: Dur(Duration::from_secs(15 * 60)),
-            required_aal: "highest_available".into(),
+            required_aal: RequiredAal::HighestAvailable,
             password_change_revokes_credentials: true,
         }
     }

@@ -48,6 +48,17 @@ pub struct ActiveToken {
     pub grant: GrantData,
 }
 
+/// A token row's grant. A row that does not decode is an internal error (logged once where it
+/// is answered), never an empty grant: a corrupt row must not introspect as active.
+fn stored_grant(row: &TokenRow) -> Result<GrantData> {
+    serde_json::from_str(&row.data).map_err(|e| {
+        crate::error::Error::Internal(format!(
+            "token row of client {} has an unreadable grant: {e}",
+            row.client_id
+        ))
+    })
+}
+
 impl Provider {
     async fn cached_token_row(&self, hash: &str) -> Result<Option<Arc<TokenRow>>> {
         if let Some(r) = self.token_cache.get(hash) {
@@ -173,7 +184,7 @@ impl Provider {
         let Some((row, token_use)) = self.lookup(token, now).await? else {
             return Ok(Introspection::default());
         };
-        let grant: GrantData = serde_json::from_str(&row.data).unwrap_or_default();
+        let grant = stored_grant(&row)?;
         if let Some(req) = required_scope
             && !req
                 .split(' ')
@@ -232,7 +243,7 @@ impl Provider {
             Some((row, "access_token")) => Ok(Some(ActiveToken {
                 subject: row.subject.clone().unwrap_or_default(),
                 client_id: row.client_id.clone(),
-                grant: serde_json::from_str(&row.data).unwrap_or_default(),
+                grant: stored_grant(&row)?,
             })),
             _ => Ok(None),
         }

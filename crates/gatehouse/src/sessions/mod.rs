@@ -96,11 +96,12 @@ pub struct ActiveSession {
 impl ActiveSession {
     /// Whether the session satisfies `required` for this identity: `highest_available` asks for
     /// aal2 when the identity has a second factor.
-    pub fn meets(&self, required: &str) -> bool {
+    pub fn meets(&self, required: &crate::config::RequiredAal) -> bool {
         match required {
-            "highest_available" => self.data.aal == Aal::Aal2 || !self.identity.has_second_factor(),
-            "aal2" => self.data.aal == Aal::Aal2,
-            _ => true,
+            crate::config::RequiredAal::HighestAvailable => {
+                self.data.aal == Aal::Aal2 || !self.identity.has_second_factor()
+            }
+            crate::config::RequiredAal::Aal1 => true,
         }
     }
 }

@@ -105,7 +105,7 @@ pub(crate) struct Mfa {
 
 /// Settings at aal1, so that the test can enrol both factors in one session.
 pub(crate) fn settings_at_aal1(c: &mut gatehouse::config::Config) {
-    c.selfservice.flows.settings.required_aal = "aal1".into();
+    c.selfservice.flows.settings.required_aal = gatehouse::config::RequiredAal::Aal1;
 }
 
 pub(crate) async fn mfa_identity(app: &TestApp, email: &str) -> Mfa {

@@ -593,3 +593,44 @@ both_backends!(
     public_introspection_for_resource_servers,
     public_introspection
 );
+
+/// Fail closed: a token row whose stored grant cannot be read introspects as an error (500),
+/// never as an active token with an empty grant.
+async fn corrupt_grant(app: TestApp) {
+    let c = app
+        .create_client(json!({"grant_types": ["client_credentials"], "scope": "read"}))
+        .await;
+    let token = gatehouse_crypto::PlainToken::generate(gatehouse_crypto::TokenKind::AccessToken);
+    let now = gatehouse::clock::now();
+    app.app
+        .store
+        .insert_token(&gatehouse_store::TokenRow {
+            hash: token.hash().to_hex(),
+            kind: "access_token".into(),
+            client_id: c["client_id"].as_str().expect("id").to_owned(),
+            subject: Some("someone".into()),
+            family_id: "f".into(),
+            session_id: None,
+            data: "{not json".into(),
+            created_at: now,
+            expires_at: now + 3600,
+            revoked: false,
+            used_at: None,
+        })
+        .await
+        .expect("insert");
+    let resp = app
+        .http
+        .post(format!("{}/admin/oauth2/introspect", app.admin))
+        .form(&[("token", token.expose())])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: Value = resp.json().await.expect("json");
+    assert_ne!(body["active"], true, "{body}");
+}
+both_backends!(
+    a_corrupt_stored_grant_never_introspects_as_active,
+    corrupt_grant
+);

@@ -115,14 +115,26 @@ async fn page_needs_a_session(app: TestApp) {
 both_backends!(the_tokens_page_needs_a_session, page_needs_a_session);
 
 async fn second_factor_required(backend: Backend) {
-    let Some(app) = TestApp::spawn_on(backend, |c| {
-        c.session.whoami.required_aal = "aal2".into();
-    })
-    .await
-    else {
+    // The default `session.whoami.required_aal: highest_available`, and an identity with a
+    // second factor (backup codes) whose session used only the password.
+    let Some(app) = TestApp::spawn_on(backend, |_| {}).await else {
         return;
     };
-    let (_, mut b) = signed_in(&app, "pages-aal1@example.com").await;
+    let (id, mut b) = signed_in(&app, "pages-aal1@example.com").await;
+    let identities = &app.app.state.identities;
+    let mut identity = identities.get(&id).await.expect("identity");
+    let now = gatehouse::clock::now();
+    identity.credentials.insert(
+        "lookup_secret".into(),
+        gatehouse::identity::model::Credential {
+            identifiers: vec![],
+            config: json!({"codes": [{"hmac": "00", "used_at": null}]}),
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        },
+    );
+    identities.save(&mut identity, now).await.expect("save");
     let url = tokens_url(&app);
     let r = get(&app, &mut b, &url).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
