@@ -44,14 +44,16 @@ fi
 py_stamp=.venv/.compat-requirements.sha256
 req_sum=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [[ ! -x .venv/bin/python || ! -f $py_stamp || $(cat "$py_stamp") != "$req_sum" ]]; then
-    if ! python3 -m venv --help >/dev/null 2>&1; then
+    log "python venv: pip install -r requirements.txt"
+    rm -rf .venv
+    if ! python3 -m venv .venv; then
+        # Debian's python3 needs python3-venv (ensurepip) to make a venv.
         # shellcheck source=scripts/lib/services.sh
         source "$ROOT/scripts/lib/services.sh"
         ensure_packages python3-venv
+        rm -rf .venv
+        python3 -m venv .venv
     fi
-    log "python venv: pip install -r requirements.txt"
-    rm -rf .venv
-    python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
     echo "$req_sum" >"$py_stamp"
 fi
