@@ -82,20 +82,24 @@ impl Dur {
             num.clear();
             any = true;
             total = total.checked_add(match unit {
-                "ms" => n / 1000,
-                "s" => n,
-                "m" => n.checked_mul(60)?,
-                "h" => n.checked_mul(3600)?,
-                _ => n.checked_mul(86400)?,
+                "ms" => n,
+                "s" => n.checked_mul(1000)?,
+                "m" => n.checked_mul(60_000)?,
+                "h" => n.checked_mul(3_600_000)?,
+                _ => n.checked_mul(86_400_000)?,
             })?;
         }
-        (any && num.is_empty()).then_some(Dur(Duration::from_secs(total)))
+        (any && num.is_empty()).then_some(Dur(Duration::from_millis(total)))
     }
 }
 
 impl Serialize for Dur {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format!("{}s", self.0.as_secs()))
+        if self.0.subsec_millis() == 0 {
+            s.serialize_str(&format!("{}s", self.0.as_secs()))
+        } else {
+            s.serialize_str(&format!("{}ms", self.0.as_millis()))
+        }
     }
 }
 
@@ -296,6 +300,7 @@ pub struct Config {
     pub rate_limits: RateLimits,
     pub credentials: CredentialsConfig,
     pub access_rules: AccessRules,
+    pub invalidation: InvalidationConfig,
     pub redis: RedisConfig,
 }
 
@@ -484,6 +489,7 @@ impl Default for Config {
             rate_limits: RateLimits::default(),
             credentials: CredentialsConfig::default(),
             access_rules: AccessRules::default(),
+            invalidation: InvalidationConfig::default(),
             redis: RedisConfig::default(),
         }
     }
@@ -685,6 +691,7 @@ impl Config {
         self.access_rules.validate()?;
         self.rate_limits.validate()?;
         self.serve.proxy.validate()?;
+        self.invalidation.validate()?;
         self.redis.validate()?;
         if self.serve.request_body_limit < 1024 {
             return Err(key_err(

@@ -1,18 +1,27 @@
-//! Cache invalidation across replicas. Each replica keeps hot-path caches (whoami sessions,
-//! credential verdicts, introspected tokens, OAuth 2.0 clients) for a bounded TTL; a revocation purges this
-//! replica's entry at once and, when `redis.url` is set, is published on `redis.channel` so that
-//! every other replica purges its copy too.
+//! Cache invalidation across processes. Each process keeps hot-path caches (whoami sessions,
+//! credential verdicts, introspected tokens, OAuth 2.0 clients) for a bounded TTL; a revocation
+//! purges this process's entry at once and is queued for the others:
+//!
+//! - **The log** (always): the writer appends it to `cache_invalidations` in the database, and every
+//!   server reads the entries after the last one it applied every `invalidation.poll_interval`
+//!   (250 ms). A CLI command writes its queue before it exits ([`Bus::flush`]). So a revocation
+//!   made anywhere reaches every process sharing the database within a poll interval, with or
+//!   without Redis. The janitor deletes entries after an hour.
+//! - **Redis** (when `redis.url` is set): the same message is also published on `redis.channel`
+//!   and applied by the subscribers at once.
 //!
 //! Messages carry digests and ids only, never a secret:
 //! `{"from":"<replica>","kind":"session"|"credential"|"credential_owner"|"token"|"client",`
-//! `"keys":[...]}`.
-//! Publishing never waits: messages go through a bounded queue to a publisher task (a full queue
-//! drops the message and counts it). The subscriber reconnects with backoff; while it is
-//! disconnected the caches still expire by their TTL, and on every (re)subscription it clears
-//! them all, since messages sent in the gap were missed.
+//! `"keys":[...]}`; a log entry holds the same fields in columns.
+//! Publishing never waits: messages go through a bounded queue to the writer (a full queue drops
+//! the message and counts it). The subscriber reconnects with backoff and clears the caches on
+//! every (re)subscription; the log covers what Redis missed meanwhile. An unreadable log entry
+//! clears the caches too (what it named is unknown).
 
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use gatehouse_store::Store;
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -119,8 +128,8 @@ pub fn decode(payload: &[u8]) -> Result<(String, Invalidation), &'static str> {
     ))
 }
 
-/// The publishing side, held by the caches. Until [`run`] connects it (and always without
-/// Redis) publishing does nothing.
+/// The publishing side, held by the caches. Publishing never waits: messages are queued for the
+/// writer that [`run`] starts (or that [`Bus::flush`] drains, in a CLI command).
 #[derive(Clone)]
 pub struct Bus {
     inner: Arc<BusInner>,
@@ -129,29 +138,32 @@ pub struct Bus {
 struct BusInner {
     /// This process, so it can ignore its own messages.
     replica: String,
-    tx: OnceLock<mpsc::Sender<Invalidation>>,
+    tx: mpsc::Sender<Invalidation>,
+    /// Taken by the writer; until then (and in a CLI command) [`Bus::flush`] drains it.
+    rx: Mutex<Option<mpsc::Receiver<Invalidation>>>,
+    store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
 }
 
-/// Messages waiting for the publisher; beyond this they are dropped (and counted).
+/// Messages waiting for the writer; beyond this they are dropped (and counted).
 const QUEUE: usize = 4096;
 
 impl Bus {
-    pub fn new(metrics: Arc<Metrics>) -> Bus {
+    pub fn new(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Bus {
+        let (tx, rx) = mpsc::channel(QUEUE);
         Bus {
             inner: Arc::new(BusInner {
                 replica: uuid::Uuid::new_v4().simple().to_string(),
-                tx: OnceLock::new(),
+                tx,
+                rx: Mutex::new(Some(rx)),
+                store,
                 metrics,
             }),
         }
     }
 
-    /// Tells the other replicas to purge `keys`; never waits.
+    /// Tells the other processes to purge `keys`; never waits.
     pub fn publish(&self, kind: Kind, keys: &[String]) {
-        let Some(tx) = self.inner.tx.get() else {
-            return;
-        };
         if keys.is_empty() {
             return;
         }
@@ -159,9 +171,56 @@ impl Bus {
             kind,
             keys: keys.to_vec(),
         };
-        if tx.try_send(m).is_err() {
+        if self.inner.tx.try_send(m).is_err() {
             self.count("dropped", kind);
         }
+    }
+
+    /// Writes what is queued to the invalidation log, when no writer runs (a CLI command, before
+    /// it exits): the running servers purge it within `invalidation.poll_interval`. Returns how
+    /// many messages could not be written.
+    pub async fn flush(&self) -> usize {
+        let Some(mut rx) = self.take_queue() else {
+            return 0;
+        };
+        let mut failed = 0;
+        while let Ok(m) = rx.try_recv() {
+            if let Err(e) = self.append(&m).await {
+                tracing::error!(error = %e, kind = m.kind.as_str(), "could not write a cache invalidation to the database: running servers purge it when their cache TTL ends");
+                failed += 1;
+            }
+        }
+        *self.queue_slot() = Some(rx);
+        failed
+    }
+
+    fn queue_slot(&self) -> std::sync::MutexGuard<'_, Option<mpsc::Receiver<Invalidation>>> {
+        self.inner
+            .rx
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn take_queue(&self) -> Option<mpsc::Receiver<Invalidation>> {
+        self.queue_slot().take()
+    }
+
+    /// Appends one message to the log (as several entries beyond [`MAX_KEYS`] keys).
+    async fn append(&self, m: &Invalidation) -> Result<(), gatehouse_store::StoreError> {
+        for keys in m.keys.chunks(MAX_KEYS) {
+            let keys = serde_json::Value::from(keys.to_vec()).to_string();
+            self.inner
+                .store
+                .append_invalidation(
+                    crate::clock::now(),
+                    &self.inner.replica,
+                    m.kind.as_str(),
+                    &keys,
+                )
+                .await?;
+        }
+        self.count("logged", m.kind);
+        Ok(())
     }
 
     fn count(&self, direction: &'static str, kind: Kind) {
@@ -239,84 +298,264 @@ const BACKOFF_MAX: Duration = Duration::from_secs(10);
 /// How often an idle subscription is checked with a PING (a dead peer that sent no FIN).
 const PING_EVERY: Duration = Duration::from_secs(15);
 
-/// Connects the bus to Redis and applies the other replicas' messages until `shutdown`. Does
-/// nothing when `redis.url` is unset.
+/// Runs the bus until `shutdown`: writes this process's messages to the invalidation log (and to
+/// Redis when `redis.url` is set), follows the log every `invalidation.poll_interval`, and
+/// applies what the other processes wrote (and, with Redis, what they publish, at once). At
+/// shutdown, what is still queued is written to the log.
 pub async fn run(
     bus: Bus,
     caches: Caches,
     config: Arc<Config>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let client = match redis_conn::client(&config.redis) {
-        Ok(Some(c)) => c,
-        Ok(None) => return,
-        Err(e) => {
-            tracing::error!(error = %e, "cache invalidation across replicas is off");
-            return;
-        }
-    };
-    let conn = match redis_conn::manager(client.clone()) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "cache invalidation across replicas is off");
-            return;
-        }
-    };
-    let (tx, rx) = mpsc::channel(QUEUE);
-    if bus.inner.tx.set(tx).is_err() {
+    let Some(mut rx) = bus.take_queue() else {
         tracing::error!("the invalidation bus is already running");
         return;
-    }
+    };
+    let redis = match redis_conn::client(&config.redis) {
+        Ok(Some(client)) => match redis_conn::manager(client.clone()) {
+            Ok(conn) => Some((client, conn)),
+            Err(e) => {
+                tracing::error!(error = %e, "cache invalidation through Redis is off: replicas follow the database log");
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "cache invalidation through Redis is off: replicas follow the database log");
+            None
+        }
+    };
     let channel = config.redis.channel.clone();
-    let publisher = tokio::spawn(publish_loop(bus.clone(), rx, conn, channel.clone()));
+    let (client, conn) = redis.unzip();
+    let subscriber = async {
+        match &client {
+            Some(c) => subscribe_loop(&bus, &caches, c, &channel).await,
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
-        () = subscribe_loop(&bus, &caches, &client, &channel) => {}
+        () = write_loop(&bus, &mut rx, conn, &channel) => {}
+        () = follow_log(&bus, &caches, config.invalidation.poll_interval.0) => {}
+        () = subscriber => {}
         () = shutdown => {}
     }
-    publisher.abort();
     bus.inner.metrics.redis_connected.set(0);
+    *bus.queue_slot() = Some(rx);
+    let _ = tokio::time::timeout(Duration::from_secs(2), bus.flush()).await;
 }
 
-async fn publish_loop(
-    bus: Bus,
-    mut rx: mpsc::Receiver<Invalidation>,
-    mut conn: redis::aio::ConnectionManager,
-    channel: String,
+/// Writes queued messages: to Redis first (the fast path), then to the database log.
+async fn write_loop(
+    bus: &Bus,
+    rx: &mut mpsc::Receiver<Invalidation>,
+    mut conn: Option<redis::aio::ConnectionManager>,
+    channel: &str,
 ) {
     let throttle = LogThrottle::default();
     while let Some(m) = rx.recv().await {
-        for payload in encode(&bus.inner.replica, &m) {
-            let mut attempt = 0u32;
-            loop {
-                let sent = tokio::time::timeout(
-                    redis_conn::COMMAND_TIMEOUT * 2,
-                    redis::cmd("PUBLISH")
-                        .arg(&channel)
-                        .arg(&payload)
-                        .query_async::<i64>(&mut conn),
-                )
-                .await;
-                let err = match sent {
-                    Ok(Ok(_)) => {
-                        bus.count("published", m.kind);
-                        break;
-                    }
-                    Ok(Err(e)) => e.to_string(),
-                    Err(_) => "timed out".to_owned(),
-                };
-                bus.redis_error("publish");
-                attempt += 1;
-                if attempt >= 3 {
-                    bus.count("dropped", m.kind);
-                    if throttle.due() {
-                        tracing::warn!(error = %err, kind = m.kind.as_str(), "could not publish a cache invalidation to Redis: other replicas purge it when their cache TTL ends");
-                    }
-                    break;
+        if let Some(conn) = conn.as_mut() {
+            publish_redis(bus, &m, conn, channel, &throttle).await;
+        }
+        let mut attempt = 0u32;
+        while let Err(e) = bus.append(&m).await {
+            attempt += 1;
+            if attempt >= 3 {
+                bus.count("dropped", m.kind);
+                if throttle.due() {
+                    tracing::error!(error = %e, kind = m.kind.as_str(), "could not write a cache invalidation to the database: other processes purge it when their cache TTL ends");
                 }
-                tokio::time::sleep(Duration::from_millis(100) * attempt).await;
+                break;
             }
+            tokio::time::sleep(Duration::from_millis(100) * attempt).await;
         }
     }
+}
+
+async fn publish_redis(
+    bus: &Bus,
+    m: &Invalidation,
+    conn: &mut redis::aio::ConnectionManager,
+    channel: &str,
+    throttle: &LogThrottle,
+) {
+    for payload in encode(&bus.inner.replica, m) {
+        let mut attempt = 0u32;
+        loop {
+            let sent = tokio::time::timeout(
+                redis_conn::COMMAND_TIMEOUT * 2,
+                redis::cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(&payload)
+                    .query_async::<i64>(conn),
+            )
+            .await;
+            let err = match sent {
+                Ok(Ok(_)) => {
+                    bus.count("published", m.kind);
+                    break;
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "timed out".to_owned(),
+            };
+            bus.redis_error("publish");
+            attempt += 1;
+            if attempt >= 3 {
+                if throttle.due() {
+                    tracing::warn!(error = %err, kind = m.kind.as_str(), "could not publish a cache invalidation to Redis: other replicas read it from the database log");
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100) * attempt).await;
+        }
+    }
+}
+
+/// How long an id above the highest one seen may still appear: on PostgreSQL a sequence value is
+/// taken when an insert starts and becomes visible when it commits, so a slow insert can show up
+/// after a later one. Log entries are single-statement inserts; five seconds is far beyond them.
+const SETTLE: Duration = Duration::from_secs(5);
+/// Most entries read in one query beyond those already applied.
+const PAGE: usize = 500;
+/// Most ids remembered above the floor; beyond this the caches are cleared and reading resumes
+/// at the end of the log.
+const MAX_SEEN: usize = 50_000;
+
+/// Which log entries this process has applied. Every id up to `floor` is done; above it, `seen`
+/// holds the ids applied so far, so an entry that becomes visible late is still applied once.
+#[derive(Debug)]
+struct Cursor {
+    floor: i64,
+    seen: std::collections::BTreeSet<i64>,
+    /// (when, highest id seen then), oldest first: the floor rises to an id once it is
+    /// [`SETTLE`] old.
+    marks: std::collections::VecDeque<(Instant, i64)>,
+}
+
+impl Cursor {
+    fn new(start: i64) -> Cursor {
+        Cursor {
+            floor: start,
+            seen: std::collections::BTreeSet::new(),
+            marks: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Whether entry `id` is new (and is now counted as applied).
+    fn take(&mut self, id: i64) -> bool {
+        id > self.floor && self.seen.insert(id)
+    }
+
+    /// After a read at `now`: raises the floor to the highest id seen [`SETTLE`] ago.
+    fn settle(&mut self, now: Instant) {
+        let top = self.seen.last().copied().unwrap_or(self.floor);
+        if self.marks.back().is_none_or(|&(_, id)| id < top) {
+            self.marks.push_back((now, top));
+        }
+        while let Some(&(at, id)) = self.marks.front() {
+            if now.saturating_duration_since(at) < SETTLE {
+                break;
+            }
+            self.floor = self.floor.max(id);
+            self.marks.pop_front();
+        }
+        self.seen = self.seen.split_off(&(self.floor + 1));
+    }
+
+    /// Starts again after `end` (everything cached was cleared).
+    fn reset(&mut self, end: i64) {
+        *self = Cursor::new(end);
+    }
+}
+
+/// Reads the invalidation log every `poll` and applies the entries other processes wrote.
+async fn follow_log(bus: &Bus, caches: &Caches, poll: Duration) {
+    let store = &bus.inner.store;
+    let throttle = LogThrottle::default();
+    let mut cursor = loop {
+        match store.last_invalidation_id().await {
+            Ok(id) => break Cursor::new(id),
+            Err(e) => {
+                if throttle.due() {
+                    tracing::warn!(error = %e, "cannot read the cache invalidation log; retrying");
+                }
+                tokio::time::sleep(poll).await;
+            }
+        }
+    };
+    let mut tick = tokio::time::interval(poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = read_log(bus, caches, &mut cursor).await
+            && throttle.due()
+        {
+            tracing::warn!(error = %e, "cannot read the cache invalidation log: revocations made elsewhere are applied when it answers again (or when cache TTLs end)");
+        }
+    }
+}
+
+/// One read of the log: applies every new entry, page by page.
+async fn read_log(
+    bus: &Bus,
+    caches: &Caches,
+    cursor: &mut Cursor,
+) -> Result<(), gatehouse_store::StoreError> {
+    let store = &bus.inner.store;
+    for _ in 0..20 {
+        let limit = cursor.seen.len() + PAGE;
+        let rows = store
+            .invalidations_after(cursor.floor, i64::try_from(limit).unwrap_or(i64::MAX))
+            .await?;
+        let full = rows.len() >= limit;
+        for row in rows {
+            if !cursor.take(row.id) || row.origin == bus.inner.replica {
+                continue;
+            }
+            match log_entry(&row) {
+                Ok(m) => {
+                    caches.apply(&m);
+                    bus.count("received", m.kind);
+                }
+                Err(why) => {
+                    // What it named is unknown: forgetting everything is the safe reading.
+                    tracing::error!(
+                        id = row.id,
+                        reason = why,
+                        "an unreadable cache invalidation log entry: local caches cleared"
+                    );
+                    caches.clear();
+                }
+            }
+        }
+        cursor.settle(Instant::now());
+        if cursor.seen.len() > MAX_SEEN {
+            break;
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+    // Too far behind to read entry by entry: clear everything and go on from the end.
+    tracing::warn!("the cache invalidation log grew faster than it was read: local caches cleared");
+    caches.clear();
+    cursor.reset(store.last_invalidation_id().await?);
+    Ok(())
+}
+
+/// A log entry as a message, validated as strictly as one from Redis.
+fn log_entry(row: &gatehouse_store::InvalidationRow) -> Result<Invalidation, &'static str> {
+    let kind: Kind = serde_json::from_value(serde_json::Value::String(row.kind.clone()))
+        .map_err(|_| "unknown kind")?;
+    let keys: Vec<String> =
+        serde_json::from_str(&row.keys).map_err(|_| "keys are not a list of strings")?;
+    if keys.len() > MAX_KEYS {
+        return Err("too many keys");
+    }
+    if !keys.iter().all(|k| kind.key_ok(k)) {
+        return Err("bad key");
+    }
+    Ok(Invalidation { kind, keys })
 }
 
 /// A little jitter so replicas do not reconnect in step.
@@ -442,5 +681,45 @@ mod tests {
         assert!(decode(ok.as_bytes()).is_ok());
         let owner = r#"{"from":"a","kind":"credential_owner","keys":["billing-worker"]}"#;
         assert!(decode(owner.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn the_cursor_applies_each_entry_once_and_waits_for_late_ids() {
+        let t0 = Instant::now();
+        let mut c = Cursor::new(10);
+        assert!(!c.take(10), "at or below the start: already done");
+        assert!(c.take(12));
+        assert!(!c.take(12), "once");
+        c.settle(t0);
+        // 11 was taken before 12 but committed after it: still applied when it shows up.
+        assert!(c.take(11));
+        c.settle(t0 + Duration::from_secs(1));
+        assert_eq!(c.floor, 10, "the floor waits until ids are SETTLE old");
+        c.settle(t0 + SETTLE);
+        assert_eq!(c.floor, 12);
+        assert!(
+            c.seen.is_empty(),
+            "nothing at or below the floor is remembered"
+        );
+        assert!(!c.take(11) && !c.take(12));
+        assert!(c.take(13));
+    }
+
+    #[test]
+    fn log_entries_are_checked_like_messages() {
+        let row = |kind: &str, keys: &str| gatehouse_store::InvalidationRow {
+            id: 1,
+            at: 0,
+            origin: "other".into(),
+            kind: kind.into(),
+            keys: keys.into(),
+        };
+        let ok = log_entry(&row("session", &format!(r#"["{DIGEST}"]"#))).expect("valid");
+        assert_eq!(ok.kind, Kind::Session);
+        assert_eq!(ok.keys, vec![DIGEST.to_owned()]);
+        assert!(log_entry(&row("credential_owner", r#"["billing-worker"]"#)).is_ok());
+        assert!(log_entry(&row("nope", "[]")).is_err());
+        assert!(log_entry(&row("token", r#"["../x"]"#)).is_err());
+        assert!(log_entry(&row("token", "{}")).is_err());
     }
 }

@@ -311,7 +311,7 @@ async fn main() -> anyhow::Result<()> {
             let app = App::build(config).await?;
             let p = &app.provider;
             let now = gatehouse::clock::now();
-            match command {
+            let done = match command {
                 ClientsCommand::Create {
                     name,
                     grant_types,
@@ -368,11 +368,13 @@ async fn main() -> anyhow::Result<()> {
                     eprintln!("deleted client {id}");
                     Ok(())
                 }
-            }
+            };
+            tell_running_servers(&app, done).await
         }
         Command::Identities { command } => {
             let app = App::build(config).await?;
-            identities(&app, command).await
+            let done = identities(&app, command).await;
+            tell_running_servers(&app, done).await
         }
         Command::Rules {
             command: RulesCommand::Check { paths, strategy },
@@ -406,9 +408,24 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Tokens { command } => {
             let app = App::build(config).await?;
-            tokens(&app, command).await
+            let done = tokens(&app, command).await;
+            tell_running_servers(&app, done).await
         }
     }
+}
+
+/// After a CLI command that may have revoked something (a credential, an identity's sessions, a
+/// client): writes the cache purges it queued to the invalidation log, so running servers drop
+/// what they cached within `invalidation.poll_interval` instead of their cache TTL.
+async fn tell_running_servers(app: &App, done: anyhow::Result<()>) -> anyhow::Result<()> {
+    let failed = app.provider.bus.flush().await;
+    done?;
+    if failed > 0 {
+        anyhow::bail!(
+            "done, but {failed} cache invalidation(s) could not be written to the database: running servers may keep what they cached until their cache TTL ends"
+        );
+    }
+    Ok(())
 }
 
 /// A password from stdin: all of it, less one trailing newline.

@@ -38,7 +38,8 @@ pub struct RedisOpLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct InvalidationLabels {
-    /// `published`, `received` or `dropped` (the outgoing queue was full).
+    /// `logged` (in the database log), `published` (to Redis), `received` (from another process)
+    /// or `dropped` (the queue was full, or the log could not be written).
     pub direction: &'static str,
     /// `session`, `credential`, `credential_owner`, `token` or `client`.
     pub kind: &'static str,

@@ -290,6 +290,16 @@ macro_rules! store_impl {
                 })
             }
 
+            fn invalidation_row(r: &$row) -> Result<InvalidationRow> {
+                Ok(InvalidationRow {
+                    id: r.try_get("id")?,
+                    at: r.try_get("at")?,
+                    origin: r.try_get("origin")?,
+                    kind: r.try_get("kind")?,
+                    keys: r.try_get("keys")?,
+                })
+            }
+
             async fn hashes(&self, sql: &'static str, a: &str) -> Result<Vec<String>> {
                 let rows = sqlx::query(sql).bind(a).fetch_all(&self.pool).await?;
                 rows.iter().map(|r| Ok(r.try_get::<String, _>("hash")?)).collect()
@@ -582,6 +592,25 @@ macro_rules! store_impl {
                 rows.iter().map(Self::audit_row).collect()
             }
 
+            async fn append_invalidation(&self, at: i64, origin: &str, kind: &str, keys: &str) -> Result<i64> {
+                let row = sqlx::query("INSERT INTO cache_invalidations (at, origin, kind, keys) VALUES ($1, $2, $3, $4) RETURNING id")
+                    .bind(at).bind(origin).bind(kind).bind(keys)
+                    .fetch_one(&self.pool).await?;
+                Ok(row.try_get("id")?)
+            }
+
+            async fn invalidations_after(&self, after: i64, limit: i64) -> Result<Vec<InvalidationRow>> {
+                let rows = sqlx::query("SELECT id, at, origin, kind, keys FROM cache_invalidations WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after).bind(limit).fetch_all(&self.pool).await?;
+                rows.iter().map(Self::invalidation_row).collect()
+            }
+
+            async fn last_invalidation_id(&self) -> Result<i64> {
+                let row = sqlx::query("SELECT COALESCE(MAX(id), 0) AS id FROM cache_invalidations")
+                    .fetch_one(&self.pool).await?;
+                Ok(row.try_get("id")?)
+            }
+
             async fn delete_expired(&self, now: i64) -> Result<u64> {
                 let mut n = 0;
                 for sql in [
@@ -594,6 +623,8 @@ macro_rules! store_impl {
                 ] {
                     n += sqlx::query(sql).bind(now).execute(&self.pool).await?.rows_affected();
                 }
+                n += sqlx::query("DELETE FROM cache_invalidations WHERE at < $1")
+                    .bind(now - crate::INVALIDATION_HISTORY_SECS).execute(&self.pool).await?.rows_affected();
                 let history_before = now - crate::CREDENTIAL_HISTORY_SECS;
                 n += sqlx::query("DELETE FROM credentials WHERE revoked_at < $1 OR expires_at < $1")
                     .bind(history_before).execute(&self.pool).await?.rows_affected();

@@ -41,6 +41,11 @@ pub enum StoreError {
 /// them: 30 days.
 pub const CREDENTIAL_HISTORY_SECS: i64 = 30 * 24 * 3600;
 
+/// How long cache-invalidation log entries are kept before the janitor deletes them: an hour,
+/// far beyond any cache TTL, so a process that could not read the log for a while still finds
+/// what it missed.
+pub const INVALIDATION_HISTORY_SECS: i64 = 3600;
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Everything Gatehouse persists. Times are Unix seconds.
@@ -154,6 +159,20 @@ pub trait Store: IdentityStore + CredentialStore + Send + Sync + 'static {
         subject: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AuditRow>>;
+
+    // Cache-invalidation log (followed by every process; see `gatehouse::invalidation`)
+    /// Appends an entry; returns its id.
+    async fn append_invalidation(
+        &self,
+        at: i64,
+        origin: &str,
+        kind: &str,
+        keys: &str,
+    ) -> Result<i64>;
+    /// Entries with an id above `after`, in id order, at most `limit`.
+    async fn invalidations_after(&self, after: i64, limit: i64) -> Result<Vec<InvalidationRow>>;
+    /// The highest id in the log (0 when it is empty).
+    async fn last_invalidation_id(&self) -> Result<i64>;
 
     /// Deletes expired tokens, flows, sessions and consents, and credentials revoked or expired
     /// more than [`CREDENTIAL_HISTORY_SECS`] ago; returns how many rows went.

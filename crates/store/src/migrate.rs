@@ -15,6 +15,10 @@ pub(crate) const SQLITE: &[(&str, &str)] = &[
         "0004_identity_version",
         include_str!("migrations/sqlite/0004_identity_version.sql"),
     ),
+    (
+        "0005_cache_invalidations",
+        include_str!("migrations/sqlite/0005_cache_invalidations.sql"),
+    ),
 ];
 pub(crate) const POSTGRES: &[(&str, &str)] = &[
     (
@@ -32,6 +36,10 @@ pub(crate) const POSTGRES: &[(&str, &str)] = &[
     (
         "0004_identity_version",
         include_str!("migrations/postgres/0004_identity_version.sql"),
+    ),
+    (
+        "0005_cache_invalidations",
+        include_str!("migrations/postgres/0005_cache_invalidations.sql"),
     ),
 ];
 

@@ -91,3 +91,16 @@ pub struct AuditRow {
     pub ip: Option<String>,
     pub data: String,
 }
+
+/// One entry of the cache-invalidation log that every running process follows: what to purge
+/// (digests or ids, never a secret) and which process wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidationRow {
+    /// Increasing; on PostgreSQL, ids can become visible out of order (a later id committed first).
+    pub id: i64,
+    pub at: i64,
+    pub origin: String,
+    pub kind: String,
+    /// A JSON array of strings.
+    pub keys: String,
+}

@@ -1,10 +1,43 @@
-//! `redis.*`: the optional Redis that replicas share. Unset, everything is local to the process;
-//! set, revocations purge the caches of every replica (pub/sub on `redis.channel`) and the
-//! gateway's rate-limit counters are shared.
+//! What replicas share besides the database: `invalidation.*`, the cache-invalidation log in the
+//! database that every process follows, and `redis.*`, the optional Redis that makes
+//! invalidations instant (pub/sub on `redis.channel`) and shares the gateway's rate-limit counters.
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, key_err};
+use super::{ConfigError, Dur, key_err};
+
+/// `invalidation.*`: how each process follows the invalidation log in the database, so that a
+/// revocation made anywhere (another replica, the CLI) purges its caches without Redis.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InvalidationConfig {
+    /// How often the log is read: the bound on how long a revocation made elsewhere stays
+    /// cached here when Redis is not configured (or is down). 50 ms to 5 s.
+    pub poll_interval: Dur,
+}
+
+impl Default for InvalidationConfig {
+    fn default() -> Self {
+        InvalidationConfig {
+            poll_interval: Dur(Duration::from_millis(250)),
+        }
+    }
+}
+
+impl InvalidationConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let p = self.poll_interval.0;
+        if p < Duration::from_millis(50) || p > Duration::from_secs(5) {
+            return Err(key_err(
+                "invalidation.poll_interval",
+                "must be between 50ms and 5s",
+            ));
+        }
+        Ok(())
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

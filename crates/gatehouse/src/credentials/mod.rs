@@ -648,6 +648,9 @@ impl CredentialService {
             self.audit_change(event::CREDENTIAL_REVOKED, &row, json!({ "reason": reason }));
             return Ok(row);
         }
+        // Already revoked: purge again all the same, so that a repeated revocation is the way to
+        // make sure no process still holds a verdict for it.
+        purge(&self.cache, std::slice::from_ref(&row.token_hash));
         Ok(row)
     }
 

@@ -82,7 +82,7 @@ pub struct Provider {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The identity sessions' whoami cache, shared with the identity and session services.
     pub session_cache: crate::sessions::SessionCache,
-    /// Tells the other replicas what to purge (a no-op without Redis).
+    /// Tells the other processes what to purge (the database log, and Redis when configured).
     pub bus: crate::invalidation::Bus,
 }
 
@@ -90,7 +90,7 @@ impl Provider {
     pub fn new(config: Arc<Config>, store: Arc<dyn Store>, keys: Arc<KeyManager>) -> Provider {
         let issuer = config.issuer();
         let metrics = Arc::<crate::metrics::Metrics>::default();
-        let bus = crate::invalidation::Bus::new(metrics.clone());
+        let bus = crate::invalidation::Bus::new(store.clone(), metrics.clone());
         let outbound = crate::outbound_guard::OutboundGuard::new(
             config.clients.http.disallow_private_ip_ranges,
         );

@@ -32,6 +32,7 @@ mod recovery_link;
 mod registration;
 mod replicas;
 mod return_to;
+mod revocation_everywhere;
 mod second_factor;
 mod security_headers;
 mod selfservice;

@@ -1,0 +1,261 @@
+//! Revocation that reaches every running process, without Redis: the CLI revokes while a server
+//! runs, and two `gatehouse serve` processes share one PostgreSQL database. The caches keep
+//! entries for ten minutes here, so only the invalidation log in the database explains a refusal
+//! within a second.
+
+use std::time::{Duration, Instant};
+
+use gatehouse::config::{Config, Dur};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::harness::{Backend, TestApp, postgres_dsn};
+use crate::replicas::Replica;
+
+const PASSWORD: &str = "correct horse battery staple";
+const TEN_MINUTES: Duration = Duration::from_secs(600);
+
+fn long_caches(c: &mut Config) {
+    c.credentials.cache_ttl = Dur(TEN_MINUTES);
+    c.session.cache_ttl = Dur(TEN_MINUTES);
+}
+
+/// Runs `gatehouse <args>` against the app's database, as an operator on the same machine would.
+fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let config = &app.app.config;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GATEHOUSE_DATA_DIR", &config.data_dir)
+        .env("GATEHOUSE_LOG", "warn");
+    if !config.dsn.is_empty() {
+        cmd.env("GATEHOUSE_DSN", &config.dsn)
+            .env("GATEHOUSE_SECRETS_SYSTEM", &config.secrets.system[0]);
+    }
+    let out = cmd.output().expect("run the CLI");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+async fn validate(http: &reqwest::Client, public: &str, token: &str) -> StatusCode {
+    http.post(format!("{public}/credentials/validate"))
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .expect("validate")
+        .status()
+}
+
+async fn whoami(http: &reqwest::Client, public: &str, token: &str) -> StatusCode {
+    http.get(format!("{public}/sessions/whoami"))
+        .header("X-Session-Token", token)
+        .send()
+        .await
+        .expect("whoami")
+        .status()
+}
+
+/// Polls until `f` gives `want`; how long it took. Fails after `limit`.
+async fn until<F: std::future::Future<Output = StatusCode>>(
+    want: StatusCode,
+    limit: Duration,
+    mut f: impl FnMut() -> F,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let got = f().await;
+        if got == want {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "still {got} after {limit:?} (wanted {want})"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn post(http: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
+    let resp = http.post(url).json(&body).send().await.expect("request");
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// A service token made through the admin API: (id, secret).
+async fn service_token(http: &reqwest::Client, admin: &str) -> (String, String) {
+    let (status, v) = post(
+        http,
+        format!("{admin}/admin/credentials"),
+        json!({"kind": "service_token", "owner": "billing-worker", "name": "ci", "scopes": ["read:invoices"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    (
+        v["id"].as_str().expect("id").to_owned(),
+        v["token"].as_str().expect("token").to_owned(),
+    )
+}
+
+/// `gatehouse tokens revoke` while the server runs: the server, which validated (and cached) the
+/// token a moment before, refuses it within a second.
+async fn cli_revoke_reaches_the_running_server_within_a_second(backend: Backend) {
+    let Some(app) = TestApp::spawn_on(backend, long_caches).await else {
+        return;
+    };
+    let (id, secret) = service_token(&app.http, &app.admin).await;
+    assert_eq!(
+        validate(&app.http, &app.public, &secret).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        validate(&app.http, &app.public, &secret).await,
+        StatusCode::OK
+    );
+    let (ok, out) = cli(&app, &["tokens", "revoke", &id, "--reason", "leaked"]);
+    assert!(ok, "{out}");
+    let took = until(StatusCode::UNAUTHORIZED, Duration::from_secs(1), || {
+        validate(&app.http, &app.public, &secret)
+    })
+    .await;
+    eprintln!("revoked by the CLI, refused by the server after {took:?}");
+}
+crate::both_backends!(
+    backend cli_revoke_reaches_a_running_server,
+    cli_revoke_reaches_the_running_server_within_a_second
+);
+
+/// A credential revoked where this server could not hear it (here: the CLI, with the log read
+/// only every five seconds) is revoked again through the admin API: the second revocation answers
+/// as the first did and purges the cache all the same.
+async fn revoking_an_already_revoked_credential_purges_it_again(backend: Backend) {
+    let Some(app) = TestApp::spawn_on(backend, |c| {
+        long_caches(c);
+        c.invalidation.poll_interval = Dur(Duration::from_secs(5));
+    })
+    .await
+    else {
+        return;
+    };
+    let (id, secret) = service_token(&app.http, &app.admin).await;
+    assert_eq!(
+        validate(&app.http, &app.public, &secret).await,
+        StatusCode::OK
+    );
+    let (ok, out) = cli(&app, &["tokens", "revoke", &id]);
+    assert!(ok, "{out}");
+    let resp = app
+        .http
+        .delete(format!("{}/admin/credentials/{id}", app.admin))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        validate(&app.http, &app.public, &secret).await,
+        StatusCode::UNAUTHORIZED,
+        "the repeated revocation purged the cached verdict"
+    );
+}
+crate::both_backends!(
+    backend admin_re_revoke_purges,
+    revoking_an_already_revoked_credential_purges_it_again
+);
+
+/// Two servers on one PostgreSQL database and no Redis: a session logged out and a PAT revoked
+/// on A are refused by B, which cached both, within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_without_redis_see_each_others_revocations_within_a_second() {
+    let Some(dsn) = postgres_dsn().await else {
+        return;
+    };
+    let env = [
+        ("GATEHOUSE_SESSION_CACHE_TTL", "10m"),
+        ("GATEHOUSE_CREDENTIALS_CACHE_TTL", "10m"),
+    ];
+    let a = Replica::start(&dsn, &env).await;
+    let b = Replica::start(&dsn, &env).await;
+    let http = reqwest::Client::new();
+
+    let (status, identity) = post(
+        &http,
+        format!("{}/admin/identities", a.admin),
+        json!({
+            "schema_id": "default",
+            "traits": {"email": "no-redis@example.com", "name": "No Redis"},
+            "credentials": {"password": {"config": {"password": PASSWORD}}},
+        }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{identity}");
+    let uid = identity["id"].as_str().expect("id").to_owned();
+    let flow: Value = http
+        .get(format!("{}/self-service/login/api", a.public))
+        .send()
+        .await
+        .expect("flow")
+        .json()
+        .await
+        .expect("json");
+    let action = flow["ui"]["action"].as_str().expect("action").to_owned();
+    let (status, login) = post(
+        &http,
+        action,
+        json!({"method": "password", "identifier": "no-redis@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let token = login["session_token"].as_str().expect("token").to_owned();
+    assert_eq!(whoami(&http, &b.public, &token).await, StatusCode::OK);
+    assert_eq!(whoami(&http, &b.public, &token).await, StatusCode::OK);
+    let resp = http
+        .delete(format!("{}/self-service/logout/api", a.public))
+        .json(&json!({"session_token": token}))
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let took = until(StatusCode::UNAUTHORIZED, Duration::from_secs(1), || {
+        whoami(&http, &b.public, &token)
+    })
+    .await;
+    eprintln!("session ended on A, refused by B after {took:?}");
+
+    let (status, pat) = post(
+        &http,
+        format!("{}/admin/credentials", a.admin),
+        json!({"kind": "pat", "owner": uid, "name": "laptop", "scopes": ["read:resources"]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{pat}");
+    let secret = pat["token"].as_str().expect("token").to_owned();
+    let id = pat["id"].as_str().expect("id").to_owned();
+    assert_eq!(validate(&http, &b.public, &secret).await, StatusCode::OK);
+    let (status, v) = post(
+        &http,
+        format!("{}/admin/credentials/{id}/revoke", a.admin),
+        json!({"reason": "lost laptop"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let took = until(StatusCode::UNAUTHORIZED, Duration::from_secs(1), || {
+        validate(&http, &b.public, &secret)
+    })
+    .await;
+    eprintln!("PAT revoked on A, refused by B after {took:?}");
+    assert!(
+        b.metric(
+            &http,
+            "gatehouse_cache_invalidations_total{direction=\"received\""
+        )
+        .await
+        .is_some(),
+        "B counts what it read from the log"
+    );
+}
