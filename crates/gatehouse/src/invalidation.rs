@@ -560,12 +560,9 @@ fn log_entry(row: &gatehouse_store::InvalidationRow) -> Result<Invalidation, &'s
 
 /// A little jitter so replicas do not reconnect in step.
 fn jittered(d: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|t| t.subsec_nanos())
-        .unwrap_or_default();
-    let spread = u32::try_from(d.as_millis() / 4).unwrap_or(u32::MAX).max(1);
-    d + Duration::from_millis(u64::from(nanos % spread))
+    let spread = u64::try_from(d.as_millis() / 4).unwrap_or(u64::MAX).max(1);
+    let now = u64::try_from(crate::clock::now_ms()).unwrap_or_default();
+    d + Duration::from_millis(now % spread)
 }
 
 async fn subscribe_loop(bus: &Bus, caches: &Caches, client: &redis::Client, channel: &str) {

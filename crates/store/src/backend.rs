@@ -339,7 +339,7 @@ macro_rules! store_impl {
                         }
                         sqlx::query("INSERT INTO gatehouse_migrations (version, applied_at) VALUES ($1, $2)")
                             .bind(*version)
-                            .bind(unix_now())
+                            .bind(crate::clock::now())
                             .execute(&mut *tx)
                             .await?;
                         tx.commit().await?;
@@ -648,10 +648,3 @@ store_impl!(
     migrate::POSTGRES,
     migrate::POSTGRES_LOCK
 );
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or_default()
-}

@@ -7,6 +7,7 @@
 //! `$1` placeholders PostgreSQL uses, and every column is TEXT, an integer or bytes.
 
 mod backend;
+mod clock;
 mod credential;
 mod credential_backend;
 mod identity;

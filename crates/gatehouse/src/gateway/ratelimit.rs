@@ -135,10 +135,7 @@ pub struct RateLimiter {
 }
 
 fn unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
+    crate::clock::now_ms()
 }
 
 impl RateLimiter {
