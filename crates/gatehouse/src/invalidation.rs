@@ -27,10 +27,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::credentials::CredentialCache;
 use crate::metrics::{InvalidationLabels, Metrics, RedisOpLabels};
 use crate::redis_conn::{self, LogThrottle};
-use crate::sessions::SessionCache;
 
 /// What a message names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -243,53 +241,52 @@ impl Bus {
     }
 }
 
-/// The local caches a message purges.
-#[derive(Clone)]
-pub struct Caches {
-    pub sessions: SessionCache,
-    pub credentials: CredentialCache,
-    pub tokens: moka::sync::Cache<String, Arc<gatehouse_store::TokenRow>>,
-    pub clients: moka::sync::Cache<String, Arc<crate::oauth2::clients::StoredClient>>,
+/// A cache that messages purge. Implemented beside each cache, so that this module knows no
+/// cache type: the composition root (`App`) lists the caches and the kind of key each takes.
+pub trait Purge: Send + Sync {
+    /// Drops these keys on this process only.
+    fn purge_local(&self, keys: &[String]);
+    /// Drops everything on this process only (after a gap in what was heard).
+    fn clear_local(&self);
 }
 
+/// Any string-keyed moka cache (introspected tokens, OAuth 2.0 clients).
+impl<V: Clone + Send + Sync + 'static> Purge for moka::sync::Cache<String, V> {
+    fn purge_local(&self, keys: &[String]) {
+        for k in keys {
+            self.invalidate(k);
+        }
+    }
+
+    fn clear_local(&self) {
+        self.invalidate_all();
+    }
+}
+
+/// The local caches a message purges, each with the kind of key it takes.
+#[derive(Clone, Default)]
+pub struct Caches(Vec<(Kind, Arc<dyn Purge>)>);
+
 impl Caches {
-    /// Purges this replica's entries (and publishes nothing).
+    pub fn with(mut self, kind: Kind, cache: Arc<dyn Purge>) -> Caches {
+        self.0.push((kind, cache));
+        self
+    }
+
+    /// Purges this process's entries (and publishes nothing).
     pub fn apply(&self, m: &Invalidation) {
-        match m.kind {
-            Kind::Session => {
-                for k in &m.keys {
-                    self.sessions.invalidate_local(k);
-                }
-            }
-            Kind::Credential => {
-                for k in &m.keys {
-                    self.credentials.invalidate_local(k);
-                }
-            }
-            Kind::CredentialOwner => {
-                for k in &m.keys {
-                    self.credentials.purge_owner_local(k);
-                }
-            }
-            Kind::Token => {
-                for k in &m.keys {
-                    self.tokens.invalidate(k);
-                }
-            }
-            Kind::Client => {
-                for k in &m.keys {
-                    self.clients.invalidate(k);
-                }
+        for (kind, cache) in &self.0 {
+            if *kind == m.kind {
+                cache.purge_local(&m.keys);
             }
         }
     }
 
-    /// Forgets everything (after a gap in the subscription).
+    /// Forgets everything (after a gap in what was heard).
     pub fn clear(&self) {
-        self.sessions.clear_local();
-        self.credentials.clear_local();
-        self.tokens.invalidate_all();
-        self.clients.invalidate_all();
+        for (_, cache) in &self.0 {
+            cache.clear_local();
+        }
     }
 }
 

@@ -44,6 +44,12 @@ pub struct App {
     pub provider: Arc<Provider>,
     /// Outgoing e-mail; identity flows queue their messages here.
     pub courier: Arc<Courier>,
+    pub audit: audit::AuditLog,
+    pub metrics: Arc<metrics::Metrics>,
+    /// Tells the other processes what to purge; [`serve_all`] runs it.
+    pub bus: invalidation::Bus,
+    /// Every cache the bus purges, with the kind of key each takes.
+    pub caches: invalidation::Caches,
     pub state: AppState,
 }
 
@@ -128,7 +134,27 @@ impl App {
         .await
         .context("loading signing keys")?;
         let keys = Arc::new(keys);
-        let provider = Arc::new(Provider::new(config.clone(), store.clone(), keys.clone()));
+        // The composition root: the shared caches and channels are made here and handed to the
+        // services that use them, and the services are wired to each other's events.
+        let metrics = Arc::new(metrics::Metrics::default());
+        let audit = audit::AuditLog::new(store.clone());
+        let bus = invalidation::Bus::new(store.clone(), metrics.clone());
+        let session_cache = sessions::new_cache(config.session.cache_ttl.0, bus.clone());
+        let client_cache = oauth2::new_client_cache();
+        let token_cache = oauth2::new_token_cache();
+        let provider = Arc::new(Provider::new(
+            config.clone(),
+            store.clone(),
+            keys.clone(),
+            oauth2::Shared {
+                audit: audit.clone(),
+                metrics: metrics.clone(),
+                bus: bus.clone(),
+                session_cache: session_cache.clone(),
+                client_cache: client_cache.clone(),
+                token_cache: token_cache.clone(),
+            },
+        ));
         let discovery = oauth2::discovery::metadata(
             &provider.issuer,
             keys.current().signing.alg().as_str(),
@@ -136,27 +162,48 @@ impl App {
         );
         let schemas = identity::schema::Schemas::load(&config.identity)
             .context("loading identity schemas (`identity.schemas`)")?;
+        let credential_cache = credentials::new_cache(config.credentials.cache_ttl.0, bus.clone());
         let credentials = Arc::new(credentials::CredentialService::new(
             config.clone(),
             store.clone(),
-            provider.audit.clone(),
-            credentials::new_cache(config.credentials.cache_ttl.0, provider.bus.clone()),
+            audit.clone(),
+            credential_cache.clone(),
         ));
         let identities = Arc::new(identity::IdentityService::new(
             config.clone(),
             store.clone(),
             schemas,
-            provider.audit.clone(),
-            provider.session_cache.clone(),
-            credentials.clone(),
+            audit.clone(),
+            vec![
+                Arc::new(sessions::IdentitySessions::new(
+                    store.clone(),
+                    session_cache.clone(),
+                )),
+                credentials.clone(),
+            ],
         ));
         let sessions = Arc::new(sessions::SessionService::new(
             config.clone(),
             store.clone(),
             identities.clone(),
-            provider.audit.clone(),
-            provider.clone(),
+            session_cache.clone(),
+            audit.clone(),
+            Arc::new(oauth2::session_events::LoginSessionsFollow(
+                provider.clone(),
+            )),
         ));
+        let caches = invalidation::Caches::default()
+            .with(invalidation::Kind::Session, Arc::new(session_cache))
+            .with(
+                invalidation::Kind::Credential,
+                Arc::new(credential_cache.clone()),
+            )
+            .with(
+                invalidation::Kind::CredentialOwner,
+                Arc::new(credential_cache.by_owner()),
+            )
+            .with(invalidation::Kind::Token, Arc::new(token_cache))
+            .with(invalidation::Kind::Client, Arc::new(client_cache));
         let flows = Arc::new(
             selfservice::SelfService::new(
                 config.clone(),
@@ -166,6 +213,7 @@ impl App {
                 provider.clone(),
                 keyring.clone(),
                 courier.clone(),
+                credentials.clone(),
             )
             .context("configuring self-service (`selfservice.methods.webauthn`)")?,
         );
@@ -177,6 +225,7 @@ impl App {
                 sessions.clone(),
                 provider.clone(),
                 credentials.clone(),
+                metrics.clone(),
             )
             .await
             .map_err(|e| {
@@ -186,6 +235,7 @@ impl App {
         let state = AppState::new(
             config.clone(),
             provider.clone(),
+            metrics.clone(),
             courier.clone(),
             bytes::Bytes::from(discovery.to_string()),
             identities,
@@ -200,6 +250,10 @@ impl App {
             store,
             provider,
             courier,
+            audit,
+            metrics,
+            bus,
+            caches,
             state,
         })
     }
@@ -268,13 +322,8 @@ pub async fn serve_all(
     ));
     let watcher = tokio::spawn(app.state.gateway.clone().watch(wait(rx.clone())));
     let mut bus = tokio::spawn(invalidation::run(
-        app.provider.bus.clone(),
-        invalidation::Caches {
-            sessions: app.provider.session_cache.clone(),
-            credentials: app.state.credentials.cache.clone(),
-            tokens: app.provider.token_cache.clone(),
-            clients: app.provider.client_cache.clone(),
-        },
+        app.bus.clone(),
+        app.caches.clone(),
         app.config.clone(),
         wait(rx.clone()),
     ));

@@ -418,7 +418,7 @@ async fn main() -> anyhow::Result<()> {
 /// client): writes the cache purges it queued to the invalidation log, so running servers drop
 /// what they cached within `invalidation.poll_interval` instead of their cache TTL.
 async fn tell_running_servers(app: &App, done: anyhow::Result<()>) -> anyhow::Result<()> {
-    let failed = app.provider.bus.flush().await;
+    let failed = app.bus.flush().await;
     done?;
     if failed > 0 {
         anyhow::bail!(
@@ -559,7 +559,9 @@ async fn identities(app: &App, command: IdentitiesCommand) -> anyhow::Result<()>
             print(&i.to_api(&ids.issuer, &[]))
         }
         IdentitiesCommand::Delete { id } => {
-            ids.delete(&id).await.map_err(err)?;
+            ids.delete(&id, gatehouse::clock::now())
+                .await
+                .map_err(err)?;
             eprintln!("deleted identity {id}");
             Ok(())
         }
@@ -640,10 +642,7 @@ async fn tokens(app: &App, command: TokensCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }?;
-    app.provider
-        .audit
-        .flush(std::time::Duration::from_secs(5))
-        .await;
+    app.audit.flush(std::time::Duration::from_secs(5)).await;
     Ok(())
 }
 

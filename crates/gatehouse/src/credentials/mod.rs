@@ -295,6 +295,53 @@ impl CredentialCache {
     pub fn clear_local(&self) {
         self.local.invalidate_all();
     }
+
+    /// This cache as the invalidation bus purges it by owner (`credential_owner` messages).
+    pub fn by_owner(&self) -> OwnerPurge {
+        OwnerPurge(self.clone())
+    }
+}
+
+/// An identity's PATs follow it: a change of roles or state drops their cached verdicts, and
+/// deleting it revokes them.
+#[async_trait::async_trait]
+impl crate::identity::IdentityObserver for CredentialService {
+    async fn saved(&self, identity: &Identity, _now: i64) -> Result<()> {
+        purge_owner(&self.cache, &identity.id);
+        Ok(())
+    }
+
+    async fn deleted(&self, id: &str, _sessions: &[String], now: i64) -> Result<()> {
+        self.identity_deleted(id, now).await
+    }
+}
+
+/// `credential` messages name secret digests.
+impl crate::invalidation::Purge for CredentialCache {
+    fn purge_local(&self, keys: &[String]) {
+        for k in keys {
+            self.invalidate_local(k);
+        }
+    }
+
+    fn clear_local(&self) {
+        CredentialCache::clear_local(self);
+    }
+}
+
+/// `credential_owner` messages name owners, whose every verdict goes.
+pub struct OwnerPurge(CredentialCache);
+
+impl crate::invalidation::Purge for OwnerPurge {
+    fn purge_local(&self, keys: &[String]) {
+        for k in keys {
+            self.0.purge_owner_local(k);
+        }
+    }
+
+    fn clear_local(&self) {
+        self.0.clear_local();
+    }
 }
 
 /// Drops the cached results for these digests, on every replica.

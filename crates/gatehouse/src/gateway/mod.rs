@@ -87,6 +87,7 @@ impl Gateway {
         sessions: Arc<SessionService>,
         provider: Arc<Provider>,
         credentials: Arc<CredentialService>,
+        metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<Gateway, String> {
         let a = &config.access_rules;
         let repositories = load::Repository::parse_all(&a.repositories)?;
@@ -102,7 +103,7 @@ impl Gateway {
                 &own,
             )?
         };
-        let limiter = ratelimit::RateLimiter::new(&config, provider.metrics.clone())?;
+        let limiter = ratelimit::RateLimiter::new(&config, metrics)?;
         Ok(Gateway {
             limiter,
             rules: ArcSwap::from_pointee(rules),

@@ -4,8 +4,10 @@
 pub mod hasher;
 pub mod identifier;
 pub mod model;
+pub mod observer;
 pub mod schema;
 pub mod service;
 
 pub use model::Identity;
+pub use observer::IdentityObserver;
 pub use service::IdentityService;

@@ -12,6 +12,7 @@ use super::hasher::{HashError, PasswordHasher};
 use super::model::{
     Credential, Identity, RecoveryAddress, State, VerifiableAddress, method, normalize_identifier,
 };
+use super::observer::IdentityObserver;
 use super::schema::Schemas;
 use crate::audit::{AuditLog, Event, event};
 use crate::config::Config;
@@ -122,12 +123,9 @@ pub struct IdentityService {
     pub hasher: Arc<PasswordHasher>,
     pub audit: AuditLog,
     pub issuer: String,
-    /// Shared with the session service, so that deleting or deactivating an identity ends its
-    /// cached sessions at once.
-    pub session_cache: crate::sessions::SessionCache,
-    /// Deleting an identity revokes its PATs; changing its roles or state purges their cached
-    /// validations.
-    pub credentials: Arc<crate::credentials::CredentialService>,
+    /// Told of every save and delete: sessions end or drop their cached copy, credentials drop
+    /// their cached verdicts or are revoked.
+    observers: Vec<Arc<dyn IdentityObserver>>,
 }
 
 fn bad(msg: impl Into<String>) -> Error {
@@ -150,14 +148,12 @@ impl IdentityService {
         store: Arc<dyn Store>,
         schemas: Schemas,
         audit: AuditLog,
-        session_cache: crate::sessions::SessionCache,
-        credentials: Arc<crate::credentials::CredentialService>,
+        observers: Vec<Arc<dyn IdentityObserver>>,
     ) -> IdentityService {
         IdentityService {
-            credentials,
+            observers,
             hasher: Arc::new(PasswordHasher::new(&config.hashers.argon2)),
             issuer: config.issuer(),
-            session_cache,
             config,
             store,
             schemas,
@@ -550,15 +546,9 @@ impl IdentityService {
         match self.store.update_identity(&Self::to_row(i)?, &rows).await {
             Ok(true) => {
                 i.version += 1;
-                // Cached sessions carry a copy of the identity: drop them so the next whoami
-                // shows the change.
-                let sessions = self
-                    .store
-                    .list_sessions(Some(&i.id), Some(true), 10_000, 0)
-                    .await?;
-                let hashes: Vec<String> = sessions.into_iter().map(|s| s.token_hash).collect();
-                self.session_cache.purge(&hashes);
-                crate::credentials::purge_owner(&self.credentials.cache, &i.id);
+                for o in &self.observers {
+                    o.saved(i, now).await?;
+                }
                 Ok(())
             }
             Ok(false) => Err(Error::NotFound("Unable to locate the resource".into())),
@@ -621,7 +611,6 @@ impl IdentityService {
             }
         }
         self.save(&mut i, now).await?;
-        self.after_change(&i).await?;
         self.audit.record(
             event::IDENTITY_UPDATED,
             Event {
@@ -660,16 +649,7 @@ impl IdentityService {
         self.update(id, body, now).await
     }
 
-    /// Deactivated identities lose their sessions at once.
-    async fn after_change(&self, i: &Identity) -> Result<()> {
-        if i.state == State::Inactive {
-            let hashes = self.store.deactivate_identity_sessions(&i.id, None).await?;
-            crate::sessions::purge(&self.session_cache, &hashes);
-        }
-        Ok(())
-    }
-
-    pub async fn delete(&self, id: &str) -> Result<()> {
+    pub async fn delete(&self, id: &str, now: i64) -> Result<()> {
         if uuid::Uuid::parse_str(id).is_err() {
             return Err(Error::NotFound("Unable to locate the resource".into()));
         }
@@ -678,10 +658,9 @@ impl IdentityService {
             .delete_identity(id)
             .await?
             .ok_or_else(|| Error::NotFound("Unable to locate the resource".into()))?;
-        crate::sessions::purge(&self.session_cache, &hashes);
-        self.credentials
-            .identity_deleted(id, crate::clock::now())
-            .await?;
+        for o in &self.observers {
+            o.deleted(id, &hashes, now).await?;
+        }
         self.audit.record(
             event::IDENTITY_DELETED,
             Event {

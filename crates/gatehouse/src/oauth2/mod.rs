@@ -10,6 +10,7 @@ pub mod introspect;
 pub mod issue;
 pub mod logout;
 pub mod registration;
+pub mod session_events;
 pub mod token;
 
 use std::sync::Arc;
@@ -78,40 +79,67 @@ pub struct Provider {
     pub http: reqwest::Client,
     /// Calls to URLs a client supplied (`jwks_uri`, `backchannel_logout_uri`): address-checked.
     pub outbound: crate::outbound_guard::OutboundGuard,
+    audit: crate::audit::AuditLog,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// The identity sessions' whoami cache: an OAuth 2.0 logout ends the identity session too.
+    session_cache: crate::sessions::SessionCache,
+    /// Tells the other processes what to purge (the database log, and Redis when configured).
+    bus: crate::invalidation::Bus,
+}
+
+/// Clients by id, for the token endpoint's hot path (30 s; purged on every change).
+pub type ClientCache = moka::sync::Cache<String, Arc<clients::StoredClient>>;
+/// Token rows by digest, for introspection's hot path (60 s; purged on revocation).
+pub type TokenCache = moka::sync::Cache<String, Arc<TokenRow>>;
+
+pub fn new_client_cache() -> ClientCache {
+    moka::sync::Cache::builder()
+        .max_capacity(10_000)
+        .time_to_live(Duration::from_secs(30))
+        .build()
+}
+
+pub fn new_token_cache() -> TokenCache {
+    moka::sync::Cache::builder()
+        .max_capacity(200_000)
+        .time_to_live(Duration::from_secs(60))
+        .build()
+}
+
+/// What the composition root (`App::build`) hands the provider: the caches and channels it
+/// shares with the other services.
+pub struct Shared {
     pub audit: crate::audit::AuditLog,
     pub metrics: Arc<crate::metrics::Metrics>,
-    /// The identity sessions' whoami cache, shared with the identity and session services.
-    pub session_cache: crate::sessions::SessionCache,
-    /// Tells the other processes what to purge (the database log, and Redis when configured).
     pub bus: crate::invalidation::Bus,
+    pub session_cache: crate::sessions::SessionCache,
+    pub client_cache: ClientCache,
+    pub token_cache: TokenCache,
 }
 
 impl Provider {
-    pub fn new(config: Arc<Config>, store: Arc<dyn Store>, keys: Arc<KeyManager>) -> Provider {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        keys: Arc<KeyManager>,
+        shared: Shared,
+    ) -> Provider {
         let issuer = config.issuer();
-        let metrics = Arc::<crate::metrics::Metrics>::default();
-        let bus = crate::invalidation::Bus::new(store.clone(), metrics.clone());
         let outbound = crate::outbound_guard::OutboundGuard::new(
             config.clients.http.disallow_private_ip_ranges,
         );
         Provider {
             outbound,
-            audit: crate::audit::AuditLog::new(store.clone()),
-            session_cache: crate::sessions::new_cache(config.session.cache_ttl.0, bus.clone()),
-            metrics,
-            bus,
+            audit: shared.audit,
+            session_cache: shared.session_cache,
+            metrics: shared.metrics,
+            bus: shared.bus,
             issuer,
             config,
             store,
             keys,
-            client_cache: moka::sync::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(Duration::from_secs(30))
-                .build(),
-            token_cache: moka::sync::Cache::builder()
-                .max_capacity(200_000)
-                .time_to_live(Duration::from_secs(60))
-                .build(),
+            client_cache: shared.client_cache,
+            token_cache: shared.token_cache,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .redirect(reqwest::redirect::Policy::none())

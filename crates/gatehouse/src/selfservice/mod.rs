@@ -323,6 +323,8 @@ pub struct SelfService {
     pub provider: Arc<Provider>,
     pub keyring: Arc<gatehouse_crypto::Keyring>,
     pub courier: Arc<crate::courier::Courier>,
+    /// A recovery or password change revokes the identity's personal access tokens.
+    pub credentials: Arc<crate::credentials::CredentialService>,
     pub limits: ratelimit::Limits,
     pub issuer: String,
     /// The WebAuthn relying party, built once from `selfservice.methods.webauthn`; `None` when
@@ -341,6 +343,10 @@ pub fn csrf_cookie_name(config: &Config) -> String {
 }
 
 impl SelfService {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one Arc per service it uses, built once in App::build"
+    )]
     pub fn new(
         config: Arc<Config>,
         store: Arc<dyn Store>,
@@ -349,6 +355,7 @@ impl SelfService {
         provider: Arc<Provider>,
         keyring: Arc<gatehouse_crypto::Keyring>,
         courier: Arc<crate::courier::Courier>,
+        credentials: Arc<crate::credentials::CredentialService>,
     ) -> Result<SelfService> {
         let issuer = config.issuer();
         let webauthn = webauthn::relying_party(&config.selfservice.methods.webauthn, &issuer)
@@ -365,6 +372,7 @@ impl SelfService {
             sessions,
             provider,
             keyring,
+            credentials,
         })
     }
 

@@ -52,7 +52,6 @@ impl SelfService {
             return Ok(None);
         }
         let pats = self
-            .identities
             .credentials
             .revoke_owner(Kind::Pat, identity_id, cause.reason(), now)
             .await?;

@@ -27,7 +27,9 @@ use crate::error::{Error, Result};
 use crate::identity::model::{Identity, State};
 use crate::identity::service::IdentityService;
 use crate::invalidation::{Bus, Kind};
-use crate::oauth2::Provider;
+
+mod events;
+pub use events::{IdentitySessions, NoEvents, SessionEvents};
 
 /// Authenticator assurance levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
@@ -182,6 +184,19 @@ impl SessionCache {
     }
 }
 
+/// `session` messages name session token digests.
+impl crate::invalidation::Purge for SessionCache {
+    fn purge_local(&self, keys: &[String]) {
+        for k in keys {
+            self.invalidate_local(k);
+        }
+    }
+
+    fn clear_local(&self) {
+        SessionCache::clear_local(self);
+    }
+}
+
 /// Why a request has no usable session (Kratos's error ids).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionError {
@@ -197,8 +212,8 @@ pub struct SessionService {
     pub identities: Arc<IdentityService>,
     pub cache: SessionCache,
     pub audit: AuditLog,
-    /// Told when sessions end, for the login sessions made from them.
-    provider: Arc<Provider>,
+    /// Told when sessions end or are replaced (the OAuth 2.0 login sessions made from them).
+    events: Arc<dyn SessionEvents>,
     issuer: String,
 }
 
@@ -233,17 +248,18 @@ impl SessionService {
         config: Arc<Config>,
         store: Arc<dyn Store>,
         identities: Arc<IdentityService>,
+        cache: SessionCache,
         audit: AuditLog,
-        provider: Arc<Provider>,
+        events: Arc<dyn SessionEvents>,
     ) -> SessionService {
         SessionService {
-            cache: identities.session_cache.clone(),
+            cache,
             issuer: config.issuer(),
             config,
             store,
             identities,
             audit,
-            provider,
+            events,
         }
     }
 
@@ -320,9 +336,7 @@ impl SessionService {
             } else if self.deactivate(&p.id).await? {
                 // Step-up or re-authentication: the same person's login goes on in the new
                 // session.
-                self.provider
-                    .identity_session_replaced(&p.id, &row.id)
-                    .await?;
+                self.events.replaced(&p.id, &row.id).await?;
             }
         }
         let active = Arc::new(self.activate(&row, Arc::new(identity.clone()))?);
@@ -439,7 +453,7 @@ impl SessionService {
             .store
             .deactivate_identity_sessions(identity_id, keep)
             .await?;
-        purge(&self.cache, &hashes);
+        self.cache.purge(&hashes);
         self.ended(&ending, now).await?;
         Ok(hashes.len())
     }
@@ -469,10 +483,7 @@ impl SessionService {
 
     /// Sessions ended: so do the login sessions made from them, and their clients are told.
     async fn ended(&self, ids: &[String], now: i64) -> Result<()> {
-        if self.provider.identity_sessions_ended(ids, now).await? {
-            self.provider.deliver_logouts_soon();
-        }
-        Ok(())
+        self.events.ended(ids, now).await
     }
 
     /// Logout: ends the session and records it.
@@ -557,9 +568,4 @@ impl SessionService {
             .await?
             .ok_or_else(|| Error::NotFound("Unable to locate the resource".into()))
     }
-}
-
-/// Drops sessions from the cache at once, on every replica (after revocation or deletion).
-pub fn purge(cache: &SessionCache, hashes: &[String]) {
-    cache.purge(hashes);
 }

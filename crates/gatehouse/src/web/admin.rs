@@ -447,7 +447,7 @@ async fn metrics(State(s): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        s.provider.metrics.encode(),
+        s.metrics.encode(),
     )
         .into_response()
 }

@@ -155,7 +155,7 @@ async fn patch_identity(
 }
 
 async fn delete_identity(State(s): State<AppState>, Path(id): Path<String>) -> Res {
-    s.identities.delete(&id).await?;
+    s.identities.delete(&id, crate::clock::now()).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -51,6 +51,7 @@ impl std::ops::Deref for AppState {
 pub struct Services {
     pub config: Arc<Config>,
     pub provider: Arc<Provider>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub courier: Arc<Courier>,
     /// The discovery document, serialised once.
     pub discovery: bytes::Bytes,
@@ -73,6 +74,7 @@ impl AppState {
     pub fn new(
         config: Arc<Config>,
         provider: Arc<Provider>,
+        metrics: Arc<crate::metrics::Metrics>,
         courier: Arc<Courier>,
         discovery: bytes::Bytes,
         identities: Arc<crate::identity::IdentityService>,
@@ -91,6 +93,7 @@ impl AppState {
             pages,
             config,
             provider,
+            metrics,
             courier,
             discovery,
             registrations: moka::sync::Cache::builder()
@@ -145,7 +148,7 @@ fn layered(router: Router, limit: usize, observe: crate::metrics::Observe) -> Ro
 pub fn public_router(state: AppState) -> Router {
     let limit = state.config.serve.request_body_limit;
     let observe = crate::metrics::Observe {
-        metrics: state.provider.metrics.clone(),
+        metrics: state.metrics.clone(),
         listener: "public",
     };
     // Browser forms refuse cross-site unsafe requests (see `origin`).
@@ -177,7 +180,7 @@ pub fn public_router(state: AppState) -> Router {
 pub fn admin_router(state: AppState) -> Router {
     let limit = state.config.serve.request_body_limit;
     let observe = crate::metrics::Observe {
-        metrics: state.provider.metrics.clone(),
+        metrics: state.metrics.clone(),
         listener: "admin",
     };
     layered(
@@ -207,7 +210,7 @@ async fn no_store_by_default(mut resp: Response) -> Response {
 pub fn decisions_router(state: AppState) -> Router {
     let limit = state.config.serve.request_body_limit;
     let observe = crate::metrics::Observe {
-        metrics: state.provider.metrics.clone(),
+        metrics: state.metrics.clone(),
         listener: "decisions",
     };
     layered(decisions::router(state), limit, observe)
@@ -216,7 +219,7 @@ pub fn decisions_router(state: AppState) -> Router {
 /// The reverse proxy: no body limit (bodies stream to the upstream), no routes of its own.
 pub fn proxy_router(state: AppState, proxy: proxy::Proxy) -> Router {
     let observe = crate::metrics::Observe {
-        metrics: state.provider.metrics.clone(),
+        metrics: state.metrics.clone(),
         listener: "proxy",
     };
     proxy::router(state, proxy)

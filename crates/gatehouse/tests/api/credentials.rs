@@ -71,11 +71,7 @@ async fn validate(app: &TestApp, token: &str, scope: Option<&str>) -> (StatusCod
 }
 
 async fn audit_kinds(app: &TestApp) -> Vec<String> {
-    app.app
-        .provider
-        .audit
-        .flush(std::time::Duration::from_secs(5))
-        .await;
+    app.app.audit.flush(std::time::Duration::from_secs(5)).await;
     let (status, list) = app.admin_get("/admin/audit-events?limit=500").await;
     assert_eq!(status, StatusCode::OK, "{list}");
     list.as_array()
@@ -272,11 +268,7 @@ async fn refusals(app: TestApp) {
     }
     // Malformed tokens are audited in aggregate by the usage flusher (no write per request).
     app.app.state.credentials.usage.flush().await;
-    app.app
-        .provider
-        .audit
-        .flush(std::time::Duration::from_secs(5))
-        .await;
+    app.app.audit.flush(std::time::Duration::from_secs(5)).await;
     let (_, events) = app
         .admin_get("/admin/audit-events?kind=credential.validation_failed&limit=100")
         .await;

@@ -126,7 +126,7 @@ async fn local_counters_refuse_past_the_limit_with_retry_after() {
         &decide(&app, "/scarce/x", Some("198.51.100.2")).await,
         "rule",
     );
-    let metrics = app.app.provider.metrics.encode();
+    let metrics = app.app.metrics.encode();
     assert!(
         metrics.contains("gatehouse_gateway_rate_limited_total{scope=\"rule\"} 1"),
         "{metrics}"
@@ -147,7 +147,7 @@ async fn without_limits_nothing_is_counted() {
     for _ in 0..50 {
         assert_eq!(decide(&app, "/open/x", None).await.0, StatusCode::OK);
     }
-    let metrics = app.app.provider.metrics.encode();
+    let metrics = app.app.metrics.encode();
     assert!(!metrics.contains("op=\"rate_limit\""), "{metrics}");
 }
 
@@ -222,7 +222,7 @@ async fn redis_shares_the_counters_and_an_outage_falls_back_to_local_ones() {
             assert_limited(&got, "ip");
         }
     }
-    let metrics = a.app.provider.metrics.encode();
+    let metrics = a.app.metrics.encode();
     assert!(
         metrics.contains("gatehouse_redis_errors_total{op=\"rate_limit\"}"),
         "{metrics}"

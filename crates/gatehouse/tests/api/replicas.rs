@@ -309,7 +309,6 @@ async fn revocations_on_one_replica_reach_the_others_caches() {
 /// The metric's value in an in-process app.
 fn metric(app: &TestApp, name: &str) -> Option<f64> {
     app.app
-        .provider
         .metrics
         .encode()
         .lines()
