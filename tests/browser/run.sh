@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/browser/run.sh — headless-Chromium walk through Gatehouse's built-in pages
-# (registration, verification, TOTP and backup codes, second factor, recovery, consent, sign-out;
-# passkeys with a virtual authenticator in passkeys.test.mjs) against a real `gatehouse serve` on
-# SQLite, on free 127.0.0.1 ports.
+# (registration, verification, TOTP and backup codes, second factor, recovery, consent, sign-out,
+# RP-initiated logout; passkeys with a virtual authenticator in passkeys.test.mjs) against a real
+# `gatehouse serve` on SQLite, on free 127.0.0.1 ports.
 #
 # Uses Debian's Chromium (/usr/bin/chromium, installed with apt-get when missing) driven by
 # playwright-core, which never downloads a browser of its own. Called by scripts/test after the

@@ -2,7 +2,8 @@
 // built-in pages like a user: registration -> e-mail verification -> TOTP and backup codes in
 // settings -> sign out -> password + TOTP sign-in -> recovery by e-mail code -> new password ->
 // sign-in with a backup code -> OAuth2 authorization with the consent page -> a personal access
-// token created on its management page, checked against POST /credentials/validate, and revoked.
+// token created on its management page, checked against POST /credentials/validate, and revoked
+// -> RP-initiated logout through the built-in "Sign out of ...?" page.
 //
 // Gatehouse runs with its defaults (SQLite, no SMTP: the courier logs and keeps messages, read
 // back through the admin API), on free loopback ports with a throwaway data directory.
@@ -576,5 +577,48 @@ test('a user walks through every built-in page in Chromium', async (t) => {
     const revoked = page.locator('section', { has: page.getByRole('heading', { name: 'Revoked tokens (last 30 days)' }) });
     assert.match(await revoked.innerText(), /Notebook sync.*revoked.*Walk finished/s);
     assert.equal(await page.locator('article.credential', { hasText: 'Notebook sync' }).count(), 0);
+  });
+
+  await step('OAuth2: RP-initiated logout asks, signs out and returns to the client with state', async () => {
+    const hits = [];
+    const rp = http.createServer((req, res) => {
+      hits.push(new URL(req.url, 'http://127.0.0.1'));
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('signed out at the client');
+    });
+    rp.listen(0, '127.0.0.1');
+    await once(rp, 'listening');
+    try {
+      const bye = `http://127.0.0.1:${rp.address().port}/bye`;
+      const r = await fetch(`${gh.adminUrl}/admin/clients`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          client_name: 'Notebook', redirect_uris: [`${bye}/callback`], post_logout_redirect_uris: [bye],
+          grant_types: ['authorization_code'], response_types: ['code'], scope: 'openid',
+          token_endpoint_auth_method: 'none',
+        }),
+      });
+      assert.equal(r.status, 201, await r.clone().text());
+      const client = await r.json();
+      const state = randomBytes(12).toString('hex');
+      const logout = new URL(`${gh.publicUrl}/oauth2/sessions/logout`);
+      logout.search = new URLSearchParams({ client_id: client.client_id, post_logout_redirect_uri: bye, state }).toString();
+      // No id_token_hint: the built-in page asks (the login session is the consent step's).
+      await page.goto(logout.href);
+      await waitPath('/ui/logout');
+      await page.getByRole('heading', { name: /^Sign out of / }).waitFor();
+      await page.getByText('Notebook asked to sign you out.').waitFor();
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.waitForURL((u) => u.href.startsWith(bye), { timeout: T });
+      const hit = hits.find((u) => u.pathname === '/bye');
+      assert.ok(hit, 'the client was not called');
+      assert.equal(hit.searchParams.get('state'), state);
+      // The Gatehouse session ended with it.
+      await page.goto(`${gh.publicUrl}/ui/welcome`);
+      await page.waitForURL((u) => u.pathname === '/ui/login', { timeout: T });
+    } finally {
+      rp.closeAllConnections?.();
+      rp.close();
+    }
   });
 });

@@ -812,14 +812,23 @@ impl Config {
         Ok(())
     }
 
-    /// The issuer URL without a trailing slash.
+    /// The issuer URL without a trailing slash: `urls.self.issuer`, else the public listener's
+    /// address, with a loopback host named `localhost` (so the zero-config issuer is
+    /// `http://localhost:4444`: a secure context whose host can be the WebAuthn RP ID, which an
+    /// IP address cannot; the listener still binds to `127.0.0.1`).
     pub fn issuer(&self) -> String {
         match &self.urls.self_.issuer {
             Some(i) => i.trim_end_matches('/').to_owned(),
-            None => format!(
-                "http://{}:{}",
-                self.serve.public.host, self.serve.public.port
-            ),
+            None => {
+                let host = &self.serve.public.host;
+                let host = match host.parse::<std::net::IpAddr>() {
+                    Ok(ip) if ip.is_loopback() => "localhost".to_owned(),
+                    Ok(std::net::IpAddr::V6(ip)) => format!("[{ip}]"),
+                    _ if host.eq_ignore_ascii_case("localhost") => "localhost".to_owned(),
+                    _ => host.clone(),
+                };
+                format!("http://{host}:{}", self.serve.public.port)
+            }
         }
     }
 
@@ -1002,8 +1011,37 @@ mod tests {
         let c = Config::load(None, env(&[])).expect("ok");
         assert_eq!(c.serve.public.port, 4444);
         assert_eq!(c.serve.admin.port, 4445);
-        assert_eq!(c.issuer(), "http://127.0.0.1:4444");
+        assert_eq!(
+            c.serve.public.host, "127.0.0.1",
+            "the listener stays on loopback"
+        );
+        assert_eq!(c.issuer(), "http://localhost:4444");
         assert!(c.database_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn default_issuer_names_a_loopback_listener_localhost() {
+        let issuer = |host: &str| {
+            let mut c = Config::default();
+            c.serve.public.host = host.into();
+            c.serve.public.port = 8444;
+            c.issuer()
+        };
+        assert_eq!(Config::default().issuer(), "http://localhost:4444");
+        assert_eq!(issuer("127.0.0.1"), "http://localhost:8444");
+        assert_eq!(issuer("127.0.0.2"), "http://localhost:8444");
+        assert_eq!(issuer("::1"), "http://localhost:8444");
+        assert_eq!(issuer("LocalHost"), "http://localhost:8444");
+        assert_eq!(issuer("192.0.2.7"), "http://192.0.2.7:8444");
+        assert_eq!(issuer("2001:db8::7"), "http://[2001:db8::7]:8444");
+        assert_eq!(issuer("auth.internal"), "http://auth.internal:8444");
+        let mut c = Config::default();
+        c.urls.self_.issuer = Some("http://127.0.0.1:4444/".into());
+        assert_eq!(
+            c.issuer(),
+            "http://127.0.0.1:4444",
+            "a configured issuer is kept"
+        );
     }
 
     #[test]

@@ -2,11 +2,18 @@
 //! (`logout_challenge`, admin accept/reject), then front-channel iframes and back-channel logout
 //! tokens (OIDC Back-Channel Logout 1.0, see [`super::backchannel`]) to every client that got
 //! tokens in the session.
+//!
+//! Without `urls.logout` the logout app is Gatehouse's own confirmation page (`/ui/logout`),
+//! which acts on a challenge only in the browser whose login session it would end
+//! ([`Provider::browser_logout_request`]). That page is skipped when the request carries an
+//! `id_token_hint` that is the ID token of the browser's current login session (same `sub` and
+//! `sid`): RP-Initiated Logout §2 requires asking only when no hint was given or it does not
+//! belong to the current session. A configured logout app is always asked, as Hydra does.
 
 use gatehouse_crypto::jwt::UnverifiedJwt;
 use gatehouse_crypto::{PlainToken, TokenKind};
 use gatehouse_protocol::OAuthError;
-use gatehouse_store::TokenRow;
+use gatehouse_store::{LoginSessionRow, TokenRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -44,6 +51,72 @@ pub enum LogoutOutcome {
     Page(OAuthError),
 }
 
+/// A logout request as the built-in confirmation page shows it.
+#[derive(Debug, Clone)]
+pub struct BrowserLogoutRequest {
+    /// The subject whose login session the request ends.
+    pub subject: Option<String>,
+    /// The client that asked (`client_id` or the hint's audience), when it exists.
+    pub client: Option<gatehouse_protocol::client::Client>,
+    /// Where the browser goes afterwards, as the request asked (registered for the client,
+    /// checked when the request was made).
+    pub post_logout_redirect_uri: Option<String>,
+}
+
+/// The claims of a verified `id_token_hint` that logout looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Hint {
+    aud: Option<String>,
+    sub: Option<String>,
+    sid: Option<String>,
+}
+
+impl Hint {
+    /// An ID token this issuer signed (it may have expired: RP-Initiated Logout §2), or the
+    /// reason it is not one. Access and logout tokens are JWTs signed with the same keys but are
+    /// typed (`at+jwt`, `logout+jwt`); they are no ID tokens.
+    fn verify(
+        hint: &str,
+        issuer: &str,
+        keys: &[gatehouse_crypto::jwk::PublicJwk],
+    ) -> Result<Hint, &'static str> {
+        let jwt = UnverifiedJwt::parse(hint)
+            .map_err(|_| "The id_token_hint is not a valid ID token from this issuer.")?;
+        if jwt
+            .header
+            .typ
+            .as_deref()
+            .is_some_and(|t| !t.eq_ignore_ascii_case("JWT"))
+        {
+            return Err("The id_token_hint is not an ID token.");
+        }
+        let claims = jwt
+            .verify(keys)
+            .map_err(|_| "The id_token_hint is not a valid ID token from this issuer.")?;
+        if claims.get("iss").and_then(Value::as_str) != Some(issuer) {
+            return Err("The id_token_hint was issued by another issuer.");
+        }
+        let aud = match claims.get("aud") {
+            Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_owned),
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let text = |k: &str| claims.get(k).and_then(Value::as_str).map(str::to_owned);
+        Ok(Hint {
+            aud,
+            sub: text("sub"),
+            sid: text("sid"),
+        })
+    }
+
+    /// Whether this is the ID token of `session` (its subject and its `sid`), so that the
+    /// End-User need not be asked (RP-Initiated Logout §2).
+    fn is_for(&self, session: &LoginSessionRow) -> bool {
+        self.sub.as_deref() == Some(session.subject.as_str())
+            && self.sid.as_deref() == Some(session.id.as_str())
+    }
+}
+
 impl Provider {
     /// `GET|POST /oauth2/sessions/logout`.
     pub async fn logout(
@@ -72,33 +145,19 @@ impl Provider {
             None => None,
         };
         let mut client_id = get("client_id").map(str::to_owned);
-        let mut hint_sub = None;
-        if let Some(hint) = get("id_token_hint") {
-            // The hint may have expired; it must be ours and intact.
-            let Ok(claims) =
-                UnverifiedJwt::parse(hint).and_then(|j| j.verify(&self.keys.current().jwks.keys))
-            else {
-                return Ok(LogoutOutcome::Page(OAuthError::invalid_request(
-                    "The id_token_hint is not a valid ID token from this issuer.",
-                )));
+        let mut hint = None;
+        if let Some(raw) = get("id_token_hint") {
+            let h = match Hint::verify(raw, &self.issuer, &self.keys.current().jwks.keys) {
+                Ok(h) => h,
+                Err(why) => return Ok(LogoutOutcome::Page(OAuthError::invalid_request(why))),
             };
-            if claims.get("iss").and_then(Value::as_str) != Some(&self.issuer) {
-                return Ok(LogoutOutcome::Page(OAuthError::invalid_request(
-                    "The id_token_hint was issued by another issuer.",
-                )));
-            }
-            let aud = match claims.get("aud") {
-                Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_owned),
-                Some(Value::String(s)) => Some(s.clone()),
-                _ => None,
-            };
-            if client_id.is_some() && client_id != aud {
+            if client_id.is_some() && client_id != h.aud {
                 return Ok(LogoutOutcome::Page(OAuthError::invalid_request(
                     "client_id does not match the id_token_hint audience.",
                 )));
             }
-            client_id = aud;
-            hint_sub = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
+            client_id.clone_from(&h.aud);
+            hint = Some(h);
         }
         let post_logout = get("post_logout_redirect_uri").map(str::to_owned);
         if let Some(uri) = &post_logout {
@@ -127,24 +186,24 @@ impl Provider {
                 )));
             }
         }
-        if session.is_none() {
+        let Some(session) = session else {
             // Nobody to log out: go straight on.
             return Ok(LogoutOutcome::Redirect {
                 location: self.after_logout_url(post_logout.as_deref(), get("state")),
                 cookies: vec![],
             });
-        }
-        if let (Some(s), Some(h)) = (&session, &hint_sub)
-            && s.subject != *h
+        };
+        if let Some(h) = &hint
+            && h.sub.as_deref() != Some(session.subject.as_str())
         {
             return Ok(LogoutOutcome::Page(OAuthError::invalid_request(
                 "The id_token_hint belongs to another user than the current session.",
             )));
         }
-        let flow = LogoutFlow {
+        let mut flow = LogoutFlow {
             id: uuid::Uuid::new_v4().to_string(),
-            subject: session.as_ref().map(|s| s.subject.clone()),
-            sid: session.as_ref().map(|s| s.id.clone()),
+            subject: Some(session.subject.clone()),
+            sid: Some(session.id.clone()),
             client_id,
             post_logout_redirect_uri: post_logout,
             state: get("state").map(str::to_owned),
@@ -152,18 +211,32 @@ impl Provider {
             request_url: request_url.to_owned(),
             accepted: false,
         };
+        let Some(logout_app) = &self.config.urls.logout else {
+            if hint.as_ref().is_some_and(|h| h.is_for(&session)) {
+                // The built-in page would ask what the RP has shown already.
+                flow.accepted = true;
+                return self.complete_logout(&flow, now).await;
+            }
+            return self
+                .ask_logout_app(&flow, &format!("{}/ui/logout", self.issuer), now)
+                .await;
+        };
+        self.ask_logout_app(&flow, logout_app, now).await
+    }
+
+    /// Saves the request and sends the browser to `app` with its `logout_challenge`.
+    async fn ask_logout_app(
+        &self,
+        flow: &LogoutFlow,
+        app: &str,
+        now: i64,
+    ) -> Result<LogoutOutcome> {
         let challenge = PlainToken::generate(TokenKind::LogoutChallenge);
-        self.save_logout(&flow, now).await?;
-        self.insert_logout_step(&challenge, kind::LOGOUT_CHALLENGE, &flow, now)
+        self.save_logout(flow, now).await?;
+        self.insert_logout_step(&challenge, kind::LOGOUT_CHALLENGE, flow, now)
             .await?;
-        let base = self
-            .config
-            .urls
-            .logout
-            .clone()
-            .unwrap_or_else(|| format!("{}/oauth2/fallbacks/logout", self.issuer));
         let mut url =
-            url::Url::parse(&base).map_err(|e| Error::Internal(format!("urls.logout: {e}")))?;
+            url::Url::parse(app).map_err(|e| Error::Internal(format!("urls.logout: {e}")))?;
         url.query_pairs_mut()
             .append_pair("logout_challenge", challenge.expose());
         Ok(LogoutOutcome::Redirect {
@@ -342,6 +415,91 @@ impl Provider {
         Ok(())
     }
 
+    /// The logout request of `challenge` if this browser holds the login session it would end.
+    /// A challenge sent to another browser is refused (`Forbidden`), so it can neither end nor
+    /// keep someone else's session; a handled one is `Gone`.
+    async fn logout_flow_in_browser(
+        &self,
+        challenge: &str,
+        cookies: &[(String, String)],
+        now: i64,
+    ) -> Result<LogoutFlow> {
+        let (flow, row) = self
+            .logout_flow(
+                challenge,
+                TokenKind::LogoutChallenge,
+                kind::LOGOUT_CHALLENGE,
+                now,
+            )
+            .await?;
+        let browser_session = cookies
+            .iter()
+            .find(|(k, _)| k == SESSION_COOKIE)
+            .map(|(_, v)| gatehouse_crypto::TokenHash::of_secret(v).to_hex());
+        if flow.sid.is_none() || browser_session != flow.sid {
+            return Err(Error::Forbidden(
+                "This sign-out request was made in another browser. Go back to the application and sign out there."
+                    .into(),
+            ));
+        }
+        if row.used_at.is_some() {
+            return Err(Error::Gone(String::new()));
+        }
+        Ok(flow)
+    }
+
+    /// For the built-in logout page: the request it asks about ([`Self::logout_flow_in_browser`]).
+    pub async fn browser_logout_request(
+        &self,
+        challenge: &str,
+        cookies: &[(String, String)],
+        now: i64,
+    ) -> Result<BrowserLogoutRequest> {
+        let flow = self.logout_flow_in_browser(challenge, cookies, now).await?;
+        let client = match &flow.client_id {
+            Some(id) => match self.get_client(id).await {
+                Ok(c) => Some(c.client.clone()),
+                Err(Error::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
+        Ok(BrowserLogoutRequest {
+            subject: flow.subject,
+            client,
+            post_logout_redirect_uri: flow.post_logout_redirect_uri,
+        })
+    }
+
+    /// The built-in page's "Sign out": [`Self::accept_logout`] for this browser's request; where
+    /// the browser goes next (the `logout_verifier` URL).
+    pub async fn browser_accept_logout(
+        &self,
+        challenge: &str,
+        cookies: &[(String, String)],
+        now: i64,
+    ) -> Result<String> {
+        self.logout_flow_in_browser(challenge, cookies, now).await?;
+        self.accept_logout(challenge, now).await
+    }
+
+    /// The built-in page's "Cancel": [`Self::reject_logout`] for this browser's request. The
+    /// session stays; the browser goes back to the request's `post_logout_redirect_uri` (with
+    /// its `state`) when it named one, else `None`.
+    pub async fn browser_reject_logout(
+        &self,
+        challenge: &str,
+        cookies: &[(String, String)],
+        now: i64,
+    ) -> Result<Option<String>> {
+        let flow = self.logout_flow_in_browser(challenge, cookies, now).await?;
+        self.reject_logout(challenge, now).await?;
+        Ok(flow
+            .post_logout_redirect_uri
+            .as_deref()
+            .map(|uri| self.after_logout_url(Some(uri), flow.state.as_deref())))
+    }
+
     async fn finish_logout(&self, verifier: &str, now: i64) -> Result<LogoutOutcome> {
         let (flow, row) = match self
             .logout_flow(
@@ -365,6 +523,11 @@ impl Provider {
                 "The logout verifier has been used already.",
             )));
         }
+        self.complete_logout(&flow, now).await
+    }
+
+    /// Ends an accepted logout request's sessions and says where the browser goes next.
+    async fn complete_logout(&self, flow: &LogoutFlow, now: i64) -> Result<LogoutOutcome> {
         let iframes = match &flow.sid {
             Some(sid) => {
                 self.end_identity_session(sid).await?;

@@ -358,9 +358,19 @@ impl SelfService {
         credentials: Arc<crate::credentials::CredentialService>,
     ) -> Result<SelfService> {
         let issuer = config.issuer();
-        let webauthn = webauthn::relying_party(&config.selfservice.methods.webauthn, &issuer)
+        let webauthn = match webauthn::relying_party(&config.selfservice.methods.webauthn, &issuer)
             .map_err(Error::BadRequest)?
-            .map(Arc::new);
+        {
+            Ok(rp) => Some(Arc::new(rp)),
+            Err(off @ webauthn::PasskeysOff::Disabled) => {
+                tracing::info!("{off}");
+                None
+            }
+            Err(off) => {
+                tracing::warn!(issuer, "{off}");
+                None
+            }
+        };
         Ok(SelfService {
             courier,
             limits: ratelimit::Limits::new(&config.rate_limits),

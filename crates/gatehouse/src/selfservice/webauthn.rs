@@ -39,16 +39,37 @@ pub const CREDENTIAL_FIELDS: [&str; 2] = ["webauthn_register", "webauthn_login"]
 /// The longest display name of a key.
 const MAX_DISPLAY_NAME: usize = 64;
 
-/// Builds the relying party from `selfservice.methods.webauthn`: `rp_id` defaults to the
-/// issuer's host and the origins to the issuer's origin plus `rp_origins`. `Ok(None)` when the
-/// method is off, or when nothing was configured and the issuer's host (an IP address) cannot
-/// be a relying-party id.
-pub fn relying_party(
+/// Why passkeys (and security keys) are off under a configuration; logged once at start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasskeysOff {
+    #[error("passkeys are off: selfservice.methods.webauthn.enabled is false")]
+    Disabled,
+    /// No `rp_id` configured, and the issuer's host is an IP address, which browsers refuse as
+    /// an RP ID (WebAuthn §5.1.4.1: it must be a registrable domain suffix of the origin).
+    #[error(
+        "passkeys are off: the WebAuthn RP ID cannot be an IP address (issuer host {host}); set urls.self.issuer to a host name, e.g. {example}"
+    )]
+    IpAddressIssuer { host: String, example: String },
+}
+
+/// The relying party a configuration gives: its id and the origins allowed to use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelyingPartySettings {
+    pub id: String,
+    /// The issuer's origin first when it is under `id`, then `rp_origins`.
+    pub origins: Vec<Url>,
+}
+
+/// The relying party from `selfservice.methods.webauthn`: `rp_id` defaults to the issuer's
+/// host and the origins to the issuer's origin plus `rp_origins`. `Ok(Err(off))` when passkeys
+/// are off (the method is disabled, or nothing was configured and the issuer's host is an IP
+/// address); `Err` for a configuration that contradicts itself.
+pub fn relying_party_settings(
     m: &WebauthnMethod,
     issuer: &str,
-) -> std::result::Result<Option<Webauthn>, String> {
+) -> std::result::Result<std::result::Result<RelyingPartySettings, PasskeysOff>, String> {
     if !m.enabled {
-        return Ok(None);
+        return Ok(Err(PasskeysOff::Disabled));
     }
     let issuer_url = Url::parse(issuer).map_err(|e| format!("issuer {issuer:?}: {e}"))?;
     let rp_id = match &m.rp_id {
@@ -56,11 +77,12 @@ pub fn relying_party(
         None => match issuer_url.domain() {
             Some(d) => d.to_owned(),
             None => {
-                tracing::warn!(
-                    issuer,
-                    "WebAuthn is off: the issuer's host is not a domain; set selfservice.methods.webauthn.rp_id"
-                );
-                return Ok(None);
+                let mut example = issuer_url.clone();
+                let _ = example.set_host(Some("localhost"));
+                return Ok(Err(PasskeysOff::IpAddressIssuer {
+                    host: issuer_url.host_str().unwrap_or_default().to_owned(),
+                    example: example.origin().ascii_serialization(),
+                }));
             }
         },
     };
@@ -76,23 +98,43 @@ pub fn relying_party(
             .is_some_and(|d| d == rp_id || d.ends_with(&format!(".{rp_id}")))
     };
     if in_scope(&issuer_url) {
-        origins.insert(0, issuer_url.clone());
+        origins.insert(0, issuer_url);
     }
-    let Some(first) = origins.first().cloned() else {
+    if origins.is_empty() {
         return Err(format!(
             "selfservice.methods.webauthn: the issuer {issuer} is not under rp_id {rp_id:?}; list the origins in rp_origins"
         ));
+    }
+    Ok(Ok(RelyingPartySettings { id: rp_id, origins }))
+}
+
+/// Builds the relying party of [`relying_party_settings`]; `Ok(Err(off))` when passkeys are
+/// off.
+pub fn relying_party(
+    m: &WebauthnMethod,
+    issuer: &str,
+) -> std::result::Result<std::result::Result<Webauthn, PasskeysOff>, String> {
+    let rp = match relying_party_settings(m, issuer)? {
+        Ok(rp) => rp,
+        Err(off) => return Ok(Err(off)),
     };
-    let mut b = WebauthnBuilder::new(&rp_id, &first)
+    let (first, rest) = rp
+        .origins
+        .split_first()
+        .ok_or_else(|| "selfservice.methods.webauthn: no origin".to_owned())?;
+    let mut b = WebauthnBuilder::new(&rp.id, first)
         .map_err(|e| {
-            format!("selfservice.methods.webauthn: rp_id {rp_id:?} and origin {first}: {e}")
+            format!(
+                "selfservice.methods.webauthn: rp_id {:?} and origin {first}: {e}",
+                rp.id
+            )
         })?
         .rp_name(&m.rp_display_name);
-    for o in &origins[1..] {
+    for o in rest {
         b = b.append_allowed_origin(o);
     }
     b.build()
-        .map(Some)
+        .map(Ok)
         .map_err(|e| format!("selfservice.methods.webauthn: {e}"))
 }
 
@@ -631,4 +673,73 @@ fn unb64url(s: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s)
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn settings(
+        m: &WebauthnMethod,
+        issuer: &str,
+    ) -> std::result::Result<RelyingPartySettings, PasskeysOff> {
+        relying_party_settings(m, issuer).expect("a consistent configuration")
+    }
+
+    #[test]
+    fn zero_config_turns_passkeys_on_for_localhost() {
+        let c = Config::default();
+        let rp = settings(&c.selfservice.methods.webauthn, &c.issuer()).expect("passkeys on");
+        assert_eq!(rp.id, "localhost");
+        assert_eq!(
+            rp.origins,
+            vec![Url::parse("http://localhost:4444").expect("url")]
+        );
+        assert!(
+            matches!(
+                relying_party(&c.selfservice.methods.webauthn, &c.issuer()),
+                Ok(Ok(_))
+            ),
+            "webauthn-rs accepts the relying party"
+        );
+    }
+
+    #[test]
+    fn ip_address_issuer_turns_passkeys_off_with_the_reason() {
+        let m = WebauthnMethod::default();
+        let off = settings(&m, "http://127.0.0.1:4444").expect_err("passkeys off");
+        assert_eq!(
+            off,
+            PasskeysOff::IpAddressIssuer {
+                host: "127.0.0.1".into(),
+                example: "http://localhost:4444".into(),
+            }
+        );
+        assert_eq!(
+            off.to_string(),
+            "passkeys are off: the WebAuthn RP ID cannot be an IP address (issuer host 127.0.0.1); set urls.self.issuer to a host name, e.g. http://localhost:4444"
+        );
+        assert!(matches!(
+            settings(&m, "https://[2001:db8::1]"),
+            Err(PasskeysOff::IpAddressIssuer { host, example })
+                if host == "[2001:db8::1]" && example == "https://localhost"
+        ));
+        // A configured RP ID needs no domain in the issuer.
+        let configured = WebauthnMethod {
+            rp_id: Some("example.com".into()),
+            rp_origins: vec!["https://auth.example.com".into()],
+            ..WebauthnMethod::default()
+        };
+        let rp = settings(&configured, "http://127.0.0.1:4444").expect("on");
+        assert_eq!(rp.id, "example.com");
+        let disabled = WebauthnMethod {
+            enabled: false,
+            ..WebauthnMethod::default()
+        };
+        assert_eq!(
+            settings(&disabled, "http://localhost:4444"),
+            Err(PasskeysOff::Disabled)
+        );
+    }
 }

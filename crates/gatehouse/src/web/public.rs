@@ -517,7 +517,7 @@ async fn fallback_logout() -> Response {
 }
 
 async fn fallback_logout_done() -> Response {
-    fallback("You are logged out", "You can close this window.")
+    fallback("You are signed out", "You can close this window.")
 }
 
 async fn fallback_error(QueryPairs(q): QueryPairs) -> Response {

@@ -1,6 +1,8 @@
-//! `/oauth2/sessions/logout`: RP-initiated logout with front- and back-channel notification;
-//! and back-channel notification when the identity session behind a login ends instead
-//! (self-service logout, `DELETE /sessions`, the admin API).
+//! `/oauth2/sessions/logout`: RP-initiated logout with front- and back-channel notification,
+//! through a logout app or the built-in logout page (`/ui/logout?logout_challenge=`, skipped
+//! for an `id_token_hint` of the current session); and back-channel notification when the
+//! identity session behind a login ends instead (self-service logout, `DELETE /sessions`, the
+//! admin API).
 
 use std::sync::{Arc, Mutex};
 
@@ -14,7 +16,11 @@ use crate::harness::{
     Backend, Browser, CHALLENGE, REDIRECT, TestApp, VERIFIER, consent_to_client, eventually,
     login_and_consent, query_param, start_authorization, urlencode,
 };
-use crate::selfservice::{PASSWORD, api_login};
+use crate::pages::{assert_page_headers, get, header, hidden, post as post_form};
+use crate::selfservice::{PASSWORD, api_login, whoami};
+
+/// A logout app of the operator's (`urls.logout`).
+const LOGOUT_URL: &str = "https://login.example.com/logout";
 
 /// A relying party's back-channel logout endpoint on a free loopback port.
 pub(crate) async fn backchannel_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
@@ -56,8 +62,15 @@ pub(crate) async fn app_with_local_receivers(backend: Backend) -> Option<TestApp
     .await
 }
 
+/// RP-initiated logout through a logout app (`urls.logout`, Hydra's model): the app is asked
+/// even with an `id_token_hint` of the current session, and accepts through the admin API.
 async fn rp_initiated_logout(backend: Backend) {
-    let Some(app) = app_with_local_receivers(backend).await else {
+    let Some(app) = TestApp::spawn_on(backend, |c| {
+        c.clients.http.disallow_private_ip_ranges = false;
+        c.urls.logout = Some(LOGOUT_URL.into());
+    })
+    .await
+    else {
         return;
     };
     let (bc_url, received) = backchannel_receiver().await;
@@ -106,6 +119,7 @@ async fn rp_initiated_logout(backend: Backend) {
 
     let hop = b.get(&app, &format!("{}/oauth2/sessions/logout?id_token_hint={id_token}&post_logout_redirect_uri={}&state=bye1", app.public, urlencode("https://app.example.com/bye"))).await;
     let loc = hop.location.expect("to the logout app");
+    assert!(loc.starts_with(LOGOUT_URL), "{loc}");
     let challenge = query_param(&loc, "logout_challenge").expect("logout_challenge");
     let (status, req) = app
         .admin_get(&format!(
@@ -222,6 +236,27 @@ async fn oauth_login_from_session(
     client: &serde_json::Value,
     email: &str,
 ) -> (String, String) {
+    let login = oauth_login(app, b, client, email).await;
+    (login.sid, login.session_token)
+}
+
+/// What a browser's sign-in to a client through Gatehouse's own login left.
+struct OAuthLogin {
+    /// The login session id (`sid` of the ID token).
+    sid: String,
+    /// The identity session's token.
+    session_token: String,
+    id_token: String,
+    access_token: String,
+}
+
+/// [`oauth_login_from_session`], with the ID token.
+async fn oauth_login(
+    app: &TestApp,
+    b: &mut Browser,
+    client: &serde_json::Value,
+    email: &str,
+) -> OAuthLogin {
     let challenge = start_authorization(app, b, client, "").await;
     let resp = app
         .http
@@ -264,12 +299,20 @@ async fn oauth_login_from_session(
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
-    let id_token = tokens["id_token"].as_str().expect("id token");
-    let sid = UnverifiedJwt::parse(id_token).expect("jwt").claims["sid"]
+    let id_token = tokens["id_token"].as_str().expect("id token").to_owned();
+    let sid = UnverifiedJwt::parse(&id_token).expect("jwt").claims["sid"]
         .as_str()
         .expect("sid")
         .to_owned();
-    (sid, token)
+    OAuthLogin {
+        sid,
+        session_token: token,
+        id_token,
+        access_token: tokens["access_token"]
+            .as_str()
+            .expect("access token")
+            .to_owned(),
+    }
 }
 
 async fn identity_session_logout(backend: Backend) {
@@ -399,4 +442,399 @@ async fn backchannel_logout_uri_on_loopback_is_not_posted_to(app: TestApp) {
 both_backends!(
     backchannel_loopback_refused,
     backchannel_logout_uri_on_loopback_is_not_posted_to
+);
+
+// --- the built-in logout page (no `urls.logout`) -------------------------------------------
+
+const BYE: &str = "https://app.example.com/bye";
+
+/// A client with a post-logout URI (and JWT access tokens), and a browser signed in to it
+/// through Gatehouse's own login (no `urls.logout`: the harness sets only the login and consent
+/// apps).
+async fn signed_in_to_client(
+    app: &TestApp,
+    email: &str,
+) -> (serde_json::Value, Browser, OAuthLogin) {
+    let c = app
+        .create_client(json!({
+            "client_name": "Notebook <b>&</b>",
+            "grant_types": ["authorization_code", "refresh_token"], "redirect_uris": [REDIRECT],
+            "scope": "openid offline_access", "post_logout_redirect_uris": [BYE],
+            "access_token_strategy": "jwt",
+        }))
+        .await;
+    app.create_identity(email, PASSWORD).await;
+    let mut b = Browser::default();
+    let login = oauth_login(app, &mut b, &c, email).await;
+    (c, b, login)
+}
+
+/// The browser asks to be logged out by `client` (no `id_token_hint`), with `state`; the
+/// challenge of the built-in logout page it is sent to.
+async fn ask_logout(app: &TestApp, b: &mut Browser, c: &serde_json::Value, state: &str) -> String {
+    let hop = b
+        .get(
+            app,
+            &format!(
+                "{}/oauth2/sessions/logout?client_id={}&post_logout_redirect_uri={}&state={state}",
+                app.public,
+                c["client_id"].as_str().expect("client_id"),
+                urlencode(BYE)
+            ),
+        )
+        .await;
+    assert_eq!(hop.status, StatusCode::SEE_OTHER, "{}", hop.body);
+    let loc = hop.location.expect("to the logout page");
+    assert!(
+        loc.starts_with(&format!("{}/ui/logout?logout_challenge=", app.public)),
+        "{loc}"
+    );
+    query_param(&loc, "logout_challenge").expect("logout_challenge")
+}
+
+async fn zero_config_rp_initiated_logout_shows_the_logout_page(app: TestApp) {
+    let (c, mut b, login) = signed_in_to_client(&app, "page@example.com").await;
+    let challenge = ask_logout(&app, &mut b, &c, "s1").await;
+    let page = get(
+        &app,
+        &mut b,
+        &format!("{}/ui/logout?logout_challenge={challenge}", app.public),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_page_headers(&page);
+    // Its form's 303s end at the client's post-logout URI.
+    assert!(header(&page, "content-security-policy").contains(" https://app.example.com;"));
+    let site = app.public.trim_start_matches("http://");
+    assert!(
+        page.body.contains(&format!(
+            r#"Sign out of <span class="client">{site}</span>?"#
+        )),
+        "{}",
+        page.body
+    );
+    // The client's name, escaped.
+    assert!(
+        page.body.contains(
+            "<strong>Notebook &lt;b&gt;&amp;&lt;&#x2f;b&gt;</strong> asked to sign you out."
+        ),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("page@example.com"), "{}", page.body);
+    assert_eq!(hidden(&page.body, "logout_challenge"), challenge);
+    assert!(!hidden(&page.body, "csrf_token").is_empty());
+    assert!(
+        page.body
+            .contains(r#"name="action" value="accept">Sign out</button>"#)
+    );
+    assert!(
+        page.body
+            .contains(r#"name="action" value="cancel">Cancel</button>"#)
+    );
+    // Nothing ended yet.
+    assert_eq!(whoami(&app, &login.session_token).await.0, StatusCode::OK);
+}
+both_backends!(
+    zero_config_logout_page,
+    zero_config_rp_initiated_logout_shows_the_logout_page
+);
+
+async fn logout_page_form_without_a_valid_csrf_token_is_refused(app: TestApp) {
+    let (c, mut b, login) = signed_in_to_client(&app, "csrf@example.com").await;
+    let challenge = ask_logout(&app, &mut b, &c, "s1").await;
+    let url = format!("{}/ui/logout", app.public);
+    let page = get(&app, &mut b, &format!("{url}?logout_challenge={challenge}")).await;
+    let csrf = hidden(&page.body, "csrf_token");
+    for form in [
+        vec![
+            ("logout_challenge", challenge.as_str()),
+            ("action", "accept"),
+        ],
+        vec![
+            ("logout_challenge", challenge.as_str()),
+            ("action", "accept"),
+            ("csrf_token", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        ],
+    ] {
+        let r = post_form(&app, &mut b, &url, &form).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+        assert!(header(&r, "location").is_empty());
+    }
+    // The token of the page, without the cookie it was made for.
+    let mut other = Browser {
+        cookies: b
+            .cookies
+            .iter()
+            .filter(|(k, _)| k != "gatehouse_ui_csrf")
+            .cloned()
+            .collect(),
+    };
+    let form = [
+        ("logout_challenge", challenge.as_str()),
+        ("action", "accept"),
+        ("csrf_token", csrf.as_str()),
+    ];
+    let r = post_form(&app, &mut other, &url, &form).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(whoami(&app, &login.session_token).await.0, StatusCode::OK);
+    // The request is still open: the page's own form works.
+    let r = post_form(&app, &mut b, &url, &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+}
+both_backends!(
+    logout_page_csrf,
+    logout_page_form_without_a_valid_csrf_token_is_refused
+);
+
+async fn accepting_the_logout_page_ends_the_session_and_returns_with_state(app: TestApp) {
+    let (c, mut b, login) = signed_in_to_client(&app, "accept@example.com").await;
+    let challenge = ask_logout(&app, &mut b, &c, "bye-st4te").await;
+    let url = format!("{}/ui/logout", app.public);
+    let page = get(&app, &mut b, &format!("{url}?logout_challenge={challenge}")).await;
+    let csrf = hidden(&page.body, "csrf_token");
+    let r = post_form(
+        &app,
+        &mut b,
+        &url,
+        &[
+            ("logout_challenge", challenge.as_str()),
+            ("csrf_token", csrf.as_str()),
+            ("action", "accept"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let verifier = header(&r, "location").to_owned();
+    assert!(
+        verifier.starts_with(&format!(
+            "{}/oauth2/sessions/logout?logout_verifier=",
+            app.public
+        )),
+        "{verifier}"
+    );
+    let hop = b.get(&app, &verifier).await;
+    assert_eq!(hop.status, StatusCode::SEE_OTHER, "{}", hop.body);
+    assert_eq!(
+        hop.location.as_deref(),
+        Some("https://app.example.com/bye?state=bye-st4te")
+    );
+    assert!(
+        !b.cookies
+            .iter()
+            .any(|(k, _)| k == "gatehouse_authentication_session"),
+        "login session cookie cleared"
+    );
+    assert_eq!(
+        whoami(&app, &login.session_token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // The request is answered: the page does not ask again.
+    let again = get(&app, &mut b, &format!("{url}?logout_challenge={challenge}")).await;
+    assert_ne!(again.status, StatusCode::OK, "{}", again.body);
+    // The next authorization asks for login again.
+    let ch = start_authorization(&app, &mut b, &c, "").await;
+    let (_, req) = app
+        .admin_get(&format!(
+            "/admin/oauth2/auth/requests/login?login_challenge={ch}"
+        ))
+        .await;
+    assert_eq!(req["skip"], false, "{req}");
+}
+both_backends!(
+    logout_page_accept,
+    accepting_the_logout_page_ends_the_session_and_returns_with_state
+);
+
+async fn cancelling_the_logout_page_keeps_the_session(app: TestApp) {
+    let (c, mut b, login) = signed_in_to_client(&app, "cancel@example.com").await;
+    let challenge = ask_logout(&app, &mut b, &c, "st4y").await;
+    let url = format!("{}/ui/logout", app.public);
+    let page = get(&app, &mut b, &format!("{url}?logout_challenge={challenge}")).await;
+    let csrf = hidden(&page.body, "csrf_token");
+    let form = [
+        ("logout_challenge", challenge.as_str()),
+        ("csrf_token", csrf.as_str()),
+        ("action", "cancel"),
+    ];
+    let r = post_form(&app, &mut b, &url, &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        header(&r, "location"),
+        "https://app.example.com/bye?state=st4y"
+    );
+    assert_eq!(whoami(&app, &login.session_token).await.0, StatusCode::OK);
+    assert!(
+        b.cookies
+            .iter()
+            .any(|(k, _)| k == "gatehouse_authentication_session")
+    );
+    // Rejected as Hydra's reject does: the request is used up, and cannot be accepted now.
+    let (status, _) = app
+        .admin_get(&format!(
+            "/admin/oauth2/auth/requests/logout?logout_challenge={challenge}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::GONE);
+    let accept = [
+        ("logout_challenge", challenge.as_str()),
+        ("csrf_token", csrf.as_str()),
+        ("action", "accept"),
+    ];
+    let r = post_form(&app, &mut b, &url, &accept).await;
+    assert_eq!(r.status, StatusCode::GONE, "{}", r.body);
+    assert_eq!(whoami(&app, &login.session_token).await.0, StatusCode::OK);
+    // The login session stays: the next authorization skips the login.
+    let ch = start_authorization(&app, &mut b, &c, "").await;
+    let (_, req) = app
+        .admin_get(&format!(
+            "/admin/oauth2/auth/requests/login?login_challenge={ch}"
+        ))
+        .await;
+    assert_eq!(req["skip"], true, "{req}");
+}
+both_backends!(
+    logout_page_cancel,
+    cancelling_the_logout_page_keeps_the_session
+);
+
+async fn id_token_hint_of_the_current_session_skips_the_logout_page(app: TestApp) {
+    let (_, mut b, login) = signed_in_to_client(&app, "hint@example.com").await;
+    let hop = b
+        .get(
+            &app,
+            &format!(
+                "{}/oauth2/sessions/logout?id_token_hint={}&post_logout_redirect_uri={}&state=sk1p",
+                app.public,
+                login.id_token,
+                urlencode(BYE)
+            ),
+        )
+        .await;
+    assert_eq!(hop.status, StatusCode::SEE_OTHER, "{}", hop.body);
+    assert_eq!(
+        hop.location.as_deref(),
+        Some("https://app.example.com/bye?state=sk1p")
+    );
+    assert_eq!(
+        whoami(&app, &login.session_token).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(
+        !b.cookies
+            .iter()
+            .any(|(k, _)| k == "gatehouse_authentication_session")
+    );
+}
+both_backends!(
+    logout_page_skipped_for_session_hint,
+    id_token_hint_of_the_current_session_skips_the_logout_page
+);
+
+async fn id_token_hint_of_another_session_or_forged_does_not_skip(app: TestApp) {
+    let (c, mut b, login) = signed_in_to_client(&app, "mine@example.com").await;
+    let logout_with = |hint: String| {
+        format!(
+            "{}/oauth2/sessions/logout?id_token_hint={hint}&post_logout_redirect_uri={}&state=x",
+            app.public,
+            urlencode(BYE)
+        )
+    };
+    // The same user's ID token from another browser (another login session): asked.
+    let mut elsewhere = Browser::default();
+    let other_session = oauth_login(&app, &mut elsewhere, &c, "mine@example.com").await;
+    assert_ne!(other_session.sid, login.sid);
+    let hop = b.get(&app, &logout_with(other_session.id_token)).await;
+    assert_eq!(hop.status, StatusCode::SEE_OTHER, "{}", hop.body);
+    let loc = hop.location.expect("to the logout page");
+    assert!(
+        loc.starts_with(&format!("{}/ui/logout?logout_challenge=", app.public)),
+        "{loc}"
+    );
+    // Another user's ID token: refused (RP-Initiated Logout §2: the hint must be for the
+    // End-User of this session).
+    app.create_identity("theirs@example.com", PASSWORD).await;
+    let theirs = oauth_login(&app, &mut Browser::default(), &c, "theirs@example.com").await;
+    let hop = b.get(&app, &logout_with(theirs.id_token)).await;
+    assert_eq!(hop.status, StatusCode::BAD_REQUEST, "{}", hop.body);
+    assert!(hop.location.is_none());
+    // A forged hint: this session's claims, a signature that is not ours; an unsigned one.
+    let parts: Vec<&str> = login.id_token.split('.').collect();
+    let forged = format!("{}.{}.{}", parts[0], parts[1], "A".repeat(parts[2].len()));
+    let unsigned = format!(
+        "{}.{}.",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            br#"{"alg":"none","typ":"JWT"}"#
+        ),
+        parts[1]
+    );
+    // The session's JWT access token (signed with the same key, typed `at+jwt`): no ID token.
+    assert!(
+        UnverifiedJwt::parse(&login.access_token).is_ok(),
+        "a JWT access token"
+    );
+    for hint in [forged, unsigned, login.access_token.clone()] {
+        let hop = b.get(&app, &logout_with(hint)).await;
+        assert_eq!(hop.status, StatusCode::BAD_REQUEST, "{}", hop.body);
+        assert!(hop.location.is_none());
+        assert!(hop.body.contains("invalid_request"), "{}", hop.body);
+    }
+    let hop = b.get(&app, &logout_with(login.access_token.clone())).await;
+    assert!(hop.body.contains("is not an ID token"), "{}", hop.body);
+    // Nothing ended.
+    assert_eq!(whoami(&app, &login.session_token).await.0, StatusCode::OK);
+    assert_eq!(
+        whoami(&app, &other_session.session_token).await.0,
+        StatusCode::OK
+    );
+}
+both_backends!(
+    logout_page_not_skipped_for_foreign_hint,
+    id_token_hint_of_another_session_or_forged_does_not_skip
+);
+
+async fn logout_challenge_sent_to_another_browser_is_refused(app: TestApp) {
+    let (c, mut b, login) = signed_in_to_client(&app, "victim@example.com").await;
+    // The attacker's own session and logout request...
+    app.create_identity("attacker@example.com", PASSWORD).await;
+    let mut attacker = Browser::default();
+    oauth_login(&app, &mut attacker, &c, "attacker@example.com").await;
+    let challenge = ask_logout(&app, &mut attacker, &c, "x").await;
+    // ...opened in the victim's browser is refused, and its form cannot act on it.
+    let url = format!("{}/ui/logout", app.public);
+    let r = get(&app, &mut b, &format!("{url}?logout_challenge={challenge}")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    let own = ask_logout(&app, &mut b, &c, "y").await;
+    let page = get(&app, &mut b, &format!("{url}?logout_challenge={own}")).await;
+    let csrf = hidden(&page.body, "csrf_token");
+    for action in ["accept", "cancel"] {
+        let r = post_form(
+            &app,
+            &mut b,
+            &url,
+            &[
+                ("logout_challenge", challenge.as_str()),
+                ("csrf_token", csrf.as_str()),
+                ("action", action),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{action}: {}", r.body);
+    }
+    assert_eq!(whoami(&app, &login.session_token).await.0, StatusCode::OK);
+    let (status, _) = app
+        .admin_get(&format!(
+            "/admin/oauth2/auth/requests/logout?logout_challenge={challenge}"
+        ))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the attacker's request is still open"
+    );
+}
+both_backends!(
+    logout_page_other_browser,
+    logout_challenge_sent_to_another_browser_is_refused
 );

@@ -39,6 +39,23 @@ async fn app_with(backend: Backend, passwordless: bool) -> Option<(TestApp, Url)
     Some((app, origin))
 }
 
+/// With no configuration at all the issuer is `http://localhost:4444`, so passkeys are on (RP ID
+/// `localhost`); an IP-address issuer (the harness's) turns them off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_config_has_passkeys_on_and_an_ip_address_issuer_has_them_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = gatehouse::config::Config {
+        data_dir: dir.path().to_owned(),
+        ..Default::default()
+    };
+    assert_eq!(config.issuer(), "http://localhost:4444");
+    let app = gatehouse::App::build(config).await.expect("app builds");
+    assert!(app.state.flows.webauthn.is_some(), "passkeys are on");
+    let ip = TestApp::spawn(Backend::Sqlite).await;
+    assert!(ip.issuer().starts_with("http://127.0.0.1:"));
+    assert!(ip.app.state.flows.webauthn.is_none(), "passkeys are off");
+}
+
 async fn api_flow(app: &TestApp, kind: &str, token: Option<&str>, query: &str) -> Value {
     let mut req = app
         .http

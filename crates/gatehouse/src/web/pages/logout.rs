@@ -1,6 +1,9 @@
 //! `GET /ui/logout` asks "Sign out?"; `POST /ui/logout` (CSRF-checked) ends the browser's
 //! session, clears the session cookie and sends the browser to `return_to` when it is allowed
 //! (issuer origin or `selfservice.allowed_return_urls`), else to the login page.
+//!
+//! With a `logout_challenge` (RP-initiated logout, no `urls.logout` configured) the same path is
+//! the built-in logout app instead: [`super::logout_request`].
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -8,6 +11,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::headers::{FormAction, see_other};
+use super::logout_request;
 use super::welcome::account_name;
 use super::{allowed_return_to, browser_session, context, csrf, error_page, internal, page, param};
 use crate::web::AppState;
@@ -26,6 +30,9 @@ pub async fn confirm(
     q: Result<QueryPairs, ApiError>,
 ) -> Response {
     let q = q.map(|QueryPairs(q)| q).unwrap_or_default();
+    if let Some(challenge) = param(&q, "logout_challenge") {
+        return logout_request::show(&s, &headers, challenge).await;
+    }
     let session = match browser_session(&s, &headers).await {
         Ok(Some(session)) => session,
         Ok(None) => return see_other(&format!("{}/ui/login", s.config.issuer())),
@@ -60,6 +67,9 @@ pub async fn logout(
             "Please try again",
             "The form expired or was not sent from this site. Go back, reload the page and try again.",
         );
+    }
+    if let Some(challenge) = param(&form, "logout_challenge") {
+        return logout_request::decide(&s, &headers, challenge, param(&form, "action")).await;
     }
     match browser_session(&s, &headers).await {
         Ok(Some(session)) => {

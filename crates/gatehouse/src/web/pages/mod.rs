@@ -1,5 +1,5 @@
 //! Gatehouse's built-in, server-rendered pages under `/ui/`: the self-service flows, OAuth
-//! consent, logout, a signed-in page, the management of personal access tokens and API keys,
+//! consent, logout (the self-service sign-out and the OAuth 2.0 logout app), a signed-in page, the management of personal access tokens and API keys,
 //! and errors. No JavaScript is needed, except for WebAuthn:
 //! a flow offering passkeys or security keys loads Gatehouse's own helper
 //! (`/.well-known/ory/webauthn.js`, with its integrity and a per-response CSP nonce), which
@@ -19,6 +19,7 @@ mod error;
 mod flow;
 mod headers;
 mod logout;
+mod logout_request;
 mod signed_in;
 mod theme;
 mod welcome;

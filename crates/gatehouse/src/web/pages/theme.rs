@@ -24,6 +24,7 @@ pub const TEMPLATES: &[&str] = &[
     "error.html",
     "consent.html",
     "logout.html",
+    "logout_request.html",
     "welcome.html",
     "credentials.html",
 ];
