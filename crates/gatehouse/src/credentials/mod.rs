@@ -458,7 +458,7 @@ impl CredentialService {
         };
         serde_json::from_str(&row.data)
             .map(Some)
-            .map_err(|e| Error::Internal(format!("identity {id} is corrupt: {e}")))
+            .map_err(Error::corrupt("identity", id))
     }
 
     fn expiry(&self, lifetime: Lifetime, now: i64) -> Result<Option<i64>> {

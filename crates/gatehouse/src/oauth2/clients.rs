@@ -101,7 +101,7 @@ impl Provider {
 
     fn from_row(row: &ClientRow) -> Result<StoredClient> {
         let mut client: Client = serde_json::from_str(&row.data)
-            .map_err(|e| Error::Internal(format!("client {} is corrupt: {e}", row.client_id)))?;
+            .map_err(Error::corrupt("client", row.client_id.as_str()))?;
         client.created_at = Some(rfc3339(row.created_at));
         client.updated_at = Some(rfc3339(row.updated_at));
         Ok(StoredClient {
