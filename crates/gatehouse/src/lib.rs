@@ -128,7 +128,10 @@ impl App {
         .await
         .context("loading signing keys")?;
         let keys = Arc::new(keys);
-        let provider = Arc::new(Provider::new(config.clone(), store.clone(), keys.clone()));
+        let provider = Arc::new(
+            Provider::new(config.clone(), store.clone(), keys.clone())
+                .context("starting the OAuth 2.0 provider")?,
+        );
         let discovery = oauth2::discovery::metadata(
             &provider.issuer,
             keys.current().signing.alg().as_str(),

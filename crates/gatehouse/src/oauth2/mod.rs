@@ -86,15 +86,41 @@ pub struct Provider {
     pub bus: crate::invalidation::Bus,
 }
 
+/// The HTTP client could not be built (no TLS backend, ...): the server does not start, rather
+/// than run with a client that has no time limit and follows redirects.
+#[derive(Debug, thiserror::Error)]
+#[error("building the {what} HTTP client: {source}")]
+pub struct HttpClientError {
+    pub what: &'static str,
+    #[source]
+    pub source: reqwest::Error,
+}
+
 impl Provider {
-    pub fn new(config: Arc<Config>, store: Arc<dyn Store>, keys: Arc<KeyManager>) -> Provider {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        keys: Arc<KeyManager>,
+    ) -> Result<Provider, HttpClientError> {
         let issuer = config.issuer();
         let metrics = Arc::<crate::metrics::Metrics>::default();
         let bus = crate::invalidation::Bus::new(metrics.clone());
         let outbound = crate::outbound_guard::OutboundGuard::new(
             config.clients.http.disallow_private_ip_ranges,
-        );
-        Provider {
+        )
+        .map_err(|source| HttpClientError {
+            what: "client-supplied URLs'",
+            source,
+        })?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|source| HttpClientError {
+                what: "configured URLs'",
+                source,
+            })?;
+        Ok(Provider {
             outbound,
             audit: crate::audit::AuditLog::new(store.clone()),
             session_cache: crate::sessions::new_cache(config.session.cache_ttl.0, bus.clone()),
@@ -112,12 +138,8 @@ impl Provider {
                 .max_capacity(200_000)
                 .time_to_live(Duration::from_secs(60))
                 .build(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default(),
-        }
+            http,
+        })
     }
 
     /// Drops a changed or deleted client from the cache at once, here and on every other replica.
