@@ -14,6 +14,7 @@ use gatehouse_store::{ConsentRow, LoginSessionRow, TokenRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::login_session::LoginSessionData;
 use super::{GrantData, Provider, kind};
 use crate::audit::{Event, event};
 use crate::error::{Error, Result};
@@ -708,13 +709,17 @@ impl Provider {
             .get("session_id")
             .and_then(Value::as_str)
             .map(str::to_owned);
+        let data = LoginSessionData {
+            remember: login.remember,
+            acr: login.acr.clone(),
+            amr: login.amr.clone(),
+            identity_session_id: identity_session.clone(),
+        };
         self.store
             .upsert_login_session(&LoginSessionRow {
                 id: session_id.clone(),
                 subject: login.subject.clone(),
-                data: json!({"remember": login.remember, "acr": login.acr, "amr": login.amr,
-                    "identity_session_id": identity_session})
-                .to_string(),
+                data: data.to_json()?,
                 authenticated_at: login.auth_time,
                 expires_at: now + lifetime,
             })

@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod flows;
 pub mod introspect;
 pub mod issue;
+pub mod login_session;
 pub mod logout;
 pub mod registration;
 pub mod token;
