@@ -87,6 +87,15 @@ pub struct Provider {
     pub bus: crate::invalidation::Bus,
 }
 
+/// A token row's grant. A row that does not decode is [`crate::error::Error::Corrupt`], never
+/// an empty grant: a corrupt row must not introspect as active or mint tokens.
+pub fn stored_grant(row: &TokenRow) -> crate::error::Result<GrantData> {
+    serde_json::from_str(&row.data).map_err(crate::error::Error::corrupt(
+        "grant of a token of client",
+        row.client_id.as_str(),
+    ))
+}
+
 /// The HTTP client could not be built (no TLS backend, ...): the server does not start, rather
 /// than run with a client that has no time limit and follows redirects.
 #[derive(Debug, thiserror::Error)]
