@@ -28,6 +28,37 @@ pub enum Error {
     Busy,
     #[error("internal error: {0}")]
     Internal(String),
+    /// A stored row or document that does not decode (`what` names its kind, `id` the row): an
+    /// internal error, 500 and logged once where it is answered, and never read as absent,
+    /// empty or valid.
+    #[error("stored {what} {id:?} is unreadable: {source}")]
+    Corrupt {
+        what: &'static str,
+        id: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+impl Error {
+    /// Turns the decode error of stored `what` (row `id`) into [`Error::Corrupt`].
+    pub fn corrupt(
+        what: &'static str,
+        id: impl Into<String>,
+    ) -> impl FnOnce(serde_json::Error) -> Error {
+        let id = id.into();
+        move |source| Error::Corrupt { what, id, source }
+    }
+}
+
+/// Decodes a stored JSON document: one that does not parse is [`Error::Corrupt`], never a
+/// default.
+pub fn decode_stored<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    id: &str,
+    text: &str,
+) -> Result<T> {
+    serde_json::from_str(text).map_err(Error::corrupt(what, id))
 }
 
 impl From<OAuthError> for Error {

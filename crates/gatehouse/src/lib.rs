@@ -142,19 +142,22 @@ impl App {
         let session_cache = sessions::new_cache(config.session.cache_ttl.0, bus.clone());
         let client_cache = oauth2::new_client_cache();
         let token_cache = oauth2::new_token_cache();
-        let provider = Arc::new(Provider::new(
-            config.clone(),
-            store.clone(),
-            keys.clone(),
-            oauth2::Shared {
-                audit: audit.clone(),
-                metrics: metrics.clone(),
-                bus: bus.clone(),
-                session_cache: session_cache.clone(),
-                client_cache: client_cache.clone(),
-                token_cache: token_cache.clone(),
-            },
-        ));
+        let provider = Arc::new(
+            Provider::new(
+                config.clone(),
+                store.clone(),
+                keys.clone(),
+                oauth2::Shared {
+                    audit: audit.clone(),
+                    metrics: metrics.clone(),
+                    bus: bus.clone(),
+                    session_cache: session_cache.clone(),
+                    client_cache: client_cache.clone(),
+                    token_cache: token_cache.clone(),
+                },
+            )
+            .context("starting the OAuth 2.0 provider")?,
+        );
         let discovery = oauth2::discovery::metadata(
             &provider.issuer,
             keys.current().signing.alg().as_str(),

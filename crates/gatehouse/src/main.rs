@@ -605,7 +605,7 @@ async fn tokens(app: &App, command: TokensCommand) -> anyhow::Result<()> {
                 )
                 .await
                 .map_err(err)?;
-            print(&issued_view(&issued, now))
+            print(&issued_view(&issued, now).map_err(err)?)
         }
         TokensCommand::List { kind, owner } => {
             let kind = kind.as_deref().map(kind_of).transpose()?;

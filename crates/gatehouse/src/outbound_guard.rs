@@ -164,8 +164,10 @@ pub struct OutboundGuard {
 }
 
 impl OutboundGuard {
-    /// `disallow_private_ip_ranges`: `clients.http.disallow_private_ip_ranges`.
-    pub fn new(disallow_private_ip_ranges: bool) -> OutboundGuard {
+    /// `disallow_private_ip_ranges`: `clients.http.disallow_private_ip_ranges`. An error when
+    /// the HTTP client cannot be built: never a default client, which would have no time limit,
+    /// follow redirects and resolve names without the address check.
+    pub fn new(disallow_private_ip_ranges: bool) -> Result<OutboundGuard, reqwest::Error> {
         let allow_private = !disallow_private_ip_ranges;
         let http = reqwest::Client::builder()
             .timeout(TIMEOUT)
@@ -173,12 +175,11 @@ impl OutboundGuard {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .dns_resolver(Arc::new(GuardedResolver { allow_private }))
-            .build()
-            .unwrap_or_default();
-        OutboundGuard {
+            .build()?;
+        Ok(OutboundGuard {
             http,
             allow_private,
-        }
+        })
     }
 
     /// The URL, when it may be called now (the literal-address part of the check; names are
@@ -329,7 +330,7 @@ mod tests {
 
     #[tokio::test]
     async fn literal_and_resolved_private_targets_are_refused() {
-        let g = OutboundGuard::new(true);
+        let g = OutboundGuard::new(true).expect("client");
         for raw in [
             "http://127.0.0.1:1/x",
             "http://[::1]:1/x",
@@ -349,7 +350,7 @@ mod tests {
             );
         }
         // The development allowance lets them through to the (closed) port.
-        let dev = OutboundGuard::new(false);
+        let dev = OutboundGuard::new(false).expect("client");
         assert!(matches!(
             dev.get("http://127.0.0.1:1/x").await,
             Err(Refused::Transport(_))

@@ -361,9 +361,10 @@ pub fn purge_owner(cache: &CredentialCache, owner: &str) {
         .publish(Invalidated::CredentialOwner, &[owner.to_owned()]);
 }
 
-/// The scopes in a row (a JSON array).
-pub fn row_scopes(row: &CredentialRow) -> Vec<String> {
-    serde_json::from_str(&row.scopes).unwrap_or_default()
+/// The scopes in a row (a JSON array). Unreadable scopes are [`Error::Corrupt`], never none: a
+/// credential must not validate, or be listed, as one without scopes.
+pub fn row_scopes(row: &CredentialRow) -> Result<Vec<String>> {
+    crate::error::decode_stored("credential scopes", &row.id, &row.scopes)
 }
 
 /// `active`, `expired` or `revoked`.
@@ -378,14 +379,14 @@ pub fn state(row: &CredentialRow, now: i64) -> &'static str {
 }
 
 /// A credential in the API (never its secret or digest).
-pub fn view(row: &CredentialRow, now: i64) -> Value {
-    json!({
+pub fn view(row: &CredentialRow, now: i64) -> Result<Value> {
+    Ok(json!({
         "id": row.id,
         "kind": row.kind,
         "name": row.name,
         "owner": row.owner,
         "hint": row.hint,
-        "scopes": row_scopes(row),
+        "scopes": row_scopes(row)?,
         "state": state(row, now),
         "created_by": row.created_by,
         "created_at": rfc3339(row.created_at),
@@ -395,14 +396,14 @@ pub fn view(row: &CredentialRow, now: i64) -> Value {
         "last_used_ip": row.last_used_ip,
         "revoked_at": row.revoked_at.map(rfc3339),
         "revoked_reason": row.revoked_reason,
-    })
+    }))
 }
 
 /// A credential with its secret, once, at creation or regeneration.
-pub fn issued_view(i: &Issued, now: i64) -> Value {
-    let mut v = view(&i.row, now);
+pub fn issued_view(i: &Issued, now: i64) -> Result<Value> {
+    let mut v = view(&i.row, now)?;
     v["token"] = Value::String(i.token.expose().to_owned());
-    v
+    Ok(v)
 }
 
 /// The longest credential secret we look at; anything longer is refused unread.
@@ -505,7 +506,7 @@ impl CredentialService {
         };
         serde_json::from_str(&row.data)
             .map(Some)
-            .map_err(|e| Error::Internal(format!("identity {id} is corrupt: {e}")))
+            .map_err(Error::corrupt("identity", id))
     }
 
     fn expiry(&self, lifetime: Lifetime, now: i64) -> Result<Option<i64>> {
@@ -603,7 +604,9 @@ impl CredentialService {
             "kind": row.kind,
             "owner": row.owner,
             "name": row.name,
-            "scopes": row_scopes(row),
+            // The record of a change is kept even for a row whose scopes cannot be read (a
+            // corrupt credential must still be revocable): then its stored text, as it is.
+            "scopes": row_scopes(row).map_or_else(|_| json!(row.scopes), |s| json!(s)),
         });
         if let (Value::Object(d), Value::Object(e)) = (&mut data, extra) {
             d.extend(e);
@@ -721,7 +724,7 @@ impl CredentialService {
         let Some(row) = self.store.get_credential_by_hash(hash).await? else {
             return Ok(Lookup::Unknown);
         };
-        let stored = row_scopes(&row);
+        let stored = row_scopes(&row)?;
         let mut scopes = scope::restrict(&stored, self.catalogue());
         let owner_ok = match Kind::parse(&row.kind) {
             Some(Kind::Pat) => match self.identity(&row.owner).await? {

@@ -162,8 +162,8 @@ impl IdentityService {
     }
 
     fn from_row(row: &IdentityRow) -> Result<Identity> {
-        let mut i: Identity = serde_json::from_str(&row.data)
-            .map_err(|e| Error::Internal(format!("identity {} is corrupt: {e}", row.id)))?;
+        let mut i: Identity =
+            serde_json::from_str(&row.data).map_err(Error::corrupt("identity", row.id.as_str()))?;
         i.version = row.version;
         Ok(i)
     }

@@ -15,12 +15,13 @@
 use std::sync::Arc;
 
 use gatehouse_crypto::jwt;
-use gatehouse_store::{LoginSessionRow, LogoutDeliveryRow};
+use gatehouse_store::LogoutDeliveryRow;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::Provider;
-use crate::error::{Error, Result};
+use super::login_session::LoginSessionData;
+use crate::error::{Error, Result, decode_stored};
 
 /// Retry schedule for back-channel logout deliveries, in seconds after the previous attempt.
 const BACKOFF: [i64; 5] = [10, 60, 300, 1800, 7200];
@@ -53,20 +54,20 @@ fn index_key(identity_session_id: &str) -> String {
     format!("identity-session:{identity_session_id}")
 }
 
-/// The identity session a login session was made from (see `flows::after_login`).
-fn identity_session_of(row: &LoginSessionRow) -> Option<String> {
-    serde_json::from_str::<Value>(&row.data)
-        .ok()?
-        .get("identity_session_id")?
-        .as_str()
-        .map(str::to_owned)
+/// A queued back-channel logout: the claims each attempt signs a fresh token with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct QueuedLogout {
+    sub: Option<String>,
+    sid: String,
 }
 
 impl Provider {
+    /// The login sessions made from an identity session. An unreadable entry is
+    /// [`crate::error::Error::Corrupt`], never an empty one: it lists what to log out.
     async fn linked(&self, identity_session_id: &str) -> Result<Linked> {
-        match self.store.get_flow(&index_key(identity_session_id)).await? {
-            // An unreadable entry is treated as empty: it only ever lists what to log out.
-            Some(data) => Ok(serde_json::from_str(&data).unwrap_or_default()),
+        let key = index_key(identity_session_id);
+        match self.store.get_flow(&key).await? {
+            Some(data) => decode_stored("login-session index", &key, &data),
             None => Ok(Linked::default()),
         }
     }
@@ -107,12 +108,12 @@ impl Provider {
             let Some(mut row) = self.store.get_login_session(sid).await? else {
                 continue;
             };
-            if identity_session_of(&row).as_deref() != Some(old) {
+            let mut data = LoginSessionData::of(&row)?;
+            if data.identity_session_id.as_deref() != Some(old) {
                 continue;
             }
-            let mut data: Value = serde_json::from_str(&row.data).unwrap_or_default();
-            data["identity_session_id"] = json!(new);
-            row.data = data.to_string();
+            data.identity_session_id = Some(new.to_owned());
+            row.data = data.to_json()?;
             self.store.upsert_login_session(&row).await?;
             to = to.with(sid, row.expires_at);
         }
@@ -123,27 +124,52 @@ impl Provider {
 
     /// Identity sessions ended: ends the login sessions made from them, queueing back-channel
     /// logouts for their clients. Whether anything was queued.
+    ///
+    /// An index entry or a login session that cannot be read fails the call
+    /// ([`crate::error::Error::Corrupt`]) once the readable ones have ended: it is never taken
+    /// for "nothing to end", and it does not stop the others from ending. Its index entry is
+    /// kept.
     pub async fn identity_sessions_ended(&self, ids: &[String], now: i64) -> Result<bool> {
         let mut ended = false;
+        let mut unreadable = None;
         for id in ids {
-            let linked = self.linked(id).await?;
+            let linked = match self.linked(id).await {
+                Ok(l) => l,
+                Err(e @ Error::Corrupt { .. }) => {
+                    unreadable.get_or_insert(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut complete = true;
             for sid in &linked.login_sessions {
                 // Gone already (logged out, revoked, expired), or since made from another
                 // identity session: not this one's to end.
                 let Some(row) = self.store.get_login_session(sid).await? else {
                     continue;
                 };
-                if identity_session_of(&row).as_deref() != Some(id.as_str()) {
+                let data = match LoginSessionData::of(&row) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        complete = false;
+                        unreadable.get_or_insert(e);
+                        continue;
+                    }
+                };
+                if data.identity_session_id.as_deref() != Some(id.as_str()) {
                     continue;
                 }
                 self.end_login_session(sid, Some(&row.subject), now).await?;
                 ended = true;
             }
-            if !linked.login_sessions.is_empty() {
+            if complete && !linked.login_sessions.is_empty() {
                 self.store.delete_flow(&index_key(id)).await?;
             }
         }
-        Ok(ended)
+        match unreadable {
+            Some(e) => Err(e),
+            None => Ok(ended),
+        }
     }
 
     /// Ends a login session: deletes it and queues a back-channel logout for every client that
@@ -157,8 +183,11 @@ impl Provider {
         self.store.delete_login_session(sid).await?;
         let mut iframes = Vec::new();
         for client_id in self.store.session_client_ids(sid).await? {
-            let Ok(client) = self.get_client(&client_id).await else {
-                continue;
+            // A client deleted since has nobody to tell; one that cannot be read is an error.
+            let client = match self.get_client(&client_id).await {
+                Ok(c) => c,
+                Err(Error::NotFound(_)) => continue,
+                Err(e) => return Err(e),
             };
             let c = &client.client;
             if !c.frontchannel_logout_uri.is_empty()
@@ -171,7 +200,11 @@ impl Provider {
             }
             if !c.backchannel_logout_uri.is_empty() {
                 // The claims are queued; each attempt signs a fresh, short-lived token.
-                let token = json!({"sub": subject, "sid": sid}).to_string();
+                let token = serde_json::to_string(&QueuedLogout {
+                    sub: subject.map(str::to_owned),
+                    sid: sid.to_owned(),
+                })
+                .map_err(|e| Error::Internal(e.to_string()))?;
                 let d = LogoutDeliveryRow {
                     id: uuid::Uuid::new_v4().to_string(),
                     client_id: client_id.clone(),
@@ -221,22 +254,26 @@ impl Provider {
     }
 
     /// Sends due back-channel logout tokens; failures are rescheduled with backoff and dropped
-    /// after the last attempt.
+    /// after the last attempt. A queued delivery that cannot be read is never sent (a token
+    /// without its session would be no logout at all): it is logged as an error, once, and
+    /// dropped, as it can never be delivered.
     pub async fn deliver_logouts(&self, now: i64) -> Result<usize> {
         let due = self.store.due_logout_deliveries(now, 50).await?;
         let mut sent = 0;
         for d in due {
-            let claims: Value = serde_json::from_str(&d.logout_token).unwrap_or_default();
-            let sid = claims
-                .get("sid")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            let token = self.logout_token(
-                &d.client_id,
-                claims.get("sub").and_then(Value::as_str),
-                sid,
-                now,
-            );
+            let claims: QueuedLogout = match decode_stored(
+                "back-channel logout delivery",
+                &d.id,
+                &d.logout_token,
+            ) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(client_id = %d.client_id, url = %d.url, error = %e, "back-channel logout dropped: the queued delivery is unreadable");
+                    self.store.delete_logout_delivery(&d.id).await?;
+                    continue;
+                }
+            };
+            let token = self.logout_token(&d.client_id, claims.sub.as_deref(), &claims.sid, now);
             let ok = match self
                 .outbound
                 .post_form(&d.url, &[("logout_token", token.as_str())])
@@ -292,22 +329,17 @@ mod tests {
     }
 
     #[test]
-    fn identity_session_is_read_from_the_login_session() {
-        let row = |data: &str| LoginSessionRow {
-            id: "l".into(),
-            subject: "s".into(),
-            data: data.into(),
-            authenticated_at: 0,
-            expires_at: 0,
-        };
-        assert_eq!(
-            identity_session_of(&row(r#"{"identity_session_id":"i1"}"#)).as_deref(),
-            Some("i1")
-        );
-        assert_eq!(
-            identity_session_of(&row(r#"{"identity_session_id":null}"#)),
-            None
-        );
-        assert_eq!(identity_session_of(&row("not json")), None);
+    fn a_queued_delivery_reads_as_it_was_written() {
+        // As queued before the claims were typed: `json!({"sub": subject, "sid": sid})`.
+        for (written, sub) in [
+            (r#"{"sub":"u1","sid":"l1"}"#, Some("u1")),
+            (r#"{"sub":null,"sid":"l1"}"#, None),
+        ] {
+            let q: QueuedLogout = serde_json::from_str(written).expect("reads");
+            assert_eq!((q.sub.as_deref(), q.sid.as_str()), (sub, "l1"));
+        }
+        for bad in ["not json", "{}", r#"{"sub":"u1"}"#, r#"{"sid":7}"#] {
+            assert!(serde_json::from_str::<QueuedLogout>(bad).is_err(), "{bad}");
+        }
     }
 }

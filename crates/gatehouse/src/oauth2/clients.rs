@@ -10,13 +10,14 @@ use gatehouse_crypto::{PlainToken, TokenHash, TokenKind};
 use gatehouse_protocol::client::{AuthMethod, Client};
 use gatehouse_protocol::token_request::ClientCredentials;
 use gatehouse_protocol::{ErrorCode, OAuthError};
-use gatehouse_store::{ClientRow, TokenRow};
+use gatehouse_store::{ClientRow, StoreError, TokenRow};
 use serde_json::Value;
 
 use super::Provider;
 use crate::audit::{Event, event};
 use crate::clock::rfc3339;
 use crate::error::{Error, Result};
+use crate::outbound_guard::Refused;
 
 /// A client secret supplied by the operator must be at least this long, because secrets are
 /// stored as fast SHA-256 digests (safe only for high-entropy secrets).
@@ -101,7 +102,7 @@ impl Provider {
 
     fn from_row(row: &ClientRow) -> Result<StoredClient> {
         let mut client: Client = serde_json::from_str(&row.data)
-            .map_err(|e| Error::Internal(format!("client {} is corrupt: {e}", row.client_id)))?;
+            .map_err(Error::corrupt("client", row.client_id.as_str()))?;
         client.created_at = Some(rfc3339(row.created_at));
         client.updated_at = Some(rfc3339(row.updated_at));
         Ok(StoredClient {
@@ -328,10 +329,21 @@ impl Provider {
                 })
             }
             (ClientCredentials::None { .. }, AuthMethod::None) => true,
-            (ClientCredentials::Assertion { assertion, .. }, AuthMethod::PrivateKeyJwt) => self
-                .verify_assertion(&stored.client, assertion, now)
-                .await
-                .is_ok(),
+            (ClientCredentials::Assertion { assertion, .. }, AuthMethod::PrivateKeyJwt) => {
+                // A refused assertion is the same `invalid_client` as every other failure; an
+                // assertion that could not be checked (the database or the client's jwks_uri
+                // failed) is an error, not a verdict on the client.
+                match self
+                    .verify_assertion(&stored.client, assertion, now)
+                    .await?
+                {
+                    Ok(()) => true,
+                    Err(why) => {
+                        tracing::debug!(client_id = %client_id, reason = why, "client assertion refused");
+                        false
+                    }
+                }
+            }
             _ => false,
         };
         if ok {
@@ -350,48 +362,29 @@ impl Provider {
         }
     }
 
-    /// RFC 7523 §3: a client assertion signed by a key of the client, for us, unexpired and used once.
-    async fn verify_assertion(&self, client: &Client, assertion: &str, now: i64) -> Result<()> {
-        let bad = |m: &str| Error::OAuth(OAuthError::invalid_client(m.to_owned()));
-        let jwt = UnverifiedJwt::parse(assertion).map_err(|_| bad("malformed client assertion"))?;
-        let jwks: Jwks = match &client.jwks {
-            Some(v) => {
-                serde_json::from_value(v.clone()).map_err(|_| bad("client jwks is invalid"))?
-            }
-            None => {
-                let body = self.outbound.get(&client.jwks_uri).await.map_err(|e| {
-                    tracing::warn!(client_id = %client.client_id, error = %e, "jwks_uri not fetched");
-                    bad("jwks_uri unreachable")
-                })?;
-                serde_json::from_slice(&body).map_err(|_| bad("jwks_uri invalid"))?
-            }
+    /// RFC 7523 §3: a client assertion signed by a key of the client, for us, unexpired and used
+    /// once. `Ok(Err(why))` when the assertion is refused; `Err` when it could not be checked:
+    /// the database failed, or the client's `jwks_uri` could not be fetched.
+    async fn verify_assertion(
+        &self,
+        client: &Client,
+        assertion: &str,
+        now: i64,
+    ) -> Result<std::result::Result<(), &'static str>> {
+        let Ok(jwt) = UnverifiedJwt::parse(assertion) else {
+            return Ok(Err("malformed client assertion"));
         };
-        let claims = jwt
-            .verify(&jwks.keys)
-            .map_err(|_| bad("client assertion signature"))?;
-        let s = |k: &str| claims.get(k).and_then(Value::as_str);
-        if s("iss") != Some(&client.client_id) || s("sub") != Some(&client.client_id) {
-            return Err(bad("iss and sub must be the client_id"));
-        }
-        let token_endpoint = format!("{}/oauth2/token", self.issuer);
-        let aud_ok = match claims.get("aud") {
-            Some(Value::String(a)) => *a == token_endpoint || *a == self.issuer,
-            Some(Value::Array(a)) => a
-                .iter()
-                .any(|v| v.as_str() == Some(&token_endpoint) || v.as_str() == Some(&self.issuer)),
-            _ => false,
+        let jwks = match self.client_jwks(client).await? {
+            Ok(k) => k,
+            Err(why) => return Ok(Err(why)),
         };
-        if !aud_ok {
-            return Err(bad("aud must be the token endpoint"));
-        }
-        let exp = claims
-            .get("exp")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| bad("exp is required"))?;
-        if exp <= now || exp > now + 3600 {
-            return Err(bad("assertion expired or too long-lived"));
-        }
-        let jti = s("jti").ok_or_else(|| bad("jti is required"))?;
+        let Ok(claims) = jwt.verify(&jwks.keys) else {
+            return Ok(Err("client assertion signature"));
+        };
+        let (jti, exp) = match assertion_claims(&claims, &client.client_id, &self.issuer, now) {
+            Ok(v) => v,
+            Err(why) => return Ok(Err(why)),
+        };
         // Replay protection: the jti is recorded until the assertion expires.
         let row = TokenRow {
             hash: TokenHash::of_secret(&format!("{}:{jti}", client.client_id)).to_hex(),
@@ -406,10 +399,77 @@ impl Provider {
             revoked: false,
             used_at: Some(now),
         };
-        self.store
-            .insert_token(&row)
-            .await
-            .map_err(|_| bad("assertion replayed"))?;
-        Ok(())
+        match self.store.insert_token(&row).await {
+            Ok(()) => Ok(Ok(())),
+            // Only a jti recorded already is a replay; any other failure is the database's.
+            Err(StoreError::Conflict) => Ok(Err("assertion replayed")),
+            Err(e) => Err(e.into()),
+        }
     }
+
+    /// The client's keys: its `jwks`, or else what its `jwks_uri` serves. `Ok(Err(why))` when
+    /// the client's keys are unusable (a misconfigured client); `Err` (Hydra's `server_error`)
+    /// when the `jwks_uri` could not be fetched.
+    async fn client_jwks(
+        &self,
+        client: &Client,
+    ) -> Result<std::result::Result<Jwks, &'static str>> {
+        let body = match &client.jwks {
+            Some(v) => {
+                return Ok(serde_json::from_value(v.clone()).map_err(|_| "client jwks is invalid"));
+            }
+            None => self.outbound.get(&client.jwks_uri).await,
+        };
+        match body {
+            Ok(body) => Ok(serde_json::from_slice(&body).map_err(|_| "jwks_uri invalid")),
+            // Not called: the URL is not one Gatehouse calls (not http(s), or not publicly
+            // routable). The client is misconfigured.
+            Err(e @ (Refused::Url(_) | Refused::Private(_))) => {
+                tracing::warn!(client_id = %client.client_id, error = %e, "jwks_uri not fetched");
+                Ok(Err("jwks_uri refused"))
+            }
+            Err(Refused::Transport(e)) => {
+                tracing::warn!(client_id = %client.client_id, error = %e, "jwks_uri could not be fetched");
+                Err(Error::OAuth(OAuthError::new(
+                    ErrorCode::ServerError,
+                    "The client's JSON Web Key Set could not be fetched from its jwks_uri; try again later.",
+                )))
+            }
+        }
+    }
+}
+
+/// The claims RFC 7523 §3 requires of a client assertion that verified: `iss` and `sub` are the
+/// client, `aud` is our token endpoint or issuer, `exp` is within the hour, and a `jti`. The jti
+/// and `exp`, or why the assertion is refused.
+fn assertion_claims<'c>(
+    claims: &'c Value,
+    client_id: &str,
+    issuer: &str,
+    now: i64,
+) -> std::result::Result<(&'c str, i64), &'static str> {
+    let s = |k: &str| claims.get(k).and_then(Value::as_str);
+    if s("iss") != Some(client_id) || s("sub") != Some(client_id) {
+        return Err("iss and sub must be the client_id");
+    }
+    let token_endpoint = format!("{issuer}/oauth2/token");
+    let aud_ok = match claims.get("aud") {
+        Some(Value::String(a)) => *a == token_endpoint || a == issuer,
+        Some(Value::Array(a)) => a
+            .iter()
+            .any(|v| v.as_str() == Some(&token_endpoint) || v.as_str() == Some(issuer)),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err("aud must be the token endpoint");
+    }
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or("exp is required")?;
+    if exp <= now || exp > now + 3600 {
+        return Err("assertion expired or too long-lived");
+    }
+    let jti = s("jti").ok_or("jti is required")?;
+    Ok((jti, exp))
 }

@@ -14,9 +14,10 @@ use gatehouse_store::{ConsentRow, LoginSessionRow, TokenRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::login_session::LoginSessionData;
 use super::{GrantData, Provider, kind};
 use crate::audit::{Event, event};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, decode_stored};
 
 pub const SESSION_COOKIE: &str = "gatehouse_authentication_session";
 pub const CSRF_COOKIE_PREFIX: &str = "gatehouse_oauth2_csrf_";
@@ -411,7 +412,7 @@ impl Provider {
             .get_flow(&row.family_id)
             .await?
             .ok_or_else(not_found)?;
-        let flow: Flow = serde_json::from_str(&data).map_err(|e| Error::Internal(e.to_string()))?;
+        let flow: Flow = decode_stored("authorization flow", &row.family_id, &data)?;
         Ok((flow, row))
     }
 
@@ -708,13 +709,17 @@ impl Provider {
             .get("session_id")
             .and_then(Value::as_str)
             .map(str::to_owned);
+        let data = LoginSessionData {
+            remember: login.remember,
+            acr: login.acr.clone(),
+            amr: login.amr.clone(),
+            identity_session_id: identity_session.clone(),
+        };
         self.store
             .upsert_login_session(&LoginSessionRow {
                 id: session_id.clone(),
                 subject: login.subject.clone(),
-                data: json!({"remember": login.remember, "acr": login.acr, "amr": login.amr,
-                    "identity_session_id": identity_session})
-                .to_string(),
+                data: data.to_json()?,
                 authenticated_at: login.auth_time,
                 expires_at: now + lifetime,
             })
@@ -780,11 +785,10 @@ impl Provider {
             .store
             .list_consents(subject, Some(&client.client_id))
             .await?;
-        Ok(rows.into_iter().find(|c| {
-            let Ok(r) = serde_json::from_str::<ConsentResult>(&c.data) else {
-                return false;
-            };
-            c.remember
+        for c in rows {
+            // An unreadable consent is an error, not a consent to ask for again.
+            let r = consent_of(&c)?;
+            if c.remember
                 && c.expires_at.is_none_or(|e| e > now)
                 && req
                     .scope
@@ -794,7 +798,11 @@ impl Provider {
                     .audience
                     .iter()
                     .all(|a| r.grant_access_token_audience.contains(a))
-        }))
+            {
+                return Ok(Some(c));
+            }
+        }
+        Ok(None)
     }
 
     /// `GET /admin/oauth2/auth/requests/consent`.
@@ -1050,12 +1058,14 @@ impl Provider {
         };
         let mut out = Vec::new();
         for c in rows {
-            let r: ConsentResult = serde_json::from_str(&c.data).unwrap_or_default();
-            let client = self
-                .get_client(&c.client_id)
-                .await
-                .ok()
-                .map(|c| c.client.clone());
+            let r = consent_of(&c)?;
+            // A client deleted since is listed as none; a client that cannot be read is an
+            // error.
+            let client = match self.get_client(&c.client_id).await {
+                Ok(client) => Some(client.client.clone()),
+                Err(Error::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            };
             out.push(json!({
                 "consent_request": {"subject": c.subject, "client": client, "login_session_id": c.login_session_id},
                 "grant_scope": r.grant_scope,
@@ -1113,6 +1123,11 @@ impl Provider {
         }
         Ok(())
     }
+}
+
+/// What a stored consent granted; an unreadable row is [`Error::Corrupt`].
+fn consent_of(c: &ConsentRow) -> Result<ConsentResult> {
+    decode_stored("consent session", &c.id, &c.data)
 }
 
 fn cookie<'a>(cookies: &'a [(String, String)], name: &str) -> Option<&'a str> {

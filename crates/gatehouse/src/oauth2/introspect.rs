@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::clients::StoredClient;
-use super::{GrantData, Provider, kind};
+use super::{GrantData, Provider, kind, stored_grant};
 use crate::audit::{Event, event};
 use crate::error::Result;
 
@@ -46,17 +46,6 @@ pub struct ActiveToken {
     pub subject: String,
     pub client_id: String,
     pub grant: GrantData,
-}
-
-/// A token row's grant. A row that does not decode is an internal error (logged once where it
-/// is answered), never an empty grant: a corrupt row must not introspect as active.
-fn stored_grant(row: &TokenRow) -> Result<GrantData> {
-    serde_json::from_str(&row.data).map_err(|e| {
-        crate::error::Error::Internal(format!(
-            "token row of client {} has an unreadable grant: {e}",
-            row.client_id
-        ))
-    })
 }
 
 impl Provider {

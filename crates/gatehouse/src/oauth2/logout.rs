@@ -18,9 +18,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::flows::{SESSION_COOKIE, SetCookie};
+use super::login_session::LoginSessionData;
 use super::{Provider, kind};
 use crate::audit::{Event, event};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, decode_stored};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogoutFlow {
@@ -215,7 +216,10 @@ impl Provider {
             if hint.as_ref().is_some_and(|h| h.is_for(&session)) {
                 // The built-in page would ask what the RP has shown already.
                 flow.accepted = true;
-                return self.complete_logout(&flow, now).await;
+                let identity_session = self.identity_session_behind(&session.id).await?;
+                return self
+                    .complete_logout(&flow, identity_session.as_deref(), now)
+                    .await;
             }
             return self
                 .ask_logout_app(&flow, &format!("{}/ui/logout", self.issuer), now)
@@ -322,22 +326,23 @@ impl Provider {
             .get_flow(&row.family_id)
             .await?
             .ok_or_else(not_found)?;
-        Ok((
-            serde_json::from_str(&data).map_err(|e| Error::Internal(e.to_string()))?,
-            row,
-        ))
+        Ok((decode_stored("logout flow", &row.family_id, &data)?, row))
     }
 
-    /// Ends the identity session a login session was made from (SSO: logging out of one app
-    /// logs the browser out of Gatehouse), purging it from the whoami cache at once.
-    async fn end_identity_session(&self, login_session_id: &str) -> Result<()> {
+    /// The identity session a login session was made from, if it still exists and has one. An
+    /// unreadable login session is [`Error::Corrupt`]: logout then fails, and never goes on
+    /// without ending the identity session behind it.
+    async fn identity_session_behind(&self, login_session_id: &str) -> Result<Option<String>> {
         let Some(row) = self.store.get_login_session(login_session_id).await? else {
-            return Ok(());
+            return Ok(None);
         };
-        let data: Value = serde_json::from_str(&row.data).unwrap_or_default();
-        if let Some(id) = data.get("identity_session_id").and_then(Value::as_str)
-            && let Some(hash) = self.store.deactivate_session(id).await?
-        {
+        Ok(LoginSessionData::of(&row)?.identity_session_id)
+    }
+
+    /// Ends an identity session (SSO: logging out of one app logs the browser out of
+    /// Gatehouse), purging it from the whoami cache at once.
+    async fn end_identity_session(&self, identity_session_id: &str) -> Result<()> {
+        if let Some(hash) = self.store.deactivate_session(identity_session_id).await? {
             self.session_cache.invalidate(&hash);
         }
         Ok(())
@@ -356,12 +361,16 @@ impl Provider {
         if row.used_at.is_some() {
             return Err(Error::Gone(String::new()));
         }
+        // A client deleted since the logout started is shown as none; one that cannot be read
+        // is an error.
         let client = match &flow.client_id {
-            Some(id) => self
-                .get_client(id)
-                .await
-                .ok()
-                .map(|c| serde_json::to_value(&c.client).unwrap_or_default()),
+            Some(id) => match self.get_client(id).await {
+                Ok(c) => Some(
+                    serde_json::to_value(&c.client).map_err(|e| Error::Internal(e.to_string()))?,
+                ),
+                Err(Error::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            },
             None => None,
         };
         Ok(json!({
@@ -518,19 +527,37 @@ impl Provider {
             }
             Err(e) => return Err(e),
         };
+        // Read before the verifier is used up: a login session that cannot be read fails the
+        // logout with nothing changed, rather than end it and leave its identity session.
+        let identity_session = match &flow.sid {
+            Some(sid) if row.used_at.is_none() && flow.accepted => {
+                self.identity_session_behind(sid).await?
+            }
+            _ => None,
+        };
         if row.used_at.is_some() || !self.store.use_token(&row.hash, now).await? || !flow.accepted {
             return Ok(LogoutOutcome::Page(OAuthError::invalid_request(
                 "The logout verifier has been used already.",
             )));
         }
-        self.complete_logout(&flow, now).await
+        self.complete_logout(&flow, identity_session.as_deref(), now)
+            .await
     }
 
-    /// Ends an accepted logout request's sessions and says where the browser goes next.
-    async fn complete_logout(&self, flow: &LogoutFlow, now: i64) -> Result<LogoutOutcome> {
+    /// Ends an accepted logout request's sessions (`identity_session`, read before anything was
+    /// changed, is the identity session behind its login session) and says where the browser
+    /// goes next.
+    async fn complete_logout(
+        &self,
+        flow: &LogoutFlow,
+        identity_session: Option<&str>,
+        now: i64,
+    ) -> Result<LogoutOutcome> {
+        if let Some(id) = identity_session {
+            self.end_identity_session(id).await?;
+        }
         let iframes = match &flow.sid {
             Some(sid) => {
-                self.end_identity_session(sid).await?;
                 self.end_login_session(sid, flow.subject.as_deref(), now)
                     .await?
             }

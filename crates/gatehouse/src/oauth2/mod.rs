@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod flows;
 pub mod introspect;
 pub mod issue;
+pub mod login_session;
 pub mod logout;
 pub mod registration;
 pub mod session_events;
@@ -117,18 +118,49 @@ pub struct Shared {
     pub token_cache: TokenCache,
 }
 
+/// A token row's grant. A row that does not decode is [`crate::error::Error::Corrupt`], never
+/// an empty grant: a corrupt row must not introspect as active or mint tokens.
+pub fn stored_grant(row: &TokenRow) -> crate::error::Result<GrantData> {
+    serde_json::from_str(&row.data).map_err(crate::error::Error::corrupt(
+        "grant of a token of client",
+        row.client_id.as_str(),
+    ))
+}
+
+/// The HTTP client could not be built (no TLS backend, ...): the server does not start, rather
+/// than run with a client that has no time limit and follows redirects.
+#[derive(Debug, thiserror::Error)]
+#[error("building the {what} HTTP client: {source}")]
+pub struct HttpClientError {
+    pub what: &'static str,
+    #[source]
+    pub source: reqwest::Error,
+}
+
 impl Provider {
     pub fn new(
         config: Arc<Config>,
         store: Arc<dyn Store>,
         keys: Arc<KeyManager>,
         shared: Shared,
-    ) -> Provider {
+    ) -> Result<Provider, HttpClientError> {
         let issuer = config.issuer();
         let outbound = crate::outbound_guard::OutboundGuard::new(
             config.clients.http.disallow_private_ip_ranges,
-        );
-        Provider {
+        )
+        .map_err(|source| HttpClientError {
+            what: "client-supplied URLs'",
+            source,
+        })?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|source| HttpClientError {
+                what: "configured URLs'",
+                source,
+            })?;
+        Ok(Provider {
             outbound,
             audit: shared.audit,
             session_cache: shared.session_cache,
@@ -140,12 +172,8 @@ impl Provider {
             keys,
             client_cache: shared.client_cache,
             token_cache: shared.token_cache,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_default(),
-        }
+            http,
+        })
     }
 
     /// Drops a changed or deleted client from the cache at once, here and on every other replica.

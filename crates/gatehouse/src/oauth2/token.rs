@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::clients::StoredClient;
 use super::issue::Subject;
-use super::{GrantData, Provider, kind};
+use super::{GrantData, Provider, kind, stored_grant};
 use crate::audit::{Event, event};
 use crate::error::{Error, Result};
 
@@ -180,8 +180,7 @@ impl Provider {
         if row.revoked || row.expires_at <= now {
             return Err(invalid());
         }
-        let grant: GrantData =
-            serde_json::from_str(&row.data).map_err(|e| Error::Internal(e.to_string()))?;
+        let grant = stored_grant(&row)?;
         if let Some(expected) = &grant.redirect_uri {
             match redirect_uri {
                 Some(r) if r == expected => {}
@@ -297,6 +296,9 @@ impl Provider {
         if row.client_id != client.client_id || row.revoked || row.expires_at <= now {
             return Err(invalid());
         }
+        // Read before the token is used up: an unreadable grant is an internal error that
+        // leaves the token as it was.
+        let original = stored_grant(&row)?;
         let grace = self
             .config
             .oauth2
@@ -330,8 +332,7 @@ impl Provider {
                 return Err(invalid());
             }
         }
-        let mut grant: GrantData =
-            serde_json::from_str(&row.data).map_err(|e| Error::Internal(e.to_string()))?;
+        let mut grant = original.clone();
         if let Some(narrow) = scope {
             let granted = Scopes(grant.scope.clone());
             if !narrow.is_subset_of(&granted) {
@@ -353,9 +354,7 @@ impl Provider {
         };
         // The refresh token we rotate away from keeps its original scope for the new one.
         let mut next_grant = grant.clone();
-        if let Ok(orig) = serde_json::from_str::<GrantData>(&row.data) {
-            next_grant.scope = orig.scope;
-        }
+        next_grant.scope = original.scope;
         let (access_token, exp) = self.mint_access_token(&who, &grant, now).await?;
         let refresh_token = self.mint_refresh_token(&who, &next_grant, now).await?;
         let id_token = grant

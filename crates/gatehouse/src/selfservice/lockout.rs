@@ -133,8 +133,7 @@ impl SelfService {
         let Some(raw) = self.store.get_flow(key).await? else {
             return Ok(None);
         };
-        let v = serde_json::from_str(&raw)
-            .map_err(|e| Error::Internal(format!("counter {key} is unreadable: {e}")))?;
+        let v = serde_json::from_str(&raw).map_err(Error::corrupt("login-attempt counter", key))?;
         Ok(Some((raw, v)))
     }
 

@@ -652,9 +652,17 @@ impl SelfService {
                 v["oauth2_login_challenge"] = json!(flow.oauth2_login_challenge);
                 // Kratos shows the OAuth 2.0 login request (its client) with the flow; pages
                 // need the client's redirect URIs for their `form-action`.
-                if let Some(c) = &flow.oauth2_login_challenge
-                    && let Ok(req) = self.provider.login_request(c, crate::clock::now()).await
-                {
+                // A challenge that expired or was handled since (or whose client is gone) is
+                // shown without its request; any other failure is an error.
+                let req = match &flow.oauth2_login_challenge {
+                    Some(c) => match self.provider.login_request(c, crate::clock::now()).await {
+                        Ok(req) => Some((c, req)),
+                        Err(Error::NotFound(_) | Error::Gone(_)) => None,
+                        Err(e) => return Err(e),
+                    },
+                    None => None,
+                };
+                if let Some((c, req)) = req {
                     v["oauth2_login_request"] = json!({
                         "challenge": c,
                         "client": {
@@ -707,7 +715,7 @@ impl SelfService {
             .get_flow(&format!("err-{id}"))
             .await?
             .ok_or_else(|| Error::NotFound("Unable to locate the resource".into()))?;
-        let v: Value = serde_json::from_str(&data).map_err(|e| Error::Internal(e.to_string()))?;
+        let v: Value = crate::error::decode_stored("self-service error", id, &data)?;
         Ok(json!({
             "id": id,
             "error": v["error"],

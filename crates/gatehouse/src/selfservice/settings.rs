@@ -131,8 +131,7 @@ pub fn nodes(ss: &SelfService, flow: &Flow, i: &Identity, nodes: &mut Vec<Node>)
             }
         }
     }
-    ss.webauthn_settings_nodes(flow, i, nodes);
-    Ok(())
+    ss.webauthn_settings_nodes(flow, i, nodes)
 }
 
 fn qr_data_uri(text: &str) -> String {
@@ -306,7 +305,7 @@ impl SelfService {
         };
         if method_name == "webauthn" {
             let outcome = if let Some(id) = sub.get("webauthn_remove") {
-                self.remove_webauthn_key(&mut identity, id, now)
+                self.remove_webauthn_key(&mut identity, id, now)?
             } else {
                 let raw = sub.get("webauthn_register").unwrap_or("");
                 let name = sub.get("webauthn_register_displayname").unwrap_or("");

@@ -184,18 +184,29 @@ pub struct StoredKey {
     pub passkey: Value,
 }
 
+/// An identity's stored key that does not decode: [`Error::Corrupt`], never a key that is not
+/// there.
+fn corrupt_key(i: &Identity) -> impl FnOnce(serde_json::Error) -> Error {
+    Error::corrupt("webauthn credential of identity", i.id.as_str())
+}
+
 impl KeyRing {
-    pub fn of(i: &Identity) -> Option<KeyRing> {
+    /// The identity's keys; `None` when it has no `webauthn` credential. A credential that does
+    /// not decode is [`Error::Corrupt`]: login and settings then fail, rather than go on as if
+    /// the identity had no keys.
+    pub fn of(i: &Identity) -> Result<Option<KeyRing>> {
         i.credentials
             .get(method::WEBAUTHN)
-            .and_then(|c| serde_json::from_value(c.config.clone()).ok())
+            .map(|c| serde_json::from_value(c.config.clone()).map_err(corrupt_key(i)))
+            .transpose()
     }
 
-    fn security_keys(&self) -> Vec<SecurityKey> {
+    /// The security keys (second factors), each decoded; `i` is the identity they belong to.
+    fn security_keys(&self, i: &Identity) -> Result<Vec<SecurityKey>> {
         self.credentials
             .iter()
             .filter(|k| !k.is_passwordless)
-            .filter_map(|k| serde_json::from_value(k.passkey.clone()).ok())
+            .map(|k| serde_json::from_value(k.passkey.clone()).map_err(corrupt_key(i)))
             .collect()
     }
 
@@ -206,25 +217,28 @@ impl KeyRing {
             .collect()
     }
 
-    /// Applies an authentication's counter and backup state to the key it used.
-    fn update(&mut self, res: &AuthenticationResult) -> bool {
+    /// Applies an authentication's counter and backup state to the key it used; whether a key
+    /// changed. A key that does not decode is [`Error::Corrupt`] (`i`, the identity).
+    fn update(&mut self, res: &AuthenticationResult, i: &Identity) -> Result<bool> {
         let mut changed = false;
         for k in &mut self.credentials {
             if k.is_passwordless {
-                if let Ok(mut pk) = serde_json::from_value::<Passkey>(k.passkey.clone())
-                    && pk.update_credential(res) == Some(true)
-                {
+                let mut pk: Passkey =
+                    serde_json::from_value(k.passkey.clone()).map_err(corrupt_key(i))?;
+                if pk.update_credential(res) == Some(true) {
                     k.passkey = json!(pk);
                     changed = true;
                 }
-            } else if let Ok(mut sk) = serde_json::from_value::<SecurityKey>(k.passkey.clone())
-                && sk.update_credential(res) == Some(true)
-            {
-                k.passkey = json!(sk);
-                changed = true;
+            } else {
+                let mut sk: SecurityKey =
+                    serde_json::from_value(k.passkey.clone()).map_err(corrupt_key(i))?;
+                if sk.update_credential(res) == Some(true) {
+                    k.passkey = json!(sk);
+                    changed = true;
+                }
             }
         }
-        changed
+        Ok(changed)
     }
 
     fn store(&self, i: &mut Identity, now: i64) {
@@ -304,7 +318,7 @@ impl SelfService {
         if matches!(flow.webauthn, Some(Pending::Register { .. })) {
             return Ok(());
         }
-        let ring = KeyRing::of(i);
+        let ring = KeyRing::of(i)?;
         let user_handle = ring
             .as_ref()
             .map(|r| r.user_handle.clone())
@@ -359,9 +373,10 @@ impl SelfService {
                 });
             }
             Some(i) => {
-                let keys = KeyRing::of(i)
-                    .map(|r| r.security_keys())
-                    .unwrap_or_default();
+                let keys = match KeyRing::of(i)? {
+                    Some(r) => r.security_keys(i)?,
+                    None => Vec::new(),
+                };
                 if keys.is_empty() {
                     return Ok(());
                 }
@@ -421,7 +436,7 @@ impl SelfService {
                 }
             }
         };
-        let mut ring = KeyRing::of(i).unwrap_or_else(|| KeyRing {
+        let mut ring = KeyRing::of(i)?.unwrap_or_else(|| KeyRing {
             user_handle: user_handle.clone(),
             credentials: Vec::new(),
         });
@@ -449,23 +464,23 @@ impl SelfService {
         i: &mut Identity,
         id: &str,
         now: i64,
-    ) -> std::result::Result<(), Refusal> {
-        let Some(mut ring) = KeyRing::of(i) else {
-            return Err(Refusal("There is no such key."));
+    ) -> Result<std::result::Result<(), Refusal>> {
+        let Some(mut ring) = KeyRing::of(i)? else {
+            return Ok(Err(Refusal("There is no such key.")));
         };
         let Some(pos) = ring.credentials.iter().position(|k| k.id == id) else {
-            return Err(Refusal("There is no such key."));
+            return Ok(Err(Refusal("There is no such key.")));
         };
         let removed = ring.credentials.remove(pos);
         let other_first_factor = i.credentials.contains_key(method::PASSWORD)
             || ring.credentials.iter().any(|k| k.is_passwordless);
         if removed.is_passwordless && !other_first_factor {
-            return Err(Refusal(
+            return Ok(Err(Refusal(
                 "You cannot remove this passkey: it is the only way to sign in to this account.",
-            ));
+            )));
         }
         ring.store(i, now);
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// Login (aal1): finishes a passkey authentication; the identity it proves, with the key's
@@ -498,17 +513,18 @@ impl SelfService {
         else {
             return Ok(Err(FAILED));
         };
-        let Some(mut ring) = KeyRing::of(&identity) else {
+        let Some(mut ring) = KeyRing::of(&identity)? else {
             return Ok(Err(FAILED));
         };
-        let Some(pk) = ring
+        let Some(key) = ring
             .credentials
             .iter()
             .find(|k| k.id == cred_id && k.is_passwordless)
-            .and_then(|k| serde_json::from_value::<Passkey>(k.passkey.clone()).ok())
         else {
             return Ok(Err(FAILED));
         };
+        let pk: Passkey =
+            serde_json::from_value(key.passkey.clone()).map_err(corrupt_key(&identity))?;
         let res = match rp.finish_discoverable_authentication_v2(&cred, st, &pk) {
             Ok(r) => r,
             Err(e) => {
@@ -519,7 +535,7 @@ impl SelfService {
         if identity.state != crate::identity::model::State::Active {
             return Ok(Err(FAILED));
         }
-        if ring.update(&res) {
+        if ring.update(&res, &identity)? {
             ring.store(&mut identity, now);
         }
         Ok(Ok(identity))
@@ -551,7 +567,7 @@ impl SelfService {
                 return Ok(Err(FAILED));
             }
         };
-        let Some(mut ring) = KeyRing::of(identity) else {
+        let Some(mut ring) = KeyRing::of(identity)? else {
             return Ok(Err(FAILED));
         };
         if !ring.credentials.iter().any(|k| {
@@ -559,7 +575,7 @@ impl SelfService {
         }) {
             return Ok(Err(FAILED));
         }
-        if ring.update(&res) {
+        if ring.update(&res, identity)? {
             ring.store(identity, now);
         }
         Ok(Ok(()))
@@ -584,11 +600,16 @@ impl SelfService {
 
     /// Settings nodes (group `webauthn`): one remove button per key, the display name, the
     /// trigger, the hidden credential input and the script.
-    pub(super) fn webauthn_settings_nodes(&self, flow: &Flow, i: &Identity, nodes: &mut Vec<Node>) {
+    pub(super) fn webauthn_settings_nodes(
+        &self,
+        flow: &Flow,
+        i: &Identity,
+        nodes: &mut Vec<Node>,
+    ) -> Result<()> {
         if self.webauthn.is_none() {
-            return;
+            return Ok(());
         }
-        if let Some(ring) = KeyRing::of(i) {
+        if let Some(ring) = KeyRing::of(i)? {
             for k in &ring.credentials {
                 let mut label = Message::info(
                     1_050_018,
@@ -603,7 +624,7 @@ impl SelfService {
             }
         }
         let Some(p @ Pending::Register { .. }) = &flow.webauthn else {
-            return;
+            return Ok(());
         };
         nodes.push(
             Node::input("webauthn", "webauthn_register_displayname", "text")
@@ -620,6 +641,7 @@ impl SelfService {
             "Add security key",
         ));
         nodes.push(self.webauthn_script_node());
+        Ok(())
     }
 
     /// Login nodes (group `webauthn`) for the flow's pending ceremony.

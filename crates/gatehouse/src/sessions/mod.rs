@@ -265,7 +265,7 @@ impl SessionService {
 
     fn activate(&self, row: &IdentitySessionRow, identity: Arc<Identity>) -> Result<ActiveSession> {
         let data: SessionData = serde_json::from_str(&row.data)
-            .map_err(|e| Error::Internal(format!("session {} is corrupt: {e}", row.id)))?;
+            .map_err(Error::corrupt("identity session", row.id.as_str()))?;
         let json = session_json(
             &self.issuer,
             &row.id,
@@ -525,7 +525,7 @@ impl SessionService {
         now: i64,
     ) -> Result<Value> {
         let data: SessionData = serde_json::from_str(&r.data)
-            .map_err(|e| Error::Internal(format!("session {} is corrupt: {e}", r.id)))?;
+            .map_err(Error::corrupt("identity session", r.id.as_str()))?;
         let mut v = json!({
             "id": r.id,
             "active": r.active && r.expires_at > now,

@@ -423,20 +423,22 @@ async fn list_audit_events(
         .list_audit(q(&p, "kind"), q(&p, "subject"), limit)
         .await
         .map_err(Error::from)?;
-    let out: Vec<Value> = rows
+    // An event whose data cannot be read is an error, never an event without its data.
+    let out = rows
         .into_iter()
         .map(|r| {
-            json!({
+            let data: Value = crate::error::decode_stored("audit event", &r.id, &r.data)?;
+            Ok(json!({
                 "id": r.id,
                 "at": crate::clock::rfc3339(r.at),
                 "kind": r.kind,
                 "subject": r.subject,
                 "client_id": r.client_id,
                 "ip": r.ip,
-                "data": serde_json::from_str::<Value>(&r.data).unwrap_or(Value::Null),
-            })
+                "data": data,
+            }))
         })
-        .collect();
+        .collect::<Result<Vec<Value>, Error>>()?;
     Ok(axum::Json(out).into_response())
 }
 

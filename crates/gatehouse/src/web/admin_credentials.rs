@@ -79,7 +79,10 @@ async fn list(State(s): State<AppState>, QueryPairs(p): QueryPairs) -> Res {
         .credentials
         .list(kind, q(&p, "owner"), limit, offset, t)
         .await?;
-    let list: Vec<Value> = rows.iter().map(|r| view(r, t)).collect();
+    let list = rows
+        .iter()
+        .map(|r| view(r, t))
+        .collect::<Result<Vec<Value>, _>>()?;
     Ok(axum::Json(list).into_response())
 }
 
@@ -104,18 +107,18 @@ async fn create(State(s): State<AppState>, Json(b): Json<CreateBody>) -> Res {
             t,
         )
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(issued_view(&issued, t))).into_response())
+    Ok((StatusCode::CREATED, axum::Json(issued_view(&issued, t)?)).into_response())
 }
 
 async fn get_one(State(s): State<AppState>, Path(id): Path<String>) -> Res {
     let row = s.credentials.get(&id).await?;
-    Ok(axum::Json(view(&row, now())).into_response())
+    Ok(axum::Json(view(&row, now())?).into_response())
 }
 
 async fn regenerate(State(s): State<AppState>, Path(id): Path<String>) -> Res {
     let t = now();
     let issued = s.credentials.regenerate(&id, t).await?;
-    Ok(axum::Json(issued_view(&issued, t)).into_response())
+    Ok(axum::Json(issued_view(&issued, t)?).into_response())
 }
 
 #[derive(Deserialize, Default)]
@@ -141,7 +144,7 @@ async fn revoke(State(s): State<AppState>, Path(id): Path<String>, body: axum::b
             t,
         )
         .await?;
-    Ok(axum::Json(view(&row, t)).into_response())
+    Ok(axum::Json(view(&row, t)?).into_response())
 }
 
 async fn revoke_delete(

@@ -13,6 +13,7 @@ use super::AppState;
 use super::extract::QueryPairs;
 use super::kratos_error::{KJson, KratosError};
 use crate::clock::now;
+use crate::error::Error;
 use crate::identity::service::{BatchEntry, CreateIdentity, UpdateIdentity};
 
 type Res = Result<Response, KratosError>;
@@ -208,8 +209,14 @@ async fn get_session(
     QueryPairs(p): QueryPairs,
 ) -> Res {
     let row = s.sessions.get_row(&id).await?;
+    // Expanded, a session shows its identity; an identity deleted since shows as none, and one
+    // that cannot be read is an error.
     let identity = if q(&p, "expand").is_some_and(|e| e == "identity" || e == "Identity") {
-        s.identities.get(&row.identity_id).await.ok()
+        match s.identities.get(&row.identity_id).await {
+            Ok(i) => Some(i),
+            Err(Error::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        }
     } else {
         None
     };

@@ -296,7 +296,12 @@ async fn list_tokens(State(s): State<AppState>, Authenticated(session): Authenti
         .credentials
         .list(Some(Kind::Pat), Some(&session.identity.id), 1000, 0, t)
         .await?;
-    Ok(axum::Json(rows.iter().map(|r| view(r, t)).collect::<Vec<_>>()).into_response())
+    Ok(axum::Json(
+        rows.iter()
+            .map(|r| view(r, t))
+            .collect::<Result<Vec<_>, _>>()?,
+    )
+    .into_response())
 }
 
 /// A credential of `kind` owned by `owner`, or `NotFound` (another owner's ids are not
@@ -356,7 +361,7 @@ async fn create_owned(
         )
         .await?;
     Ok(no_store(
-        (StatusCode::CREATED, axum::Json(issued_view(&issued, t))).into_response(),
+        (StatusCode::CREATED, axum::Json(issued_view(&issued, t)?)).into_response(),
     ))
 }
 
@@ -366,7 +371,7 @@ async fn regenerate_owned(s: &AppState, id: &str, kind: Kind, owner: &str) -> Re
     let t = now();
     let issued = s.credentials.regenerate(id, t).await?;
     Ok(no_store(
-        axum::Json(issued_view(&issued, t)).into_response(),
+        axum::Json(issued_view(&issued, t)?).into_response(),
     ))
 }
 
@@ -375,7 +380,7 @@ async fn revoke_owned(s: &AppState, id: &str, kind: Kind, owner: &str, b: Revoke
     owned(s, id, kind, owner).await?;
     let t = now();
     let row = s.credentials.revoke(id, b.reason.as_deref(), t).await?;
-    Ok(axum::Json(view(&row, t)).into_response())
+    Ok(axum::Json(view(&row, t)?).into_response())
 }
 
 async fn create_token(
@@ -404,7 +409,7 @@ async fn get_token(
     Path(id): Path<String>,
 ) -> Res {
     let row = owned(&s, &id, Kind::Pat, &session.identity.id).await?;
-    Ok(axum::Json(view(&row, now())).into_response())
+    Ok(axum::Json(view(&row, now())?).into_response())
 }
 
 async fn regenerate_token(
@@ -471,7 +476,12 @@ async fn list_keys(
         .credentials
         .list(Some(Kind::ApiKey), Some(&org), 1000, 0, t)
         .await?;
-    Ok(axum::Json(rows.iter().map(|r| view(r, t)).collect::<Vec<_>>()).into_response())
+    Ok(axum::Json(
+        rows.iter()
+            .map(|r| view(r, t))
+            .collect::<Result<Vec<_>, _>>()?,
+    )
+    .into_response())
 }
 
 fn keys_page(s: &AppState, org: &str) -> String {
@@ -510,7 +520,7 @@ async fn get_key(
         .org_as_admin(&org, &session.identity.id)
         .await?;
     let row = owned(&s, &id, Kind::ApiKey, &org).await?;
-    Ok(axum::Json(view(&row, now())).into_response())
+    Ok(axum::Json(view(&row, now())?).into_response())
 }
 
 async fn regenerate_key(

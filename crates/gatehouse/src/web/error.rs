@@ -64,6 +64,10 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %d, "internal error");
                 generic(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "The server failed to handle the request.")
             }
+            e @ Error::Corrupt { .. } => {
+                tracing::error!(error = %e, "stored data is unreadable");
+                generic(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "The server failed to handle the request.")
+            }
         }
     }
 }

@@ -90,6 +90,14 @@ impl From<Error> for KratosError {
                     "The server failed to handle the request.",
                 )
             }
+            e @ Error::Corrupt { .. } => {
+                tracing::error!(error = %e, "stored data is unreadable");
+                KratosError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    None,
+                    "The server failed to handle the request.",
+                )
+            }
         }
     }
 }

@@ -327,3 +327,82 @@ async fn form_post_response_mode(app: TestApp) {
     assert!(hop.body.contains(r#"name="iss""#) && hop.body.contains(r#"name="state" value="s1""#));
 }
 both_backends!(form_post, form_post_response_mode);
+
+/// Fail closed: listing consent sessions when the client of one cannot be read from the
+/// database answers 500, instead of listing the consent with `client: null`.
+async fn unreadable_consent_client(app: TestApp) {
+    let c = app.web_client().await;
+    let id = c["client_id"].as_str().expect("id");
+    let mut b = Browser::default();
+    login_and_consent(&app, &mut b, &c, "", true).await;
+    let (status, list) = app
+        .admin_get("/admin/oauth2/auth/sessions/consent?subject=alice")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list[0]["consent_request"]["client"]["client_id"], id);
+
+    let store = &app.app.store;
+    let mut row = store.get_client(id).await.expect("read").expect("client");
+    row.data = "{\"client_id\": ".into();
+    store.update_client(&row).await.expect("corrupt");
+    app.app.provider.purge_client(id);
+    let (status, body) = app
+        .admin_get("/admin/oauth2/auth/sessions/consent?subject=alice")
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+}
+both_backends!(
+    a_consent_session_whose_client_cannot_be_read_fails_the_listing_instead_of_showing_no_client,
+    unreadable_consent_client
+);
+
+/// Fail closed: a remembered consent whose stored grant cannot be read is an error, both when
+/// listed (never an empty grant) and when an authorization would skip consent with it (never
+/// "no consent remembered").
+async fn corrupt_consent_session(app: TestApp) {
+    let c = app.web_client().await;
+    let id = c["client_id"].as_str().expect("id");
+    let now = gatehouse::clock::now();
+    app.app
+        .store
+        .insert_consent(&gatehouse_store::ConsentRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            subject: "alice".into(),
+            client_id: id.to_owned(),
+            login_session_id: None,
+            data: "{\"grant_scope\": \"openid\"}".into(),
+            remember: true,
+            created_at: now,
+            expires_at: None,
+        })
+        .await
+        .expect("insert");
+    let (status, body) = app
+        .admin_get("/admin/oauth2/auth/sessions/consent?subject=alice")
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+
+    // The login is accepted; the browser coming back with the verifier meets the consent.
+    let mut b = Browser::default();
+    let challenge = crate::harness::start_authorization(&app, &mut b, &c, "").await;
+    let (status, accepted) = app
+        .admin_put(
+            &format!("/admin/oauth2/auth/requests/login/accept?login_challenge={challenge}"),
+            json!({"subject": "alice"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{accepted}");
+    let hop = b
+        .get(&app, accepted["redirect_to"].as_str().expect("redirect_to"))
+        .await;
+    assert_eq!(
+        hop.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{:?}",
+        hop.location
+    );
+}
+both_backends!(
+    a_corrupt_consent_session_is_an_error_never_an_empty_or_absent_grant,
+    corrupt_consent_session
+);

@@ -816,3 +816,30 @@ async fn the_tokens_cli_issues_lists_and_revokes() {
     let (status, _) = validate(&app, gone["token"].as_str().expect("token"), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+/// Fail closed: a credential whose stored scopes cannot be read is an error at validation and in
+/// the admin API, never a valid credential with no scopes.
+async fn unreadable_scopes(app: TestApp) {
+    let (status, svc) = app
+        .admin(
+            Method::POST,
+            "/admin/credentials",
+            Some(json!({"kind": "service_token", "owner": "worker", "name": "w", "scopes": ["read:*"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{svc}");
+    let token = svc["token"].as_str().expect("token");
+    let id = svc["id"].as_str().expect("id");
+    app.sql(&format!(
+        "UPDATE credentials SET scopes = 'read:*' WHERE id = '{id}'"
+    ))
+    .await;
+    let (status, v) = validate(&app, token, None).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{v}");
+    let (status, v) = app.admin_get(&format!("/admin/credentials/{id}")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{v}");
+}
+both_backends!(
+    a_credential_with_unreadable_scopes_never_validates,
+    unreadable_scopes
+);

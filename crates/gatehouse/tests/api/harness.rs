@@ -196,6 +196,22 @@ impl TestApp {
         &self.public
     }
 
+    /// Runs SQL on the app's own database behind the store's back, for tests that make the
+    /// database itself fail (a trigger) where no API could.
+    pub async fn sql(&self, statements: &str) {
+        let url = self.app.config.database_url();
+        let sql = sqlx::AssertSqlSafe(statements.to_owned());
+        if url.starts_with("sqlite:") {
+            let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
+            sqlx::raw_sql(sql).execute(&pool).await.expect("sql");
+            pool.close().await;
+        } else {
+            let pool = sqlx::PgPool::connect(&url).await.expect("connect");
+            sqlx::raw_sql(sql).execute(&pool).await.expect("sql");
+            pool.close().await;
+        }
+    }
+
     /// Creates a client through the admin API and returns its JSON (with `client_secret`).
     pub async fn create_client(&self, body: Value) -> Value {
         let resp = self

@@ -838,3 +838,214 @@ both_backends!(
     logout_page_other_browser,
     logout_challenge_sent_to_another_browser_is_refused
 );
+
+/// The browser's RP-initiated logout, accepted by the logout app: the answer to the browser
+/// following the logout verifier, and that URL (which can be followed again).
+async fn accepted_logout(app: &TestApp, b: &mut Browser) -> String {
+    let hop = b
+        .get(app, &format!("{}/oauth2/sessions/logout", app.public))
+        .await;
+    let loc = hop.location.expect("to the logout app");
+    let challenge = query_param(&loc, "logout_challenge").expect("logout_challenge");
+    let (status, acc) = app
+        .admin_put(
+            &format!("/admin/oauth2/auth/requests/logout/accept?logout_challenge={challenge}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{acc}");
+    acc["redirect_to"].as_str().expect("redirect_to").to_owned()
+}
+
+/// Fail closed: RP-initiated logout through a login session whose stored data cannot be read
+/// answers 500 and changes nothing (the identity session behind it stays, the browser is not
+/// told it is logged out, the verifier is not used up), instead of ending the login session and
+/// silently leaving the Gatehouse session it was made from.
+async fn corrupt_login_session_logout(backend: Backend) {
+    let Some(app) = app_with_local_receivers(backend).await else {
+        return;
+    };
+    let c = app
+        .create_client(json!({
+            "grant_types": ["authorization_code", "refresh_token"], "redirect_uris": [REDIRECT],
+            "scope": "openid offline_access",
+        }))
+        .await;
+    app.create_identity("cora@example.com", PASSWORD).await;
+    let mut b = Browser::default();
+    let (sid, token) = oauth_login_from_session(&app, &mut b, &c, "cora@example.com").await;
+    let store = &app.app.store;
+    let mut row = store
+        .get_login_session(&sid)
+        .await
+        .expect("read")
+        .expect("login session");
+    let intact = row.data.clone();
+    assert!(intact.contains("identity_session_id"), "{intact}");
+    row.data = "{\"identity_session_id\": [".into();
+    store.upsert_login_session(&row).await.expect("corrupt");
+
+    let verifier_url = accepted_logout(&app, &mut b).await;
+    let hop = b.get(&app, &verifier_url).await;
+    assert_eq!(
+        hop.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        hop.body
+    );
+    assert!(
+        b.cookies
+            .iter()
+            .any(|(k, _)| k == "gatehouse_authentication_session"),
+        "the browser is not told it is logged out"
+    );
+    let (status, _) = crate::selfservice::whoami(&app, &token).await;
+    assert_eq!(status, StatusCode::OK, "the identity session is not ended");
+    assert!(
+        store.get_login_session(&sid).await.expect("read").is_some(),
+        "the login session is not ended without its identity session"
+    );
+
+    // Repaired, the same verifier logs out: SSO session and identity session both end.
+    row.data = intact;
+    store.upsert_login_session(&row).await.expect("repair");
+    let hop = b.get(&app, &verifier_url).await;
+    assert!(
+        hop.status.is_redirection() || hop.status == StatusCode::OK,
+        "{}",
+        hop.status
+    );
+    let (status, _) = crate::selfservice::whoami(&app, &token).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the identity session ended"
+    );
+    assert!(store.get_login_session(&sid).await.expect("read").is_none());
+}
+both_backends!(
+    backend a_corrupt_login_session_makes_logout_fail_instead_of_leaving_the_session,
+    corrupt_login_session_logout
+);
+
+/// Fail closed: when an identity session ends (self-service logout), an unreadable entry on the
+/// way to its login sessions — the index of login sessions made from it, or one of those login
+/// sessions — fails the logout with 500, instead of being read as "no login sessions" and
+/// skipping them and their clients' back-channel logout.
+async fn corrupt_backchannel_entry(backend: Backend) {
+    let Some(app) = app_with_local_receivers(backend).await else {
+        return;
+    };
+    let (bc_url, received) = backchannel_receiver().await;
+    let c = app
+        .create_client(json!({
+            "grant_types": ["authorization_code", "refresh_token"], "redirect_uris": [REDIRECT],
+            "scope": "openid offline_access", "backchannel_logout_uri": bc_url,
+        }))
+        .await;
+    app.create_identity("bea@example.com", PASSWORD).await;
+    let store = &app.app.store;
+    let logout = |token: String| {
+        let app = &app;
+        async move {
+            app.http
+                .delete(format!("{}/self-service/logout/api", app.public))
+                .json(&json!({"session_token": token}))
+                .send()
+                .await
+                .expect("request")
+                .status()
+        }
+    };
+
+    // The index entry of the identity session.
+    let mut b = Browser::default();
+    let (sid, token) = oauth_login_from_session(&app, &mut b, &c, "bea@example.com").await;
+    let (_, me) = crate::selfservice::whoami(&app, &token).await;
+    let session_id = me["id"].as_str().expect("session id");
+    let key = format!("identity-session:{session_id}");
+    assert!(store.get_flow(&key).await.expect("read").is_some());
+    store
+        .put_flow(&key, "{not json", gatehouse::clock::now() + 3600)
+        .await
+        .expect("corrupt");
+    assert_eq!(logout(token).await, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        store.get_login_session(&sid).await.expect("read").is_some(),
+        "nothing was ended in the dark"
+    );
+
+    // A login session made from it.
+    let mut b = Browser::default();
+    let (sid, token) = oauth_login_from_session(&app, &mut b, &c, "bea@example.com").await;
+    let mut row = store
+        .get_login_session(&sid)
+        .await
+        .expect("read")
+        .expect("login session");
+    row.data = "[]".into();
+    store.upsert_login_session(&row).await.expect("corrupt");
+    assert_eq!(logout(token).await, StatusCode::INTERNAL_SERVER_ERROR);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        received.lock().map(|v| v.is_empty()).unwrap_or(false),
+        "no client was told of a logout that was not done"
+    );
+}
+both_backends!(
+    backend a_corrupt_back_channel_entry_fails_the_logout_instead_of_skipping_the_clients,
+    corrupt_backchannel_entry
+);
+
+/// Fail closed: a queued back-channel logout whose stored claims cannot be read is dropped (and
+/// logged), never sent as a logout token without the session it ends.
+async fn corrupt_queued_delivery(backend: Backend) {
+    let Some(app) = app_with_local_receivers(backend).await else {
+        return;
+    };
+    let (bc_url, received) = backchannel_receiver().await;
+    let c = app
+        .create_client(json!({
+            "grant_types": ["authorization_code"], "redirect_uris": [REDIRECT],
+            "scope": "openid", "backchannel_logout_uri": bc_url,
+        }))
+        .await;
+    let now = gatehouse::clock::now();
+    let store = &app.app.store;
+    store
+        .insert_logout_delivery(&gatehouse_store::LogoutDeliveryRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            client_id: c["client_id"].as_str().expect("id").to_owned(),
+            url: bc_url,
+            logout_token: "{\"sid\": ".into(),
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+        })
+        .await
+        .expect("queue");
+    let sent = app
+        .app
+        .provider
+        .deliver_logouts(now)
+        .await
+        .expect("deliver");
+    assert_eq!(sent, 0);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        received.lock().map(|v| v.is_empty()).unwrap_or(false),
+        "a logout token was sent for an unreadable delivery"
+    );
+    assert!(
+        store
+            .due_logout_deliveries(now + 365 * 86400, 50)
+            .await
+            .expect("due")
+            .is_empty(),
+        "the unreadable delivery is dropped, not retried for ever"
+    );
+}
+both_backends!(
+    backend a_corrupt_queued_back_channel_logout_is_dropped_not_sent_without_its_session,
+    corrupt_queued_delivery
+);

@@ -851,3 +851,28 @@ both_backends!(
     flows_use_only_kratos_autocomplete_values,
     autocomplete_values
 );
+
+/// Fail closed: `GET /admin/sessions/{id}?expand=identity` when the session's identity cannot be
+/// read from the database answers 500, not the session without its identity.
+async fn session_with_unreadable_identity(app: TestApp) {
+    let identity = app.create_identity("ida@example.com", PASSWORD).await;
+    let (status, body) = api_login(&app, "ida@example.com", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let session_id = body["session"]["id"].as_str().expect("session id");
+    let path = format!("/admin/sessions/{session_id}?expand=identity");
+    let (status, s) = app.admin_get(&path).await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    assert_eq!(s["identity"]["id"], identity["id"]);
+
+    let id = identity["id"].as_str().expect("id");
+    app.sql(&format!(
+        "UPDATE identities SET data = '{{' WHERE id = '{id}'"
+    ))
+    .await;
+    let (status, s) = app.admin_get(&path).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{s}");
+}
+both_backends!(
+    an_expanded_session_whose_identity_cannot_be_read_is_an_error,
+    session_with_unreadable_identity
+);

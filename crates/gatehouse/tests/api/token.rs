@@ -634,3 +634,132 @@ both_backends!(
     a_corrupt_stored_grant_never_introspects_as_active,
     corrupt_grant
 );
+
+/// Fail closed, and no false accusation: at `private_key_jwt` client authentication only a jti
+/// recorded already is a replay (`invalid_client`); a database that fails to record a fresh jti
+/// is a server error (500), never a plain `invalid_client` ("assertion replayed").
+async fn assertion_replay_vs_database_error(app: TestApp) {
+    use gatehouse_crypto::{Algorithm, SigningKey, jwt};
+    let key = SigningKey::generate(Algorithm::EdDSA).expect("key");
+    let c = app
+        .create_client(json!({"grant_types": ["client_credentials"], "scope": "read", "token_endpoint_auth_method": "private_key_jwt", "jwks": {"keys": [key.public_jwk()]}}))
+        .await;
+    let id = c["client_id"].as_str().expect("id").to_owned();
+    let token_url = format!("{}/oauth2/token", app.public);
+    let post = |jti: &str| {
+        let now = gatehouse::clock::now();
+        let a = jwt::sign(
+            &key,
+            None,
+            &json!({"iss": id, "sub": id, "aud": token_url, "exp": now + 60, "iat": now, "jti": jti}),
+        );
+        let app = &app;
+        let url = token_url.clone();
+        async move {
+            let resp = app
+                .http
+                .post(url)
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", a.as_str()),
+                ])
+                .send()
+                .await
+                .expect("req");
+            (
+                resp.status(),
+                resp.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let (status, body) = post("once").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = post("once").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "a replay: {body}"
+    );
+
+    // The database now refuses to record any jti.
+    let refuse = match app.app.store.backend() {
+        "sqlite" => {
+            "CREATE TRIGGER refuse_jti BEFORE INSERT ON oauth2_tokens WHEN NEW.kind = 'assertion_jti' \
+             BEGIN SELECT RAISE(ABORT, 'the disk is on fire'); END;"
+        }
+        _ => {
+            "CREATE FUNCTION refuse_jti() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.kind = 'assertion_jti' THEN RAISE EXCEPTION 'the disk is on fire'; END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_jti BEFORE INSERT ON oauth2_tokens FOR EACH ROW EXECUTE FUNCTION refuse_jti();"
+        }
+    };
+    app.sql(refuse).await;
+    let (status, body) = post("fresh").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, Some("server_error")),
+        "a database failure: {body}"
+    );
+}
+both_backends!(
+    a_failing_database_is_a_server_error_not_an_assertion_replay,
+    assertion_replay_vs_database_error
+);
+
+/// Fail closed, and no false accusation: when the client's `jwks_uri` cannot be fetched (here:
+/// nothing listens there), its assertion could not be checked, which is a server error (500,
+/// Hydra's `server_error`), not a plain `invalid_client`.
+async fn unreachable_jwks_uri(backend: crate::harness::Backend) {
+    use gatehouse_crypto::{Algorithm, SigningKey, jwt};
+    let Some(app) = TestApp::spawn_on(backend, |c| {
+        c.clients.http.disallow_private_ip_ranges = false
+    })
+    .await
+    else {
+        return;
+    };
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let c = app
+        .create_client(json!({"grant_types": ["client_credentials"], "scope": "read", "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": format!("http://127.0.0.1:{closed}/jwks.json")}))
+        .await;
+    let id = c["client_id"].as_str().expect("id");
+    let key = SigningKey::generate(Algorithm::EdDSA).expect("key");
+    let now = gatehouse::clock::now();
+    let assertion = jwt::sign(
+        &key,
+        None,
+        &json!({"iss": id, "sub": id, "aud": format!("{}/oauth2/token", app.public), "exp": now + 60, "iat": now, "jti": "j1"}),
+    );
+    let resp = app
+        .http
+        .post(format!("{}/oauth2/token", app.public))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion.as_str()),
+        ])
+        .send()
+        .await
+        .expect("req");
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::INTERNAL_SERVER_ERROR, Some("server_error")),
+        "{body}"
+    );
+}
+both_backends!(
+    backend an_unreachable_jwks_uri_is_a_server_error_not_invalid_client,
+    unreachable_jwks_uri
+);

@@ -438,3 +438,49 @@ async fn malformed_registration(backend: Backend) {
 crate::both_backends!(backend passkey_register_login_remove, passkey_login);
 crate::both_backends!(backend security_key_second_factor, security_key_step_up);
 crate::both_backends!(backend webauthn_bad_input, malformed_registration);
+
+/// Fail closed: a registered security key whose stored credential cannot be read makes the
+/// second-factor login fail with an internal error, instead of the key being treated as absent
+/// (a login flow offering no security key, as if none were registered).
+async fn corrupt_security_key(backend: Backend) {
+    let Some((app, origin)) = app_with(backend, false).await else {
+        return;
+    };
+    let identity = app.create_identity("cy@example.com", PASSWORD).await;
+    let token = password_login(&app, "cy@example.com").await;
+    let mut key = SoftPasskey::new(true);
+    register(&app, &token, &mut key, &origin, "YubiKey").await;
+    let token = password_login(&app, "cy@example.com").await;
+    let flow = api_flow(&app, "login", Some(&token), "?aal=aal2").await;
+    assert!(
+        node(&flow, "webauthn_login_trigger").is_some(),
+        "offered while readable"
+    );
+
+    let id = identity["id"].as_str().expect("id");
+    app.app
+        .state
+        .identities
+        .modify(id, gatehouse::clock::now(), |i| {
+            if let Some(c) = i.credentials.get_mut("webauthn") {
+                c.config["credentials"][0]["passkey"] = json!({"not": "a security key"});
+            }
+        })
+        .await
+        .expect("corrupt the stored key");
+    let resp = app
+        .http
+        .get(format!("{}/self-service/login/api?aal=aal2", app.public))
+        .header("X-Session-Token", &token)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(body.get("ui").is_none(), "no flow without the key: {body}");
+}
+crate::both_backends!(
+    backend a_corrupt_security_key_fails_the_login_instead_of_being_treated_as_absent,
+    corrupt_security_key
+);

@@ -18,7 +18,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::headers::{FormAction, ScriptNonce, see_other};
-use super::{context, error_page, internal, page_with_script, param};
+use super::{browser_session, context, error_page, internal, page_with_script, param};
 use crate::clock::now;
 use crate::error::Error;
 use crate::selfservice::{FlowKind, webauthn};
@@ -104,9 +104,10 @@ pub async fn show(
         .into_iter()
         .find(|(n, _)| *n == csrf_name)
         .map(|(_, v)| v);
-    let viewer = match crate::web::sessions::session_token(&s, &headers) {
-        Some(t) => s.sessions.lookup(&t, now()).await.ok().flatten(),
-        None => None,
+    // A session that cannot be looked up is an error, never an anonymous viewer.
+    let viewer = match browser_session(&s, &headers).await {
+        Ok(v) => v,
+        Err(e) => return internal(&s, &e),
     };
     let flow = match s
         .flows

@@ -227,7 +227,7 @@ fn page_url(s: &AppState, holder: &Holder) -> String {
 }
 
 /// One credential as the template sees it (never its secret or digest).
-fn row_view(row: &CredentialRow, t: i64) -> Value {
+fn row_view(row: &CredentialRow, t: i64) -> crate::error::Result<Value> {
     let expires = match row.expires_at {
         None => "Never".to_owned(),
         Some(e) => match when::days_left(e, t) {
@@ -235,11 +235,11 @@ fn row_view(row: &CredentialRow, t: i64) -> Value {
             None => format!("{} ({})", when::date(e), when::ago(e, t)),
         },
     };
-    json!({
+    Ok(json!({
         "id": row.id,
         "name": row.name,
         "hint": row.hint,
-        "scopes": row_scopes(row),
+        "scopes": row_scopes(row)?,
         "state": state(row, t),
         "expired": state(row, t) == "expired",
         "created": when::date(row.created_at),
@@ -251,7 +251,7 @@ fn row_view(row: &CredentialRow, t: i64) -> Value {
         "revoked": row.revoked_at.map(when::date),
         "revoked_iso": row.revoked_at.map(rfc3339),
         "revoked_reason": row.revoked_reason,
-    })
+    }))
 }
 
 /// The organisations of the signed-in user, linking to the API keys of those it administers.
@@ -298,6 +298,20 @@ async fn render(
     };
     let (live, revoked): (Vec<&CredentialRow>, Vec<&CredentialRow>) =
         rows.iter().partition(|r| r.revoked_at.is_none());
+    let views = |rows: &[&CredentialRow]| {
+        rows.iter()
+            .map(|r| row_view(r, t))
+            .collect::<crate::error::Result<Vec<_>>>()
+    };
+    let (live, revoked) = match (views(&live), views(&revoked)) {
+        (Ok(l), Ok(r)) => (l, r),
+        (Err(e), _) | (_, Err(e)) => return internal(s, &e),
+    };
+    let issued_expires = match outcome.issued.as_ref().map(|i| row_view(&i.row, t)) {
+        Some(Ok(v)) => v["expires"].clone(),
+        Some(Err(e)) => return internal(s, &e),
+        None => Value::Null,
+    };
     let (choices, selected) = form::expiry_choices(&s.config.credentials);
     let draft = outcome.draft.unwrap_or_default();
     let chosen = |c: &form::Choice, i: usize| {
@@ -324,7 +338,7 @@ async fn render(
             "issued": outcome.issued.as_ref().map(|i| json!({
                 "name": i.row.name,
                 "secret": i.token.expose(),
-                "expires": row_view(&i.row, t)["expires"],
+                "expires": issued_expires,
             })),
             "create": {
                 "name": draft.name,
@@ -338,8 +352,8 @@ async fn render(
                     "selected": chosen(c, i),
                 })).collect::<Vec<_>>(),
             },
-            "active": live.iter().map(|r| row_view(r, t)).collect::<Vec<_>>(),
-            "revoked": revoked.iter().map(|r| row_view(r, t)).collect::<Vec<_>>(),
+            "active": live,
+            "revoked": revoked,
             "organizations": orgs,
             "links": holder.links,
         }),
