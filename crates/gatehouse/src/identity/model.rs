@@ -190,27 +190,26 @@ impl Identity {
             .unwrap_or_default()
     }
 
-    /// Whether a second factor is set up (TOTP, backup codes or a security key).
+    /// Whether a second factor is set up (TOTP, backup codes or a security key). Fails closed:
+    /// a backup-code or WebAuthn credential whose stored config cannot be read counts as one, so
+    /// an unreadable row demands the second factor rather than waive it.
     pub fn has_second_factor(&self) -> bool {
-        self.credentials.contains_key(method::TOTP)
-            || self
-                .credentials
-                .get(method::LOOKUP_SECRET)
-                .is_some_and(|c| {
-                    c.config
-                        .get("codes")
-                        .and_then(Value::as_array)
-                        .is_some_and(|a| !a.is_empty())
-                })
-            || self.credentials.get(method::WEBAUTHN).is_some_and(|c| {
-                c.config
-                    .get("credentials")
-                    .and_then(Value::as_array)
-                    .is_some_and(|a| {
-                        a.iter()
-                            .any(|k| k.get("is_passwordless") != Some(&Value::Bool(true)))
-                    })
-            })
+        let backup_codes = self
+            .credentials
+            .get(method::LOOKUP_SECRET)
+            .is_some_and(|c| match c.config.get("codes") {
+                Some(Value::Array(codes)) => !codes.is_empty(),
+                _ => true,
+            });
+        let security_key = self.credentials.get(method::WEBAUTHN).is_some_and(|c| {
+            match c.config.get("credentials") {
+                Some(Value::Array(keys)) => keys
+                    .iter()
+                    .any(|k| k.get("is_passwordless") != Some(&Value::Bool(true))),
+                _ => true,
+            }
+        });
+        self.credentials.contains_key(method::TOTP) || backup_codes || security_key
     }
 }
 
@@ -222,3 +221,54 @@ fn null_if_empty(v: &Value) -> Value {
 }
 
 pub use super::identifier::normalize_identifier;
+
+#[cfg(test)]
+mod second_factor_tests {
+    use super::*;
+
+    fn with(method: &str, config: Value) -> Identity {
+        let mut i: Identity = serde_json::from_value(serde_json::json!({
+            "id": "00000000-0000-4000-8000-000000000000",
+            "schema_id": "default",
+            "traits": {},
+            "created_at": 0,
+            "updated_at": 0,
+            "state_changed_at": 0,
+        }))
+        .expect("identity");
+        i.credentials.insert(
+            method.into(),
+            serde_json::from_value(serde_json::json!({
+                "identifiers": [], "config": config, "created_at": 0, "updated_at": 0,
+            }))
+            .expect("credential"),
+        );
+        i
+    }
+
+    #[test]
+    fn an_unreadable_second_factor_config_still_counts_as_one() {
+        use serde_json::json;
+        assert!(with(method::LOOKUP_SECRET, json!({"codes": [{"code": "x"}]})).has_second_factor());
+        assert!(!with(method::LOOKUP_SECRET, json!({"codes": []})).has_second_factor());
+        assert!(with(method::LOOKUP_SECRET, json!({"codes": "garbage"})).has_second_factor());
+        assert!(with(method::LOOKUP_SECRET, json!(null)).has_second_factor());
+        assert!(
+            with(
+                method::WEBAUTHN,
+                json!({"credentials": [{"is_passwordless": false}]})
+            )
+            .has_second_factor()
+        );
+        assert!(
+            !with(
+                method::WEBAUTHN,
+                json!({"credentials": [{"is_passwordless": true}]})
+            )
+            .has_second_factor()
+        );
+        assert!(with(method::WEBAUTHN, json!({"credentials": 7})).has_second_factor());
+        assert!(with(method::WEBAUTHN, json!({})).has_second_factor());
+        assert!(!with(method::PASSWORD, json!({})).has_second_factor());
+    }
+}
