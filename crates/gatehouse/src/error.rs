@@ -1,5 +1,7 @@
 //! The domain error, classified once: OAuth protocol errors keep their RFC code; everything else
-//! maps to a status at the web edge. Internal details are logged there, never sent.
+//! maps to a status at the web edge. Internal errors keep their source (the database's, the
+//! key store's, a decode error's); the web edge answers 500 without details and hands the whole
+//! chain to one middleware that logs it, once, in the request's span.
 
 use gatehouse_protocol::OAuthError;
 
@@ -28,6 +30,12 @@ pub enum Error {
     Busy,
     #[error("internal error: {0}")]
     Internal(String),
+    /// The database failed (not a conflict or a stale write, which have their own kinds).
+    #[error("database error: {0}")]
+    Database(#[source] gatehouse_store::StoreError),
+    /// The signing keys could not be read, made or used.
+    #[error("signing keys: {0}")]
+    Keys(#[source] crate::keys::KeysError),
     /// A stored row or document that does not decode (`what` names its kind, `id` the row): an
     /// internal error, 500 and logged once where it is answered, and never read as absent,
     /// empty or valid.
@@ -41,6 +49,30 @@ pub enum Error {
 }
 
 impl Error {
+    /// A failure of the server, not of the request: answered 500 without details.
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            Error::Internal(_) | Error::Database(_) | Error::Keys(_) | Error::Corrupt { .. }
+        )
+    }
+
+    /// The error and each of its sources, `: `-separated, for the log (a source whose text the
+    /// message already shows is not repeated).
+    pub fn chain(&self) -> String {
+        let mut out = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !out.contains(&text) {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
+            source = s.source();
+        }
+        out
+    }
+
     /// Turns the decode error of stored `what` (row `id`) into [`Error::Corrupt`].
     pub fn corrupt(
         what: &'static str,
@@ -74,14 +106,14 @@ impl From<gatehouse_store::StoreError> for Error {
                 Error::Conflict("the resource already exists".into())
             }
             gatehouse_store::StoreError::Stale => Error::Stale(STALE.into()),
-            other => Error::Internal(other.to_string()),
+            other => Error::Database(other),
         }
     }
 }
 
 impl From<crate::keys::KeysError> for Error {
     fn from(e: crate::keys::KeysError) -> Self {
-        Error::Internal(e.to_string())
+        Error::Keys(e)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The one error type of the web layer. OAuth errors get RFC 6749 §5.2 JSON (with
 //! `WWW-Authenticate` for `invalid_client`); admin errors get Hydra's `{error, error_description,
-//! status_code}`. Internal errors are logged here, once, and never described to the caller.
+//! status_code}`. Internal errors are never described to the caller: the response carries the
+//! error's chain in an [`InternalError`] extension, which [`log_internal_errors`] logs once.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,6 +11,41 @@ use serde_json::json;
 use crate::error::Error;
 
 pub struct ApiError(pub Error);
+
+/// The source chain of an internal error, carried on its 500 response to the logging
+/// middleware (and never sent).
+#[derive(Clone, Debug)]
+pub struct InternalError(pub String);
+
+/// Attaches an internal error's chain to its response, for [`log_internal_errors`].
+pub fn with_internal(mut resp: Response, chain: String) -> Response {
+    resp.extensions_mut().insert(InternalError(chain));
+    resp
+}
+
+/// Logs each internal error once, inside the request's span (so with its request id), whatever
+/// shape its response had (Hydra's, Kratos's, a page).
+pub async fn log_internal_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let resp = next.run(req).await;
+    if let Some(InternalError(chain)) = resp.extensions().get::<InternalError>() {
+        tracing::error!(
+            error = %chain,
+            status = resp.status().as_u16(),
+            request_id,
+            "internal error"
+        );
+    }
+    resp
+}
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
@@ -60,14 +96,10 @@ impl IntoResponse for ApiError {
                 r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 r
             }
-            Error::Internal(d) => {
-                tracing::error!(error = %d, "internal error");
-                generic(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "The server failed to handle the request.")
-            }
-            e @ Error::Corrupt { .. } => {
-                tracing::error!(error = %e, "stored data is unreadable");
-                generic(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "The server failed to handle the request.")
-            }
+            e @ (Error::Internal(_) | Error::Database(_) | Error::Keys(_) | Error::Corrupt { .. }) => with_internal(
+                generic(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "The server failed to handle the request."),
+                e.chain(),
+            ),
         }
     }
 }

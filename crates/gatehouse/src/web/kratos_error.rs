@@ -1,6 +1,6 @@
 //! Errors in Kratos's shape, for the identity APIs and self-service flows:
-//! `{"error": {"id", "code", "status", "reason", "message"}}`. Internal details are logged here,
-//! once, and never sent.
+//! `{"error": {"id", "code", "status", "reason", "message"}}`. Internal details are never sent:
+//! they travel to the logging middleware ([`super::error::log_internal_errors`]).
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +15,8 @@ pub struct KratosError {
     pub message: &'static str,
     /// Extra fields merged into `error.details` (e.g. `redirect_browser_to`).
     pub details: Value,
+    /// An internal error's source chain, for the log only.
+    pub internal: Option<String>,
 }
 
 impl KratosError {
@@ -35,6 +37,7 @@ impl KratosError {
             reason: reason.into(),
             message,
             details: Value::Null,
+            internal: None,
         }
     }
 
@@ -82,22 +85,17 @@ impl From<Error> for KratosError {
                 None,
                 o.error_description.unwrap_or_default(),
             ),
-            Error::Internal(d) => {
-                tracing::error!(error = %d, "internal error");
-                KratosError::new(
+            e @ (Error::Internal(_)
+            | Error::Database(_)
+            | Error::Keys(_)
+            | Error::Corrupt { .. }) => KratosError {
+                internal: Some(e.chain()),
+                ..KratosError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     None,
                     "The server failed to handle the request.",
                 )
-            }
-            e @ Error::Corrupt { .. } => {
-                tracing::error!(error = %e, "stored data is unreadable");
-                KratosError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    None,
-                    "The server failed to handle the request.",
-                )
-            }
+            },
         }
     }
 }
@@ -106,6 +104,10 @@ impl IntoResponse for KratosError {
     fn into_response(self) -> Response {
         let retry = self.status == StatusCode::TOO_MANY_REQUESTS;
         let mut r = (self.status, axum::Json(self.body())).into_response();
+        if let Some(chain) = self.internal {
+            r.extensions_mut()
+                .insert(super::error::InternalError(chain));
+        }
         r.headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if retry {

@@ -1,5 +1,6 @@
 //! The HTTP layer (axum only): one router per listener, shared state, and the layers every
-//! request passes through — in order: request id, tracing span, panic catcher, body size limit.
+//! request passes through — in order: request id, tracing span, panic catcher, body size limit,
+//! metrics, and the logging of internal errors (once each, in the request's span).
 
 pub mod admin;
 pub mod admin_courier;
@@ -134,6 +135,7 @@ impl MakeRequestId for SequentialId {
 
 fn layered(router: Router, limit: usize, observe: crate::metrics::Observe) -> Router {
     router
+        .layer(axum::middleware::from_fn(error::log_internal_errors))
         .layer(axum::middleware::from_fn_with_state(observe, crate::metrics::observe))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(CatchPanicLayer::new())

@@ -17,6 +17,7 @@ mod credentials;
 mod credentials_gateways;
 mod csrf;
 mod discovery;
+mod error_logging;
 mod gateway;
 mod gateway_interop;
 mod gateway_ratelimit;

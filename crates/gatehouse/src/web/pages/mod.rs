@@ -117,14 +117,16 @@ fn error_page(s: &AppState, status: StatusCode, title: &str, message: &str) -> R
     page(s, status, "error.html", ctx, &FormAction::new(&s.config))
 }
 
-/// A 500 page for an unexpected failure (logged here, once).
+/// A 500 page for an unexpected failure (logged once, by the logging middleware).
 fn internal(s: &AppState, e: &crate::error::Error) -> Response {
-    tracing::error!(error = %e, "page failed");
-    error_page(
-        s,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "The server could not complete the request. Please try again.",
+    super::error::with_internal(
+        error_page(
+            s,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "The server could not complete the request. Please try again.",
+        ),
+        e.chain(),
     )
 }
 
