@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use gatehouse_protocol::access_rule::MatchError;
+use gatehouse_protocol::http_auth;
 use serde_json::{Value, json};
 
 use super::Gateway;
@@ -23,7 +24,6 @@ use super::session_check::SessionSource;
 use super::template::{Context, Escape};
 use crate::credentials::{Rejection, scope};
 use crate::error::Result;
-use crate::web::extract::cookies;
 
 /// The identity headers a decision always answers with.
 pub const IDENTITY_HEADERS: [&str; 14] = [
@@ -210,12 +210,15 @@ enum Auth {
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get("authorization")?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    http_auth::bearer(headers.get("authorization")?.to_str().ok()?)
+}
+
+/// The request's `Cookie` header values (those that are text).
+fn cookie_headers(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
 }
 
 /// The token from where `token_from` says (`Some`, possibly holding nothing), or `None` when it
@@ -228,10 +231,9 @@ fn configured_token(from: &Option<TokenFrom>, r: &Request<'_>) -> Option<Option<
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().to_owned()),
         TokenFrom::Query(q) => query_param(r.uri, q),
-        TokenFrom::Cookie(name) => cookies(r.headers)
-            .into_iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v),
+        TokenFrom::Cookie(name) => {
+            http_auth::cookie(cookie_headers(r.headers), name).map(str::to_owned)
+        }
     })
 }
 
@@ -264,13 +266,7 @@ fn token_for(
 
 /// The value of the first cookie whose name `wanted` accepts, read without copying.
 fn find_cookie(headers: &HeaderMap, wanted: impl Fn(&str) -> bool) -> Option<&str> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .take(64)
-        .filter_map(|c| c.trim().split_once('='))
+    http_auth::cookies(cookie_headers(headers))
         .find(|(k, _)| wanted(k))
         .map(|(_, v)| v)
 }
@@ -808,7 +804,10 @@ impl Gateway {
                 }
                 Mutator::Cookie(rule_cookies) => {
                     let ctx = Self::context(&s, r);
-                    let mut jar = cookies(r.headers);
+                    let mut jar: Vec<(String, String)> =
+                        http_auth::cookies(cookie_headers(r.headers))
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                            .collect();
                     for (name, t) in rule_cookies {
                         let mut v = String::new();
                         t.render_into(&mut v, &ctx, Escape::None);
