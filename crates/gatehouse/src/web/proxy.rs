@@ -26,7 +26,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use super::AppState;
 use crate::clock::now;
-use crate::gateway::decide::{self, Decision, IDENTITY_HEADERS};
+use crate::gateway::model::{self, Decision, IDENTITY_HEADERS};
 use gatehouse_protocol::forward;
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
@@ -76,7 +76,7 @@ pub fn router(app: AppState, proxy: Proxy) -> Router {
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
-    let body = crate::gateway::error_body(status.as_u16(), message, None);
+    let body = model::error_body(status.as_u16(), message, None);
     (status, axum::Json(body)).into_response()
 }
 
@@ -122,7 +122,7 @@ async fn handle(
         Err(why) => return error(StatusCode::BAD_REQUEST, &why),
     };
     let decision = {
-        let r = decide::Request {
+        let r = model::Request {
             method: &seen.method,
             scheme: &seen.scheme,
             host: &seen.host,
