@@ -8,8 +8,9 @@ use std::sync::Arc;
 use axum::response::Response;
 use gatehouse_protocol::access_rule::Upstream;
 
+use super::error::ProxyError;
 use super::forwarded::Inbound;
-use super::{Phase, ProxyError};
+use super::phase::Phase;
 use crate::clock::now;
 use crate::gateway::Gateway;
 use crate::gateway::model::{self, Decision};

@@ -13,7 +13,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use gatehouse_protocol::forward::{self, Forwarded};
 
-use super::{Phase, ProxyError};
+use super::error::ProxyError;
+use super::phase::Phase;
 
 /// The request as read: its parts and body, the peer's address, and what the rules decide on.
 pub struct Inbound {

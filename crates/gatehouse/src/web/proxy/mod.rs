@@ -21,6 +21,7 @@
 mod decide;
 mod error;
 mod forwarded;
+mod phase;
 mod rewrite;
 mod upgrade;
 mod upstream;
@@ -42,21 +43,10 @@ use hyper_util::rt::TokioExecutor;
 use tower::ServiceBuilder;
 
 pub use error::{ProxyError, Source};
+pub use phase::Phase;
 
 use super::AppState;
-
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
-
-/// One phase of a proxied request (pingora's phases): it takes the request as the phase before
-/// left it and answers, usually by calling the next phase and looking at what comes back.
-///
-/// Phases are called with static dispatch, their futures nested in the one future [`Serve`]
-/// boxes per request (as an axum handler's is), so a phase costs no allocation of its own.
-/// (A `tower::Service` per phase would need a boxed future each: its `Future` type cannot name
-/// an `async` block on stable Rust.)
-pub trait Phase<Req>: Send + Sync + 'static {
-    fn call(&self, req: Req) -> impl Future<Output = Result<Response, ProxyError>> + Send;
-}
+use upstream::Connector;
 
 /// The proxy's upstream client and settings, built once.
 #[derive(Clone)]

@@ -18,10 +18,11 @@ use axum::response::Response;
 use gatehouse_protocol::forward;
 
 use super::decide::Allowed;
+use super::error::ProxyError;
 use super::forwarded::{Inbound, path_and_query};
+use super::phase::Phase;
 use super::upgrade::Upgradable;
 use super::upstream::Outbound;
-use super::{Phase, ProxyError};
 use crate::gateway::model::IDENTITY_HEADERS;
 
 pub struct Rewrite<P> {

@@ -9,8 +9,9 @@ use axum::response::Response;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
+use super::error::ProxyError;
+use super::phase::Phase;
 use super::upstream::Outbound;
-use super::{Phase, ProxyError};
 
 /// The upstream request and, for a WebSocket request, the client's side of the switch.
 pub struct Upgradable {

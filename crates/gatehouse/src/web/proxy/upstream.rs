@@ -8,8 +8,13 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::Response;
 use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 
-use super::{Connector, Phase, ProxyError};
+use super::error::ProxyError;
+use super::phase::Phase;
+
+/// How the proxy connects upstream: TCP, then TLS for `https://`.
+pub type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// The request for the upstream, as built, and the rule's upstream URL (named in the logs).
 pub struct Outbound {
