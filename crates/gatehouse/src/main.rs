@@ -384,7 +384,7 @@ async fn main() -> anyhow::Result<()> {
             if !matches!(strategy.as_str(), "regexp" | "glob") {
                 anyhow::bail!("--strategy: expected regexp or glob");
             }
-            use gatehouse::gateway::{handlers::Own, load};
+            use gatehouse::gateway::{load, model::Own};
             let repos = load::Repository::parse_all(&paths).map_err(|e| anyhow::anyhow!("{e}"))?;
             let http = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())

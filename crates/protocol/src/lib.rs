@@ -8,6 +8,7 @@ pub mod client;
 pub mod credential_scope;
 pub mod error;
 pub mod forward;
+pub mod http_auth;
 pub mod media;
 pub mod pkce;
 pub mod redirect;

@@ -119,3 +119,21 @@ proptest! {
         prop_assert!(u.starts_with("http://127.0.0.1:8080/base/"), "{}", u);
     }
 }
+
+proptest! {
+    /// Authorization and Cookie header values of any text never panic the readers; a bearer
+    /// token is a non-empty part of the header, a cookie name holds no `;` or `=`, a value no
+    /// `;`, and no more than `MAX_COOKIES` pairs come out.
+    #[test]
+    fn auth_headers_never_panic(authorization in any::<String>(), cookie in proptest::collection::vec(any::<String>(), 0..4)) {
+        use gatehouse_protocol::http_auth;
+        if let Some(t) = http_auth::bearer(&authorization) {
+            prop_assert!(!t.is_empty() && authorization.contains(t));
+        }
+        let pairs: Vec<_> = http_auth::cookies(cookie.iter().map(String::as_str)).collect();
+        prop_assert!(pairs.len() <= http_auth::MAX_COOKIES);
+        for (k, v) in pairs {
+            prop_assert!(!k.contains([';', '=']) && !v.contains(';'));
+        }
+    }
+}

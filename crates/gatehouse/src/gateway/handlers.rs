@@ -2,23 +2,29 @@
 //! mutator and error handler of a rule becomes a typed value (templates parsed, URLs parsed,
 //! header names checked, caches created), so a decision never reads JSON configuration. An
 //! invalid configuration refuses the whole rules file with the rule, the handler and the key.
+//!
+//! This is the one file that knows every handler: it builds the `Authenticator`, `Authorizer`
+//! and `Mutator` enums from the handler files' compiled forms (each handler file knows only
+//! the vocabulary in `model`), and dispatches `Authenticate` over the enum, statically.
 
 use std::collections::BTreeMap;
 
 use axum::http::{HeaderName, HeaderValue};
 use gatehouse_protocol::access_rule::Rule;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::client_credentials::ClientCredentials;
+use super::authn::api_key::ApiKey;
+use super::authn::client_credentials::ClientCredentials;
+use super::authn::fixed::{Anonymous, Noop, Unauthorized};
+use super::authn::introspection::Introspection;
+use super::authn::jwt::Jwt;
+use super::authn::session::{BearerToken, CookieSession};
 use super::hydrator::Hydrator;
 use super::id_token::IdToken;
-use super::introspection::RemoteIntrospection;
+use super::model::{Auth, Authenticate, Cx, ErrorKind, NoConfig, Own, Request, config};
 use super::remote_json::RemoteJson;
-use super::session_check::SessionSource;
 use super::template::Template;
-use crate::credentials::scope;
 
 /// The handlers this gateway runs (all of Oathkeeper's, plus `api_key` and `gatehouse`): every
 /// handler name the rules format knows.
@@ -26,24 +32,6 @@ pub use gatehouse_protocol::access_rule::{
     AUTHENTICATORS as SUPPORTED_AUTHENTICATORS, AUTHORIZERS as SUPPORTED_AUTHORIZERS,
     MUTATORS as SUPPORTED_MUTATORS,
 };
-
-/// What compiling rules needs to know about this Gatehouse.
-#[derive(Debug, Clone)]
-pub struct Own {
-    /// `{issuer}/sessions/whoami`: a `check_session_url` naming it is answered locally.
-    pub whoami: Option<url::Url>,
-    /// `session.cookie.name`, read where a rule names Kratos's `ory_kratos_session`.
-    pub session_cookie: String,
-}
-
-impl Own {
-    pub fn of(config: &crate::config::Config) -> Own {
-        Own {
-            whoami: url::Url::parse(&format!("{}/sessions/whoami", config.issuer())).ok(),
-            session_cookie: config.session.cookie.name.clone(),
-        }
-    }
-}
 
 /// One rule's handlers, ready to run.
 #[derive(Debug)]
@@ -57,82 +45,48 @@ pub struct RuleHandlers {
     pub needs_extra: bool,
 }
 
-/// Where a token is read from (`token_from`).
-#[derive(Debug, Clone)]
-pub enum TokenFrom {
-    Header(HeaderName),
-    Query(String),
-    Cookie(String),
+/// An authenticator of a rule: each variant is a handler file's compiled form.
+#[derive(Debug)]
+pub enum Authenticator {
+    Noop(Noop),
+    Anonymous(Anonymous),
+    Unauthorized(Unauthorized),
+    CookieSession(CookieSession),
+    BearerToken(BearerToken),
+    Introspection(Introspection),
+    ClientCredentials(Box<ClientCredentials>),
+    Jwt(Jwt),
+    ApiKey(ApiKey),
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenFromRaw {
-    header: Option<String>,
-    query_parameter: Option<String>,
-    cookie: Option<String>,
-}
-
-impl TokenFromRaw {
-    pub fn compile(self) -> Result<TokenFrom, String> {
-        match (self.header, self.query_parameter, self.cookie) {
-            (Some(h), None, None) => HeaderName::from_bytes(h.as_bytes())
-                .map(TokenFrom::Header)
-                .map_err(|_| format!("`token_from.header`: `{h}` is not a header name")),
-            (None, Some(q), None) if !q.is_empty() => Ok(TokenFrom::Query(q)),
-            (None, None, Some(c)) if !c.is_empty() => Ok(TokenFrom::Cookie(c)),
-            _ => Err("`token_from`: exactly one of `header`, `query_parameter` or `cookie`".into()),
-        }
+impl Authenticator {
+    /// Whether the subject it vouches for is no one in particular (`noop`, `anonymous`): not
+    /// counted against the per-subject rate limit.
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self, Authenticator::Noop(_) | Authenticator::Anonymous(_))
     }
 }
 
-#[derive(Debug)]
-pub enum Authenticator {
-    Noop,
-    Anonymous {
-        subject: String,
-    },
-    Unauthorized,
-    CookieSession {
-        /// Cookie names; `None`: Gatehouse's session cookie (locally) or any cookie (remote).
-        only: Option<Vec<String>>,
-        source: SessionSource,
-    },
-    BearerToken {
-        token_from: Option<TokenFrom>,
-        prefix: Option<String>,
-        source: SessionSource,
-    },
-    Introspection {
-        token_from: Option<TokenFrom>,
-        prefix: Option<String>,
-        required_scope: Vec<String>,
-        target_audience: Vec<String>,
-        /// `None`: Gatehouse's own tokens, introspected locally.
-        remote: Option<Box<RemoteIntrospection>>,
-    },
-    ClientCredentials(Box<ClientCredentials>),
-    Jwt(JwtConfig),
-    ApiKey {
-        required_scope: Vec<String>,
-    },
+impl Authenticate for Authenticator {
+    async fn authenticate(
+        &self,
+        cx: &Cx<'_>,
+        r: &Request<'_>,
+        now: i64,
+    ) -> crate::error::Result<Auth> {
+        match self {
+            Authenticator::Noop(a) => a.authenticate(cx, r, now).await,
+            Authenticator::Anonymous(a) => a.authenticate(cx, r, now).await,
+            Authenticator::Unauthorized(a) => a.authenticate(cx, r, now).await,
+            Authenticator::CookieSession(a) => a.authenticate(cx, r, now).await,
+            Authenticator::BearerToken(a) => a.authenticate(cx, r, now).await,
+            Authenticator::Introspection(a) => a.authenticate(cx, r, now).await,
+            Authenticator::ClientCredentials(a) => a.authenticate(cx, r, now).await,
+            Authenticator::Jwt(a) => a.authenticate(cx, r, now).await,
+            Authenticator::ApiKey(a) => a.authenticate(cx, r, now).await,
+        }
+    }
 }
-
-#[derive(Debug)]
-pub struct JwtConfig {
-    pub token_from: Option<TokenFrom>,
-    pub required_scope: Vec<String>,
-    pub target_audience: Vec<String>,
-    pub jwks_urls: Vec<String>,
-    pub trusted_issuers: Vec<String>,
-    pub allowed_algorithms: Vec<String>,
-    /// Claims of tokens whose signature verified, by token digest: a signature is checked once
-    /// per token and minute (never past its `exp`); the claim checks run every time.
-    pub verified: super::outbound::TtlCache<std::sync::Arc<Value>>,
-}
-
-/// How long a verified signature is remembered (the JWKS itself is kept 5 minutes).
-pub const JWT_VERIFIED_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 #[derive(Debug)]
 pub enum Authorizer {
@@ -166,7 +120,7 @@ pub enum Mutator {
 #[derive(Debug)]
 pub enum ErrorKindSet {
     Any,
-    Some(Vec<super::decide::ErrorKind>),
+    Some(Vec<ErrorKind>),
 }
 
 /// One `when` entry: the error kinds and the request headers (media types) it applies to.
@@ -197,102 +151,19 @@ pub struct ErrorHandler {
     pub when: Vec<When>,
 }
 
-/// Reads a handler's configuration: `null` is the defaults, unknown keys are refused.
-pub fn config<T: DeserializeOwned + Default>(config: &Value) -> Result<T, String> {
-    if config.is_null() {
-        return Ok(T::default());
-    }
-    T::deserialize(config).map_err(|e| e.to_string())
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AnonymousRaw {
-    subject: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ApiKeyRaw {
-    #[serde(default)]
-    required_scope: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JwtRaw {
-    token_from: Option<TokenFromRaw>,
-    #[serde(default)]
-    required_scope: Vec<String>,
-    #[serde(default)]
-    target_audience: Vec<String>,
-    #[serde(default)]
-    jwks_urls: Vec<String>,
-    #[serde(default)]
-    trusted_issuers: Vec<String>,
-    #[serde(default)]
-    allowed_algorithms: Vec<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoConfig {}
-
 fn authenticator(handler: &str, c: &Value, own: &Own) -> Result<Authenticator, String> {
     Ok(match handler {
-        "noop" => {
-            config::<NoConfig>(c)?;
-            Authenticator::Noop
-        }
-        "unauthorized" => {
-            config::<NoConfig>(c)?;
-            Authenticator::Unauthorized
-        }
-        "anonymous" => Authenticator::Anonymous {
-            subject: config::<AnonymousRaw>(c)?
-                .subject
-                .unwrap_or_else(|| "anonymous".into()),
-        },
-        "cookie_session" => super::session_check::cookie_session(c, own)?,
-        "bearer_token" => super::session_check::bearer_token(c, own)?,
-        "oauth2_introspection" => super::introspection::compile(c)?,
+        "noop" => Authenticator::Noop(Noop::compile(c)?),
+        "unauthorized" => Authenticator::Unauthorized(Unauthorized::compile(c)?),
+        "anonymous" => Authenticator::Anonymous(Anonymous::compile(c)?),
+        "cookie_session" => Authenticator::CookieSession(CookieSession::compile(c, own)?),
+        "bearer_token" => Authenticator::BearerToken(BearerToken::compile(c, own)?),
+        "oauth2_introspection" => Authenticator::Introspection(Introspection::compile(c)?),
         "oauth2_client_credentials" => {
             Authenticator::ClientCredentials(Box::new(ClientCredentials::compile(c)?))
         }
-        "jwt" => {
-            let raw: JwtRaw = config(c)?;
-            if raw.jwks_urls.is_empty() {
-                return Err("needs `jwks_urls`".into());
-            }
-            for u in &raw.jwks_urls {
-                super::outbound::http_url("jwks_urls", u)?;
-            }
-            for a in &raw.allowed_algorithms {
-                if gatehouse_crypto::Algorithm::parse(a).is_none() {
-                    return Err(format!(
-                        "`allowed_algorithms`: `{a}` is not supported (ES256, RS256, EdDSA)"
-                    ));
-                }
-            }
-            Authenticator::Jwt(JwtConfig {
-                token_from: raw.token_from.map(TokenFromRaw::compile).transpose()?,
-                required_scope: raw.required_scope,
-                target_audience: raw.target_audience,
-                jwks_urls: raw.jwks_urls,
-                trusted_issuers: raw.trusted_issuers,
-                allowed_algorithms: raw.allowed_algorithms,
-                verified: super::outbound::TtlCache::new(JWT_VERIFIED_TTL),
-            })
-        }
-        "api_key" => {
-            let raw: ApiKeyRaw = config(c)?;
-            for s in &raw.required_scope {
-                scope::validate(s).map_err(|e| format!("`required_scope`: {e}"))?;
-            }
-            Authenticator::ApiKey {
-                required_scope: raw.required_scope,
-            }
-        }
+        "jwt" => Authenticator::Jwt(Jwt::compile(c)?),
+        "api_key" => Authenticator::ApiKey(ApiKey::compile(c)?),
         _ => {
             return Err(format!(
                 "is not supported by Gatehouse (supported: {})",
@@ -426,7 +297,6 @@ struct ErrorRaw {
 }
 
 fn error_handler(handler: &str, c: &Value) -> Result<ErrorHandler, String> {
-    use super::decide::ErrorKind;
     let raw: ErrorRaw = config(c)?;
     let action = match handler {
         "json" => ErrorAction::Json {

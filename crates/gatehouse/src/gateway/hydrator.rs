@@ -13,8 +13,7 @@ use serde_json::{Value, json};
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::decide::{ErrorKind, Request};
-use super::handlers::config;
+use super::model::{ErrorKind, Request, config};
 use super::outbound::{
     CacheConfig, MAX_RESPONSE_BYTES, Retry, TtlCache, cache_key, http_url, read_limited,
 };

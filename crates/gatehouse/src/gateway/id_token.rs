@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::handlers::config;
+use super::model::config;
 use super::outbound::{TtlCache, cache_key, http_url};
 use super::template::{Context, Escape, Template};
 use crate::config::Dur;

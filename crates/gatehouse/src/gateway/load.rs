@@ -16,8 +16,9 @@ use gatehouse_protocol::access_rule::{Strategy, parse_rules};
 use serde_json::Value;
 use url::Url;
 
-use super::Rules;
-use super::handlers::Own;
+use super::handlers::{RuleHandlers, compile};
+use super::model::Own;
+use gatehouse_protocol::access_rule::RuleSet;
 
 pub use super::handlers::{SUPPORTED_AUTHENTICATORS, SUPPORTED_AUTHORIZERS, SUPPORTED_MUTATORS};
 
@@ -26,6 +27,21 @@ pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 
 /// How long fetching a repository may take.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The rules in force: the rule set and each rule's compiled handlers (same order).
+#[derive(Debug, Default)]
+pub struct Rules {
+    pub set: RuleSet,
+    pub handlers: Vec<RuleHandlers>,
+}
+
+impl std::ops::Deref for Rules {
+    type Target = RuleSet;
+
+    fn deref(&self) -> &RuleSet {
+        &self.set
+    }
+}
 
 /// Fetched documents by URL: the text the rules in force were compiled from.
 pub type Fetched = BTreeMap<Url, String>;
@@ -232,10 +248,8 @@ pub fn load(
     let set = parse_rules(Value::Array(all), strategy).map_err(|e| e.to_string())?;
     let mut handlers = Vec::with_capacity(set.rules.len());
     for (i, r) in set.rules.iter().enumerate() {
-        handlers.push(
-            super::handlers::compile(&r.rule, own)
-                .map_err(|e| format!("rule #{i} ({}): {e}", r.rule.id))?,
-        );
+        handlers
+            .push(compile(&r.rule, own).map_err(|e| format!("rule #{i} ({}): {e}", r.rule.id))?);
     }
     Ok(Rules { set, handlers })
 }

@@ -4,63 +4,42 @@
 //!
 //! The rules in force are one `Rules` snapshot: the matched rules and, beside each, its handlers
 //! compiled when the file loaded (`handlers`), swapped together on reload.
+//!
+//! The files import downwards only (no circle): `model` is the vocabulary every other file uses
+//! (a leaf); `extract` finds credentials in a request; `authn/` holds the authenticators, and
+//! `authz`, `mutate` and `refuse` the other phases of a decision, with the remote handlers
+//! (`remote_json`, `hydrator`, `id_token`) beside them; `handlers` compiles a rule into them
+//! (the one file that knows them all); `decide` runs the pipeline; `load` reads the rule
+//! repositories; `ratelimit`, `client_ip`, `outbound`, `jwks` and `template` are helpers.
 
-pub mod client_credentials;
+pub mod authn;
+pub mod authz;
 pub mod client_ip;
 pub mod decide;
+pub mod extract;
 pub mod handlers;
 pub mod hydrator;
 pub mod id_token;
-pub mod introspection;
 pub mod jwks;
 pub mod load;
+pub mod model;
+pub mod mutate;
 pub mod outbound;
 pub mod ratelimit;
+pub mod refuse;
 pub mod remote_json;
-pub mod session_check;
 pub mod template;
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use gatehouse_protocol::access_rule::RuleSet;
 
 use crate::config::Config;
 use crate::credentials::CredentialService;
 use crate::oauth2::Provider;
 use crate::sessions::SessionService;
 
-/// The gateway's error body, in Oathkeeper's shape, for decisions and the proxy alike:
-/// `{"error": {"code", "status", "message", "reason"?}}`.
-pub fn error_body(status: u16, message: &str, reason: Option<&str>) -> serde_json::Value {
-    let mut error = serde_json::json!({
-        "code": status,
-        "status": axum::http::StatusCode::from_u16(status)
-            .ok()
-            .and_then(|s| s.canonical_reason())
-            .unwrap_or_default(),
-        "message": message,
-    });
-    if let Some(reason) = reason {
-        error["reason"] = serde_json::Value::String(reason.to_owned());
-    }
-    serde_json::json!({ "error": error })
-}
-
-/// The rules in force: the rule set and each rule's compiled handlers (same order).
-#[derive(Debug, Default)]
-pub struct Rules {
-    pub set: RuleSet,
-    pub handlers: Vec<handlers::RuleHandlers>,
-}
-
-impl std::ops::Deref for Rules {
-    type Target = RuleSet;
-
-    fn deref(&self) -> &RuleSet {
-        &self.set
-    }
-}
+pub use load::Rules;
 
 pub struct Gateway {
     pub config: Arc<Config>,
@@ -74,7 +53,7 @@ pub struct Gateway {
     /// `access_rules.repositories`, parsed.
     repositories: Vec<load::Repository>,
     /// What the rules are compiled against (this Gatehouse's whoami, its session cookie).
-    own: handlers::Own,
+    own: model::Own,
     /// The fetched repositories' documents the rules in force came from.
     fetched: std::sync::Mutex<load::Fetched>,
 }
@@ -91,7 +70,7 @@ impl Gateway {
     ) -> Result<Gateway, String> {
         let a = &config.access_rules;
         let repositories = load::Repository::parse_all(&a.repositories)?;
-        let own = handlers::Own::of(&config);
+        let own = model::Own::of(&config);
         let fetched = load::fetch_all(&provider.http, &repositories).await?;
         let rules = if repositories.is_empty() {
             Rules::default()

@@ -1,7 +1,8 @@
 //! What every handler that calls another service shares: URLs checked when the rules load
 //! (http or https only), a per-call timeout, a bound on the response size, and a small cache
 //! with a per-handler TTL whose keys are SHA-256 digests (a token or a password is never a key,
-//! and never logged).
+//! and never logged), and the client-credentials token fetch that `oauth2_client_credentials`
+//! and an introspection endpoint's `pre_authorization` both make.
 
 use std::time::{Duration, Instant};
 
@@ -124,6 +125,55 @@ impl<V: Clone + Send + Sync + 'static> std::fmt::Debug for TtlCache<V> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "TtlCache(ttl {:?})", self.ttl)
     }
+}
+
+/// A client-credentials token from `token_url` (RFC 6749 §4.4), with its lifetime.
+pub async fn client_credentials_token(
+    http: &reqwest::Client,
+    token_url: &Url,
+    client_id: &str,
+    client_secret: &str,
+    scope: &[String],
+    audience: Option<&str>,
+    timeout: Duration,
+) -> Result<(zeroize::Zeroizing<String>, Duration), String> {
+    let mut form: Vec<(&str, String)> = vec![("grant_type", "client_credentials".into())];
+    if !scope.is_empty() {
+        form.push(("scope", scope.join(" ")));
+    }
+    if let Some(a) = audience {
+        form.push(("audience", a.to_owned()));
+    }
+    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let resp = http
+        .post(token_url.clone())
+        .basic_auth(enc(client_id), Some(enc(client_secret)))
+        .form(&form)
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "the token endpoint could not be reached: {}",
+                e.without_url()
+            )
+        })?;
+    if !resp.status().is_success() {
+        return Err(format!("the token endpoint answered {}", resp.status()));
+    }
+    let body = read_limited(resp, 64 * 1024).await?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|_| "the token answer is not JSON")?;
+    let token = v
+        .get("access_token")
+        .and_then(serde_json::Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or("the token answer has no access_token")?;
+    let lifetime = v
+        .get("expires_in")
+        .and_then(serde_json::Value::as_u64)
+        .map_or(Duration::from_secs(300), Duration::from_secs);
+    Ok((zeroize::Zeroizing::new(token.to_owned()), lifetime))
 }
 
 /// A value at a dotted path (`identity.id`; `@this` or empty: the whole document).

@@ -13,9 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::Gateway;
 use super::client_ip::{Cidr, client_ip};
-use super::decide::{Decision, Request, Subject};
+use super::model::{Decision, Request, Subject, error_body};
 use crate::config::{Config, GatewayRateLimits};
 use crate::metrics::{LimitLabels, Metrics, RedisOpLabels};
 use crate::redis_conn::{self, LogThrottle};
@@ -269,7 +268,7 @@ pub fn too_many(scope: Scope, retry_after: u64) -> Decision {
     Decision::Deny {
         status: 429,
         headers: vec![("Retry-After".into(), retry_after.to_string())],
-        body: Some(super::error_body(
+        body: Some(error_body(
             429,
             "Too many requests",
             Some(&format!("the {} rate limit is reached", scope.as_str())),
@@ -277,15 +276,15 @@ pub fn too_many(scope: Scope, retry_after: u64) -> Decision {
     }
 }
 
-impl Gateway {
+impl RateLimiter {
     /// The global, per-IP and per-rule limits, for a request that matched `rule_id`.
-    pub(super) async fn limit_request(
+    pub async fn limit_request(
         &self,
         r: &Request<'_>,
         rule_id: &str,
         now: i64,
     ) -> Option<Decision> {
-        let l = &self.limiter;
+        let l = self;
         if !l.on() {
             return None;
         }
@@ -308,13 +307,8 @@ impl Gateway {
 
     /// The per-subject limit, for subjects an authenticator vouched for (not `noop` or
     /// `anonymous`).
-    pub(super) async fn limit_subject(
-        &self,
-        anonymous: bool,
-        s: &Subject,
-        now: i64,
-    ) -> Option<Decision> {
-        let l = &self.limiter;
+    pub async fn limit_subject(&self, anonymous: bool, s: &Subject, now: i64) -> Option<Decision> {
+        let l = self;
         if !l.on() || l.cfg.per_user_per_minute == 0 {
             return None;
         }

@@ -11,8 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
-use super::decide::ErrorKind;
-use super::handlers::config;
+use super::model::{ErrorKind, config};
 use super::outbound::{Retry, http_url};
 use super::template::{Context, Escape, Template};
 

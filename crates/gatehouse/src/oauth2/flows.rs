@@ -1130,11 +1130,13 @@ fn consent_of(c: &ConsentRow) -> Result<ConsentResult> {
     decode_stored("consent session", &c.id, &c.data)
 }
 
+/// The first cookie named `name` in the request's cookies (`http_auth::first`: the first of a
+/// repeated name wins, as everywhere).
 fn cookie<'a>(cookies: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    cookies
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
+    gatehouse_protocol::http_auth::first(
+        cookies.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        name,
+    )
 }
 
 fn crc32(s: &str) -> u32 {

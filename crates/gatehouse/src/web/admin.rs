@@ -12,7 +12,7 @@ use axum::routing::{get, put};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::extract::{FormPairs, Json, QueryPairs};
+use super::extract::{FormPairs, Json, QueryPairs, bearer};
 use super::{AppState, health_alive, health_ready};
 use crate::clock::now;
 use crate::error::Error;
@@ -86,12 +86,7 @@ pub fn router(state: AppState) -> Router {
 
 async fn require_admin_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(expected) = &s.config.serve.admin.auth.token {
-        let given = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
+        let given = bearer(req.headers()).unwrap_or_default();
         if !gatehouse_crypto::ct_eq(given.as_bytes(), expected.as_bytes()) {
             let mut resp = (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "unauthorized", "error_description": "The admin API requires a valid bearer token.", "status_code": 401}))).into_response();
             resp.headers_mut().insert(

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::admin_credentials::{CreateBody, RevokeBody};
-use super::extract::QueryPairs;
+use super::extract::{QueryPairs, bearer};
 use super::kratos_error::KratosError;
 use super::sessions::Authenticated;
 use crate::clock::now;
@@ -154,9 +154,7 @@ pub fn presented_credential(headers: &HeaderMap) -> Option<&str> {
     if let Some(k) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
         return Some(k.trim());
     }
-    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = auth.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    bearer(headers)
 }
 
 async fn validate_headers(
@@ -187,10 +185,7 @@ fn csrf_safe(headers: &HeaderMap) -> Result<(), KratosError> {
                 .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
         });
     let token_header = headers.contains_key("x-session-token")
-        || headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("Bearer gst_"));
+        || bearer(headers).is_some_and(|t| t.starts_with("gst_"));
     if json || token_header {
         Ok(())
     } else {

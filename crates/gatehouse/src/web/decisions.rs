@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use crate::clock::now;
-use crate::gateway::decide::{self, Decision};
+use crate::gateway::model::{self, Decision};
 use gatehouse_protocol::forward;
 
 pub fn router(state: AppState) -> Router {
@@ -25,7 +25,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 fn bad_request(why: &str) -> Response {
-    let body = crate::gateway::error_body(400, "The forwarded request is malformed", Some(why));
+    let body = model::error_body(400, "The forwarded request is malformed", Some(why));
     (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
 }
 
@@ -59,7 +59,7 @@ async fn decision(
         Ok(f) => f,
         Err(why) => return bad_request(&why),
     };
-    let r = decide::Request {
+    let r = model::Request {
         method: &seen.method,
         scheme: &seen.scheme,
         host: &seen.host,

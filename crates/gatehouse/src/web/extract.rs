@@ -2,7 +2,8 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use gatehouse_protocol::OAuthError;
+use axum::http::{HeaderMap, header};
+use gatehouse_protocol::{OAuthError, http_auth};
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -82,18 +83,33 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
     }
 }
 
-/// Cookies of the request as (name, value) pairs.
-pub fn cookies(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
+/// The request's `Cookie` header values (those that are text).
+fn cookie_headers(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
-        .get_all(axum::http::header::COOKIE)
+        .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| {
-            c.trim()
-                .split_once('=')
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        })
-        .take(64)
+}
+
+/// The request's cookies as borrowed (name, value) pairs, read by `http_auth::cookies`.
+pub fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+    http_auth::cookies(cookie_headers(headers))
+}
+
+/// Cookies of the request as owned (name, value) pairs, read by `http_auth::cookies`, for code
+/// that keeps them past the request (the OAuth and self-service flows).
+pub fn cookies(headers: &HeaderMap) -> Vec<(String, String)> {
+    cookie_pairs(headers)
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
+}
+
+/// The value of the request's first cookie named `name`.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    http_auth::cookie(cookie_headers(headers), name)
+}
+
+/// The token of the request's `Authorization: Bearer` header (`http_auth::bearer`).
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    http_auth::bearer(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
 }

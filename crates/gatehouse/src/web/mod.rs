@@ -1,6 +1,7 @@
 //! The HTTP layer (axum only): one router per listener, shared state, and the layers every
-//! request passes through — in order: request id, tracing span, panic catcher, body size limit,
-//! metrics, and the logging of internal errors (once each, in the request's span).
+//! request passes through (`layered`) — in order: request id, tracing span, panic catcher, body
+//! size limit (not on the proxy, whose bodies stream), metrics, and the logging of internal
+//! errors (once each, with the request id).
 
 pub mod admin;
 pub mod admin_courier;
@@ -133,11 +134,22 @@ impl MakeRequestId for SequentialId {
     }
 }
 
-fn layered(router: Router, limit: usize, observe: crate::metrics::Observe) -> Router {
-    router
+/// The layers every listener has, outermost first: the request id (`x-request-id`: the
+/// client's, or a new one; copied to the answer), the tracing span naming it, the panic catcher,
+/// the body size limit (`None`: none, for the proxy), the metrics and the logging of internal
+/// errors.
+fn layered(router: Router, limit: Option<usize>, observe: crate::metrics::Observe) -> Router {
+    let router = router
         .layer(axum::middleware::from_fn(error::log_internal_errors))
-        .layer(axum::middleware::from_fn_with_state(observe, crate::metrics::observe))
-        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            observe,
+            crate::metrics::observe,
+        ));
+    let router = match limit {
+        Some(limit) => router.layer(RequestBodyLimitLayer::new(limit)),
+        None => router,
+    };
+    router
         .layer(CatchPanicLayer::new())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
@@ -169,7 +181,7 @@ pub fn public_router(state: AppState) -> Router {
                 .merge(pages::router().layer(same_site_only))
                 .with_state(state),
         ),
-        limit,
+        Some(limit),
         observe,
     );
     // Outermost: preflights are answered before anything else looks at the request.
@@ -187,7 +199,7 @@ pub fn admin_router(state: AppState) -> Router {
     };
     layered(
         admin::router(state).layer(axum::middleware::map_response(no_store_by_default)),
-        limit,
+        Some(limit),
         observe,
     )
 }
@@ -215,21 +227,13 @@ pub fn decisions_router(state: AppState) -> Router {
         metrics: state.metrics.clone(),
         listener: "decisions",
     };
-    layered(decisions::router(state), limit, observe)
+    layered(decisions::router(state), Some(limit), observe)
 }
 
-/// The reverse proxy: no body limit (bodies stream to the upstream), no routes of its own.
+/// The reverse proxy: no routes of its own, no body limit (bodies stream to the upstream); its
+/// layers and phases, in order, are written down at [`proxy::router`].
 pub fn proxy_router(state: AppState, proxy: proxy::Proxy) -> Router {
-    let observe = crate::metrics::Observe {
-        metrics: state.metrics.clone(),
-        listener: "proxy",
-    };
     proxy::router(state, proxy)
-        .layer(axum::middleware::from_fn_with_state(
-            observe,
-            crate::metrics::observe,
-        ))
-        .layer(CatchPanicLayer::new())
 }
 
 pub async fn health_alive() -> Response {

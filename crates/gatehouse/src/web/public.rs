@@ -14,7 +14,7 @@ use gatehouse_protocol::token_request;
 use gatehouse_protocol::{ErrorCode, OAuthError};
 
 use super::error::ApiError;
-use super::extract::{FormPairs, Json, QueryPairs, cookies};
+use super::extract::{FormPairs, Json, QueryPairs, bearer, cookies};
 use super::pages::{STATIC_PAGE_CSP, with_csp};
 use super::{AppState, health_alive, health_ready, html_escape};
 use crate::clock::now;
@@ -209,15 +209,6 @@ fn registration_enabled(s: &AppState) -> Result<(), ApiError> {
                 .into(),
         )))
     }
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    authorization_header(headers)
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
-        .map(str::trim)
 }
 
 /// `POST /oauth2/register` (RFC 7591), limited per client IP.
@@ -459,16 +450,13 @@ fn bearer_error(code: ErrorCode, description: &str) -> Response {
 }
 
 async fn userinfo(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let Some(token) = authorization_header(&headers).and_then(|h| {
-        h.strip_prefix("Bearer ")
-            .or_else(|| h.strip_prefix("bearer "))
-    }) else {
+    let Some(token) = bearer(&headers) else {
         let mut resp = StatusCode::UNAUTHORIZED.into_response();
         resp.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         return Ok(resp);
     };
-    let Some(active) = s.provider.active_access_token(token.trim(), now()).await? else {
+    let Some(active) = s.provider.active_access_token(token, now()).await? else {
         return Ok(bearer_error(
             ErrorCode::InvalidToken,
             "The access token is invalid or has expired.",

@@ -18,7 +18,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::extract::{QueryPairs, cookies};
+use super::extract::{QueryPairs, cookie};
 use super::kratos_error::KratosError;
 use super::sessions::session_token;
 use crate::clock::now;
@@ -87,10 +87,7 @@ fn wants_json(h: &HeaderMap) -> bool {
 }
 
 fn cookie_value(h: &HeaderMap, name: &str) -> Option<String> {
-    cookies(h)
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
+    cookie(h, name).map(str::to_owned)
 }
 
 fn secure(s: &AppState) -> bool {

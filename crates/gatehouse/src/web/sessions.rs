@@ -12,7 +12,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 use super::AppState;
-use super::extract::cookies;
+use super::extract::{bearer, cookie};
 use super::kratos_error::KratosError;
 use crate::clock::now;
 use crate::sessions::{ActiveSession, SessionError};
@@ -31,19 +31,10 @@ pub fn session_token(s: &AppState, headers: &HeaderMap) -> Option<String> {
     if let Some(t) = headers.get("x-session-token").and_then(|v| v.to_str().ok()) {
         return Some(t.trim().to_owned());
     }
-    if let Some(t) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .filter(|t| t.starts_with("gst_"))
-    {
-        return Some(t.trim().to_owned());
+    if let Some(t) = bearer(headers).filter(|t| t.starts_with("gst_")) {
+        return Some(t.to_owned());
     }
-    let name = &s.config.session.cookie.name;
-    cookies(headers)
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
+    cookie(headers, &s.config.session.cookie.name).map(str::to_owned)
 }
 
 pub fn session_error(e: SessionError, s: &AppState) -> KratosError {

@@ -1,7 +1,8 @@
 //! The gateway's own reverse proxy over real HTTP, in front of a small upstream on 127.0.0.1:
 //! rules decide, the upstream sees the identity headers (never the client's copies), hop-by-hop
 //! headers stay on their hop, bodies stream both ways, WebSockets are joined, HTTP/2 comes in,
-//! upstream failures are 502/504, and shutdown lets a request in flight finish.
+//! a malformed forwarded header is a 400, upstream failures are 502/504, every answer carries a
+//! request id, and shutdown lets a request in flight finish.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -216,6 +217,15 @@ fn rules(up: u16, dead: u16) -> Value {
 }
 
 async fn proxy_app(dir: &std::path::Path, up: &Upstream) -> TestApp {
+    proxy_app_with(dir, up, |_| {}).await
+}
+
+/// [`proxy_app`] with more configuration.
+async fn proxy_app_with(
+    dir: &std::path::Path,
+    up: &Upstream,
+    more: impl FnOnce(&mut gatehouse::config::Config),
+) -> TestApp {
     let path = dir.join("rules.json");
     std::fs::write(&path, rules(up.port, free_port()).to_string()).expect("write rules");
     TestApp::spawn_with(Backend::Sqlite, move |c| {
@@ -224,6 +234,7 @@ async fn proxy_app(dir: &std::path::Path, up: &Upstream) -> TestApp {
         c.access_rules.reload_interval = gatehouse::config::Dur(Duration::from_millis(100));
         c.rate_limits.enabled = false;
         c.serve.proxy.timeout = gatehouse::config::Dur(Duration::from_millis(500));
+        more(c);
     })
     .await
 }
@@ -485,13 +496,28 @@ async fn the_proxy_maps_upstream_failures_and_hop_headers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let app = proxy_app(dir.path(), &up).await;
 
+    // An upstream that hangs past serve.proxy.timeout (500 ms; it sleeps 3 s): 504.
     let (status, _, body) = send(&app, Method::GET, "/slow", &[], None).await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
     assert_eq!(json_of(&body)["error"]["code"], 504);
+    assert_eq!(
+        json_of(&body)["error"]["message"],
+        "the upstream did not answer in time"
+    );
+    // An upstream that refuses connections (nothing listens on its port): 502.
     let (status, _, body) = send(&app, Method::GET, "/down", &[], None).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(
+        json_of(&body)["error"]["message"],
+        "the upstream could not be reached"
+    );
+    // A rule without an upstream: 502 too (the way to the upstream failed, not the client).
     let (status, _, body) = send(&app, Method::GET, "/no-upstream", &[], None).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(
+        json_of(&body)["error"]["message"],
+        "the rule has no upstream"
+    );
 
     // The upstream's own hop-by-hop headers stay on its hop; end-to-end ones come through.
     let direct = reqwest::get(format!("http://127.0.0.1:{}/hop", up.port))
@@ -676,4 +702,128 @@ async fn the_proxy_applies_the_rate_limits() {
     // Another rule keeps its own (unlimited) budget.
     let (status, _, body) = send(&app, Method::GET, "/hop", &[], None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// A forwarded header the proxy believes (`trust_forwarded_headers`) that is malformed is the
+/// client's error: 400 in the gateway's shape, and nothing reaches the upstream. Not believed,
+/// the same header changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_forwarded_header_is_a_400() {
+    let up = Upstream::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = proxy_app_with(dir.path(), &up, |c| {
+        c.serve.proxy.trust_forwarded_headers = true;
+    })
+    .await;
+    let (status, _, body) = send(
+        &app,
+        Method::GET,
+        "/open/x",
+        &[("X-Forwarded-Proto", "gopher")],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let e = &json_of(&body)["error"];
+    assert_eq!(e["code"], 400);
+    assert_eq!(e["message"], "X-Forwarded-Proto is neither http nor https");
+    let (status, _, body) = send(
+        &app,
+        Method::GET,
+        "/open/x",
+        &[
+            ("X-Forwarded-Proto", "http"),
+            ("X-Forwarded-For", "10.0.0.1"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        json_of(&body)["headers"]["x-forwarded-for"],
+        "10.0.0.1, 127.0.0.1",
+        "a believed chain is extended"
+    );
+
+    let app = proxy_app(dir.path(), &up).await;
+    let (status, _, body) = send(
+        &app,
+        Method::GET,
+        "/open/x",
+        &[("X-Forwarded-Proto", "gopher")],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "not believed, not read: {body}");
+    assert_eq!(json_of(&body)["headers"]["x-forwarded-proto"], "http");
+}
+
+/// Whether `id` has the shape of the ids the other listeners make (`<12 letters or digits>-<n>`).
+fn generated_request_id(id: &str) -> bool {
+    id.split_once('-').is_some_and(|(prefix, n)| {
+        prefix.len() == 12
+            && prefix.bytes().all(|b| b.is_ascii_alphanumeric())
+            && !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// Every proxy answer carries an `x-request-id`, as the public, admin and decision listeners'
+/// answers do: a new one, or the client's; the upstream gets the same id, so its logs and
+/// Gatehouse's can be joined. Refusals and upstream failures carry it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_answers_with_a_request_id_like_the_other_listeners() {
+    let up = Upstream::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = proxy_app(dir.path(), &up).await;
+
+    let public = app
+        .http
+        .get(format!("{}/health/alive", app.public))
+        .send()
+        .await
+        .expect("public");
+    let public_id = public.headers()["x-request-id"]
+        .to_str()
+        .expect("text")
+        .to_owned();
+    assert!(generated_request_id(&public_id), "{public_id}");
+
+    let (status, h, body) = send(&app, Method::GET, "/open/id", &[], None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = h["x-request-id"].to_str().expect("text");
+    assert!(generated_request_id(id), "{id}");
+    assert_eq!(
+        json_of(&body)["headers"]["x-request-id"],
+        id,
+        "the upstream sees it"
+    );
+    let (_, h2, _) = send(&app, Method::GET, "/open/id", &[], None).await;
+    assert_ne!(h2["x-request-id"], h["x-request-id"], "one id per request");
+
+    let (status, h, body) = send(
+        &app,
+        Method::GET,
+        "/open/id",
+        &[("X-Request-Id", "client-chosen-7")],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(h["x-request-id"], "client-chosen-7");
+    assert_eq!(json_of(&body)["headers"]["x-request-id"], "client-chosen-7");
+
+    for (path, want) in [
+        ("/app/home", StatusCode::UNAUTHORIZED),
+        ("/down", StatusCode::BAD_GATEWAY),
+        ("/nowhere", StatusCode::NOT_FOUND),
+    ] {
+        let (status, h, body) = send(&app, Method::GET, path, &[], None).await;
+        assert_eq!(status, want, "{path}: {body}");
+        let id = h
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        assert!(generated_request_id(id), "{path}: {id:?}");
+    }
 }

@@ -12,7 +12,7 @@
 use axum::http::{HeaderMap, HeaderValue};
 
 use crate::web::AppState;
-use crate::web::extract::cookies;
+use crate::web::extract::cookie_pairs;
 
 pub const COOKIE: &str = "gatehouse_ui_csrf";
 pub const FIELD: &str = "csrf_token";
@@ -31,10 +31,9 @@ fn well_formed(t: &str) -> bool {
 
 fn from_cookie(s: &AppState, headers: &HeaderMap) -> Option<String> {
     let name = cookie_name(s);
-    cookies(headers)
-        .into_iter()
+    cookie_pairs(headers)
         .find(|(k, v)| *k == name && well_formed(v))
-        .map(|(_, v)| v)
+        .map(|(_, v)| v.to_owned())
 }
 
 /// What the token binds: the cookie value and a digest of the browser's session token (empty

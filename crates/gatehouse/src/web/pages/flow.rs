@@ -24,7 +24,7 @@ use crate::error::Error;
 use crate::selfservice::{FlowKind, webauthn};
 use crate::web::AppState;
 use crate::web::error::ApiError;
-use crate::web::extract::{QueryPairs, cookies};
+use crate::web::extract::{QueryPairs, cookie};
 
 /// Query parameters passed through to a new flow.
 const PASS_THROUGH: &[&str] = &["return_to", "login_challenge", "aal", "refresh"];
@@ -100,10 +100,7 @@ pub async fn show(
     };
     // The flow's CSRF token node is filled only for the browser holding its CSRF cookie.
     let csrf_name = crate::selfservice::csrf_cookie_name(&s.config);
-    let csrf = cookies(&headers)
-        .into_iter()
-        .find(|(n, _)| *n == csrf_name)
-        .map(|(_, v)| v);
+    let csrf = cookie(&headers, &csrf_name).map(str::to_owned);
     // A session that cannot be looked up is an error, never an anonymous viewer.
     let viewer = match browser_session(&s, &headers).await {
         Ok(v) => v,

@@ -1,9 +1,9 @@
-//! `oauth2_introspection`: without `introspection_url`, Gatehouse's own access tokens are
-//! introspected locally; with it, the token is POSTed to a remote RFC 7662 endpoint
-//! (authenticated with a client-credentials token from `pre_authorization` when enabled), and
-//! the answer is checked here: `active`, `exp`, `trusted_issuers`, `target_audience` (all) and
-//! `required_scope` under `scope_strategy`. With `cache.enabled`, active answers are kept for
-//! `cache.ttl` (never past the token's `exp`), keyed by the token's SHA-256.
+//! `oauth2_introspection` with `introspection_url`: the token is POSTed to a remote RFC 7662
+//! endpoint (authenticated with a client-credentials token from `pre_authorization` when
+//! enabled), and the answer is checked here: `active`, `exp`, `trusted_issuers`,
+//! `target_audience` (all) and `required_scope` under `scope_strategy`. With `cache.enabled`,
+//! active answers are kept for `cache.ttl` (never past the token's `exp`), keyed by the token's
+//! SHA-256.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -15,12 +15,12 @@ use serde_json::{Value, json};
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::decide::{ErrorKind, Subject, string_or_list, token_subject};
-use super::handlers::{Authenticator, TokenFromRaw, config};
-use super::outbound::{
-    CacheConfig, MAX_RESPONSE_BYTES, Retry, TtlCache, cache_key, http_url, read_limited,
-};
 use crate::credentials::scope;
+use crate::gateway::model::{Auth, ErrorKind, Subject, string_or_list, token_subject};
+use crate::gateway::outbound::{
+    CacheConfig, MAX_RESPONSE_BYTES, Retry, TtlCache, cache_key, client_credentials_token,
+    http_url, read_limited,
+};
 
 const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(60);
 
@@ -76,7 +76,7 @@ impl ScopeStrategy {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PreAuthRaw {
+pub struct PreAuthRaw {
     #[serde(default)]
     enabled: bool,
     client_id: Option<String>,
@@ -85,26 +85,6 @@ struct PreAuthRaw {
     #[serde(default)]
     scope: Vec<String>,
     audience: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Raw {
-    introspection_url: Option<String>,
-    token_from: Option<TokenFromRaw>,
-    prefix: Option<String>,
-    #[serde(default)]
-    required_scope: Vec<String>,
-    #[serde(default)]
-    target_audience: Vec<String>,
-    #[serde(default)]
-    trusted_issuers: Vec<String>,
-    scope_strategy: Option<String>,
-    pre_authorization: Option<PreAuthRaw>,
-    #[serde(default)]
-    introspection_request_headers: BTreeMap<String, String>,
-    cache: Option<CacheConfig>,
-    retry: Option<Retry>,
 }
 
 /// Client credentials for calling the introspection endpoint, and the token they got.
@@ -137,146 +117,72 @@ pub struct RemoteIntrospection {
     cache: Option<TtlCache<Arc<Value>>>,
 }
 
-pub fn compile(c: &Value) -> Result<Authenticator, String> {
-    let raw: Raw = config(c)?;
-    let token_from = raw.token_from.map(TokenFromRaw::compile).transpose()?;
-    let remote = match raw.introspection_url {
-        None => {
-            for (set, key) in [
-                (!raw.trusted_issuers.is_empty(), "trusted_issuers"),
-                (raw.scope_strategy.is_some(), "scope_strategy"),
-                (raw.pre_authorization.is_some(), "pre_authorization"),
-                (
-                    !raw.introspection_request_headers.is_empty(),
-                    "introspection_request_headers",
-                ),
-                (raw.cache.is_some(), "cache"),
-            ] {
-                if set {
-                    return Err(format!(
-                        "`{key}` needs `introspection_url` (without it, Gatehouse's own tokens are introspected locally)"
-                    ));
-                }
-            }
-            None
-        }
-        Some(u) => {
-            let url = http_url("introspection_url", &u)?;
-            let scope_strategy = raw
-                .scope_strategy
-                .as_deref()
-                .map_or(Ok(ScopeStrategy::Exact), ScopeStrategy::parse)?;
-            let pre_auth = match raw.pre_authorization {
-                Some(p) if p.enabled => {
-                    let need = |v: Option<String>, k: &str| {
-                        v.filter(|s| !s.is_empty())
-                            .ok_or_else(|| format!("`pre_authorization.{k}` is required"))
-                    };
-                    Some(PreAuth {
-                        client_id: need(p.client_id, "client_id")?,
-                        client_secret: Zeroizing::new(need(p.client_secret, "client_secret")?),
-                        token_url: http_url(
-                            "pre_authorization.token_url",
-                            &need(p.token_url, "token_url")?,
-                        )?,
-                        scope: p.scope,
-                        audience: p.audience,
-                        token: Mutex::new(None),
-                    })
-                }
-                _ => None,
-            };
-            let mut headers = Vec::new();
-            for (k, v) in &raw.introspection_request_headers {
-                headers.push((
-                    HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-                        format!("`introspection_request_headers`: `{k}` is not a header name")
-                    })?,
-                    HeaderValue::from_str(v).map_err(|_| {
-                        format!("`introspection_request_headers.{k}`: not a header value")
-                    })?,
-                ));
-            }
-            let cache = match raw.cache {
-                Some(c) if c.enabled == Some(true) => {
-                    Some(TtlCache::new(c.ttl.map_or(DEFAULT_CACHE_TTL, |d| d.0)))
-                }
-                _ => None,
-            };
-            Some(Box::new(RemoteIntrospection {
-                url,
-                trusted_issuers: raw.trusted_issuers,
-                scope_strategy,
-                pre_auth,
-                headers,
-                timeout: Retry::timeout(raw.retry.as_ref()),
-                cache,
-            }))
-        }
-    };
-    Ok(Authenticator::Introspection {
-        token_from,
-        prefix: raw.prefix,
-        required_scope: raw.required_scope,
-        target_audience: raw.target_audience,
-        remote,
-    })
-}
-
-/// A client-credentials token from `token_url` (RFC 6749 §4.4), with its lifetime.
-pub async fn client_credentials_token(
-    http: &reqwest::Client,
-    token_url: &Url,
-    client_id: &str,
-    client_secret: &str,
-    scope: &[String],
-    audience: Option<&str>,
-    timeout: Duration,
-) -> Result<(Zeroizing<String>, Duration), String> {
-    let mut form: Vec<(&str, String)> = vec![("grant_type", "client_credentials".into())];
-    if !scope.is_empty() {
-        form.push(("scope", scope.join(" ")));
-    }
-    if let Some(a) = audience {
-        form.push(("audience", a.to_owned()));
-    }
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let resp = http
-        .post(token_url.clone())
-        .basic_auth(enc(client_id), Some(enc(client_secret)))
-        .form(&form)
-        .timeout(timeout)
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "the token endpoint could not be reached: {}",
-                e.without_url()
-            )
-        })?;
-    if !resp.status().is_success() {
-        return Err(format!("the token endpoint answered {}", resp.status()));
-    }
-    let body = read_limited(resp, 64 * 1024).await?;
-    let v: Value = serde_json::from_slice(&body).map_err(|_| "the token answer is not JSON")?;
-    let token = v
-        .get("access_token")
-        .and_then(Value::as_str)
-        .filter(|t| !t.is_empty())
-        .ok_or("the token answer has no access_token")?;
-    let lifetime = v
-        .get("expires_in")
-        .and_then(Value::as_u64)
-        .map_or(Duration::from_secs(300), Duration::from_secs);
-    Ok((Zeroizing::new(token.to_owned()), lifetime))
-}
-
-pub enum Introspected {
-    Ok(Subject),
-    Refused(ErrorKind, String),
+/// The remote keys of an `oauth2_introspection` configuration, as written.
+pub struct RemoteRaw {
+    pub introspection_url: String,
+    pub trusted_issuers: Vec<String>,
+    pub scope_strategy: Option<String>,
+    pub pre_authorization: Option<PreAuthRaw>,
+    pub introspection_request_headers: BTreeMap<String, String>,
+    pub cache: Option<CacheConfig>,
+    pub retry: Option<Retry>,
 }
 
 impl RemoteIntrospection {
+    pub fn compile(raw: RemoteRaw) -> Result<RemoteIntrospection, String> {
+        let url = http_url("introspection_url", &raw.introspection_url)?;
+        let scope_strategy = raw
+            .scope_strategy
+            .as_deref()
+            .map_or(Ok(ScopeStrategy::Exact), ScopeStrategy::parse)?;
+        let pre_auth = match raw.pre_authorization {
+            Some(p) if p.enabled => {
+                let need = |v: Option<String>, k: &str| {
+                    v.filter(|s| !s.is_empty())
+                        .ok_or_else(|| format!("`pre_authorization.{k}` is required"))
+                };
+                Some(PreAuth {
+                    client_id: need(p.client_id, "client_id")?,
+                    client_secret: Zeroizing::new(need(p.client_secret, "client_secret")?),
+                    token_url: http_url(
+                        "pre_authorization.token_url",
+                        &need(p.token_url, "token_url")?,
+                    )?,
+                    scope: p.scope,
+                    audience: p.audience,
+                    token: Mutex::new(None),
+                })
+            }
+            _ => None,
+        };
+        let mut headers = Vec::new();
+        for (k, v) in &raw.introspection_request_headers {
+            headers.push((
+                HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+                    format!("`introspection_request_headers`: `{k}` is not a header name")
+                })?,
+                HeaderValue::from_str(v).map_err(|_| {
+                    format!("`introspection_request_headers.{k}`: not a header value")
+                })?,
+            ));
+        }
+        let cache = match raw.cache {
+            Some(c) if c.enabled == Some(true) => {
+                Some(TtlCache::new(c.ttl.map_or(DEFAULT_CACHE_TTL, |d| d.0)))
+            }
+            _ => None,
+        };
+        Ok(RemoteIntrospection {
+            url,
+            trusted_issuers: raw.trusted_issuers,
+            scope_strategy,
+            pre_auth,
+            headers,
+            timeout: Retry::timeout(raw.retry.as_ref()),
+            cache,
+        })
+    }
+
     async fn bearer(&self, http: &reqwest::Client) -> Result<Option<Zeroizing<String>>, String> {
         let Some(p) = &self.pre_auth else {
             return Ok(None);
@@ -350,7 +256,7 @@ impl RemoteIntrospection {
         required_scope: &[String],
         target_audience: &[String],
         now: i64,
-    ) -> Introspected {
+    ) -> Auth {
         let key = cache_key(&[token.as_bytes()]);
         let answer = match self.cache.as_ref().and_then(|c| c.get(&key)) {
             Some(hit) => hit,
@@ -370,11 +276,11 @@ impl RemoteIntrospection {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "remote introspection failed");
-                    return Introspected::Refused(ErrorKind::Internal, e);
+                    return Auth::Refused(ErrorKind::Internal, e);
                 }
             },
         };
-        let unauthorized = |m: &str| Introspected::Refused(ErrorKind::Unauthorized, m.to_owned());
+        let unauthorized = |m: &str| Auth::Refused(ErrorKind::Unauthorized, m.to_owned());
         if answer.get("active") != Some(&Value::Bool(true)) {
             return unauthorized("the access token is not active");
         }
@@ -401,7 +307,7 @@ impl RemoteIntrospection {
         }
         let aud = string_or_list(answer.get("aud"));
         if !target_audience.iter().all(|t| aud.contains(&t.as_str())) {
-            return Introspected::Refused(
+            return Auth::Refused(
                 ErrorKind::Forbidden,
                 "the access token is not for this audience".into(),
             );
@@ -420,13 +326,13 @@ impl RemoteIntrospection {
                 .iter()
                 .find(|r| !self.scope_strategy.grants(&scopes, r))
         {
-            return Introspected::Refused(
+            return Auth::Refused(
                 ErrorKind::Forbidden,
                 format!("the access token does not grant {missing}"),
             );
         }
         let subject = token_subject(&answer, scopes);
-        Introspected::Ok(Subject {
+        Auth::Ok(Subject {
             extra: json!({
                 "client_id": answer.get("client_id"),
                 "scope": answer.get("scope"),

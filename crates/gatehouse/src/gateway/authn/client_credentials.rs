@@ -12,9 +12,11 @@ use serde_json::{Value, json};
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::decide::{ErrorKind, Subject};
-use super::handlers::config;
-use super::outbound::{CacheConfig, Retry, TtlCache, cache_key, http_url};
+use crate::error::Result;
+use crate::gateway::model::{Auth, Authenticate, Cx, ErrorKind, Request, Subject, config};
+use crate::gateway::outbound::{
+    CacheConfig, Retry, TtlCache, cache_key, client_credentials_token, http_url,
+};
 
 const MAX_CREDENTIALS: usize = 4096;
 
@@ -34,13 +36,6 @@ pub struct ClientCredentials {
     required_scope: Vec<String>,
     timeout: Duration,
     cache: Option<TtlCache<()>>,
-}
-
-pub enum Exchanged {
-    /// No Basic credentials: not this authenticator's request.
-    Skip,
-    Ok(Subject),
-    Refused(ErrorKind, String),
 }
 
 /// `Authorization: Basic` as (username, password), both form-decoded as RFC 6749 §2.3.1 says.
@@ -67,7 +62,7 @@ fn basic(headers: &axum::http::HeaderMap) -> Option<(String, Zeroizing<String>)>
 }
 
 impl ClientCredentials {
-    pub fn compile(c: &Value) -> Result<ClientCredentials, String> {
+    pub fn compile(c: &Value) -> std::result::Result<ClientCredentials, String> {
         let raw: Raw = config(c)?;
         let token_url = http_url(
             "token_url",
@@ -87,16 +82,13 @@ impl ClientCredentials {
         })
     }
 
-    pub async fn authenticate(
-        &self,
-        http: &reqwest::Client,
-        headers: &axum::http::HeaderMap,
-    ) -> Exchanged {
+    async fn exchange(&self, http: &reqwest::Client, headers: &axum::http::HeaderMap) -> Auth {
+        // No Basic credentials: not this authenticator's request.
         let Some((user, pass)) = basic(headers) else {
-            return Exchanged::Skip;
+            return Auth::Skip;
         };
         let ok = || {
-            Exchanged::Ok(Subject {
+            Auth::Ok(Subject {
                 id: user.clone(),
                 extra: json!({"client_id": user}),
                 headers: vec![
@@ -113,7 +105,7 @@ impl ClientCredentials {
         {
             return ok();
         }
-        match super::introspection::client_credentials_token(
+        match client_credentials_token(
             http,
             &self.token_url,
             &user,
@@ -132,11 +124,17 @@ impl ClientCredentials {
             }
             Err(e) => {
                 tracing::debug!(error = %e, "client credentials refused");
-                Exchanged::Refused(
+                Auth::Refused(
                     ErrorKind::Unauthorized,
                     "the client credentials are not valid".into(),
                 )
             }
         }
+    }
+}
+
+impl Authenticate for ClientCredentials {
+    async fn authenticate(&self, cx: &Cx<'_>, r: &Request<'_>, _: i64) -> Result<Auth> {
+        Ok(self.exchange(cx.http, r.headers).await)
     }
 }
