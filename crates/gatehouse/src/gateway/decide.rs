@@ -21,7 +21,7 @@ impl Gateway {
     /// What the authenticators may use for one decision.
     fn cx(&self, with_extra: bool) -> Cx<'_> {
         Cx {
-            http: &self.provider.http,
+            http: &self.http,
             sessions: &self.sessions,
             credentials: &self.credentials,
             provider: &self.provider,

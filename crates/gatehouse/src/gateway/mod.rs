@@ -47,6 +47,9 @@ pub struct Gateway {
     pub sessions: Arc<SessionService>,
     pub provider: Arc<Provider>,
     pub credentials: Arc<CredentialService>,
+    /// Calls to URLs the operator configured (rule repositories, remote handlers, JWKS URLs):
+    /// ten-second timeout, redirects not followed.
+    pub http: reqwest::Client,
     pub jwks: jwks::JwksCache,
     /// `access_rules.rate_limits`, counted here or in Redis.
     pub limiter: ratelimit::RateLimiter,
@@ -71,7 +74,12 @@ impl Gateway {
         let a = &config.access_rules;
         let repositories = load::Repository::parse_all(&a.repositories)?;
         let own = model::Own::of(&config);
-        let fetched = load::fetch_all(&provider.http, &repositories).await?;
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("building the gateway's HTTP client: {e}"))?;
+        let fetched = load::fetch_all(&http, &repositories).await?;
         let rules = if repositories.is_empty() {
             Rules::default()
         } else {
@@ -90,6 +98,7 @@ impl Gateway {
             sessions,
             provider,
             credentials,
+            http,
             jwks: jwks::JwksCache::default(),
             repositories,
             own,
@@ -133,7 +142,7 @@ impl Gateway {
             .clone();
         let mut new = old.clone();
         for u in load::urls(&self.repositories) {
-            match load::fetch(&self.provider.http, u).await {
+            match load::fetch(&self.http, u).await {
                 Ok(text) => {
                     new.insert(u.clone(), text);
                 }

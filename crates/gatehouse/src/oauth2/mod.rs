@@ -76,8 +76,6 @@ pub struct Provider {
     pub client_cache: moka::sync::Cache<String, Arc<clients::StoredClient>>,
     /// Token rows by digest, for introspection's hot path; purged on revocation.
     pub token_cache: moka::sync::Cache<String, Arc<TokenRow>>,
-    /// Calls to URLs the operator configured (the gateway's remote handlers).
-    pub http: reqwest::Client,
     /// Calls to URLs a client supplied (`jwks_uri`, `backchannel_logout_uri`): address-checked.
     pub outbound: crate::outbound_guard::OutboundGuard,
     audit: crate::audit::AuditLog,
@@ -152,14 +150,6 @@ impl Provider {
             what: "client-supplied URLs'",
             source,
         })?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|source| HttpClientError {
-                what: "configured URLs'",
-                source,
-            })?;
         Ok(Provider {
             outbound,
             audit: shared.audit,
@@ -172,7 +162,6 @@ impl Provider {
             keys,
             client_cache: shared.client_cache,
             token_cache: shared.token_cache,
-            http,
         })
     }
 
