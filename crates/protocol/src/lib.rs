@@ -8,10 +8,14 @@ pub mod client;
 pub mod credential_scope;
 pub mod error;
 pub mod forward;
+pub mod grant;
+pub mod hydra;
+pub mod introspection;
 pub mod media;
 pub mod pkce;
 pub mod redirect;
 pub mod scope;
+pub mod token;
 pub mod token_request;
 
 pub use error::{ErrorCode, OAuthError};

@@ -9,6 +9,7 @@ use gatehouse_protocol::authorize::{
     self, AuthorizeError, AuthorizeRequest, Prompt, RawParams, ResponseMode,
 };
 use gatehouse_protocol::client::Client;
+use gatehouse_protocol::hydra::{AcceptConsent, AcceptLogin, Reject};
 use gatehouse_protocol::{ErrorCode, OAuthError};
 use gatehouse_store::{ConsentRow, LoginSessionRow, TokenRow};
 use serde::{Deserialize, Serialize};
@@ -103,60 +104,6 @@ impl Flow {
             .clone()
             .unwrap_or_else(|| self.request_url.clone())
     }
-}
-
-/// The body of `PUT /admin/oauth2/auth/requests/login/accept`.
-#[derive(Debug, Deserialize)]
-pub struct AcceptLogin {
-    pub subject: String,
-    #[serde(default)]
-    pub remember: bool,
-    #[serde(default)]
-    pub remember_for: i64,
-    #[serde(default)]
-    pub acr: Option<String>,
-    #[serde(default)]
-    pub amr: Vec<String>,
-    #[serde(default)]
-    pub context: Value,
-    #[serde(default)]
-    pub force_subject_identifier: Option<String>,
-    #[serde(default)]
-    pub extend_session_lifespan: bool,
-}
-
-/// The body of `PUT /admin/oauth2/auth/requests/consent/accept`.
-#[derive(Debug, Deserialize, Default)]
-pub struct AcceptConsent {
-    #[serde(default)]
-    pub grant_scope: Vec<String>,
-    #[serde(default)]
-    pub grant_access_token_audience: Vec<String>,
-    #[serde(default)]
-    pub remember: bool,
-    #[serde(default)]
-    pub remember_for: i64,
-    #[serde(default)]
-    pub session: ConsentSession,
-}
-
-#[derive(Debug, Deserialize, Default)]
-pub struct ConsentSession {
-    #[serde(default)]
-    pub access_token: Value,
-    #[serde(default)]
-    pub id_token: Value,
-}
-
-/// The body of a reject call (login, consent).
-#[derive(Debug, Deserialize, Default)]
-pub struct Reject {
-    #[serde(default)]
-    pub error: Option<String>,
-    #[serde(default)]
-    pub error_description: Option<String>,
-    #[serde(default)]
-    pub error_hint: Option<String>,
 }
 
 fn page(e: OAuthError) -> Outcome {
@@ -592,25 +539,9 @@ impl Provider {
 
     /// A rejected login or consent goes straight back to the client with the error.
     fn rejection(&self, flow: &Flow, body: Reject) -> String {
-        let code = match body.error.as_deref() {
-            Some("login_required") => ErrorCode::LoginRequired,
-            Some("consent_required") => ErrorCode::ConsentRequired,
-            Some("interaction_required") => ErrorCode::InteractionRequired,
-            Some("invalid_request") => ErrorCode::InvalidRequest,
-            Some("invalid_scope") => ErrorCode::InvalidScope,
-            Some("server_error") => ErrorCode::ServerError,
-            Some("temporarily_unavailable") => ErrorCode::TemporarilyUnavailable,
-            _ => ErrorCode::AccessDenied,
-        };
-        let desc = body
-            .error_description
-            .or(body.error_hint)
-            .unwrap_or_else(|| {
-                "The resource owner or authorization server denied the request.".into()
-            });
         let mut req = flow.request.clone();
         req.response_mode = ResponseMode::Query;
-        match self.error_to_client(&req, OAuthError::new(code, desc), vec![]) {
+        match self.error_to_client(&req, body.into_error(), vec![]) {
             Outcome::Redirect { location, .. } => location,
             _ => String::new(),
         }

@@ -9,28 +9,15 @@ use gatehouse_protocol::OAuthError;
 use gatehouse_protocol::client::GrantType;
 use gatehouse_protocol::pkce::CodeChallenge;
 use gatehouse_protocol::scope::Scopes;
+use gatehouse_protocol::token::TokenResponse;
 use gatehouse_protocol::token_request::{Grant, TokenRequest};
 use gatehouse_store::TokenRow;
-use serde::Serialize;
 
 use super::clients::StoredClient;
 use super::issue::Subject;
 use super::{GrantData, Provider, kind};
 use crate::audit::{Event, event};
 use crate::error::{Error, Result};
-
-#[derive(Debug, Serialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: i64,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub scope: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
-}
 
 fn grant_err(msg: &str) -> Error {
     Error::OAuth(OAuthError::invalid_grant(msg.to_owned()))
