@@ -5,6 +5,8 @@
 pub mod access_rule;
 pub mod authorize;
 pub mod client;
+pub mod client_assertion;
+pub mod client_auth;
 pub mod credential_scope;
 pub mod error;
 pub mod forward;

@@ -8,6 +8,8 @@ use gatehouse_crypto::jwk::Jwks;
 use gatehouse_crypto::jwt::UnverifiedJwt;
 use gatehouse_crypto::{PlainToken, TokenHash, TokenKind};
 use gatehouse_protocol::client::{AuthMethod, Client};
+use gatehouse_protocol::client_assertion::{self, Assertion};
+use gatehouse_protocol::client_auth::{self, Verdict};
 use gatehouse_protocol::token_request::ClientCredentials;
 use gatehouse_protocol::{ErrorCode, OAuthError};
 use gatehouse_store::{ClientRow, TokenRow};
@@ -284,11 +286,7 @@ impl Provider {
         creds: &ClientCredentials,
         now: i64,
     ) -> Result<Arc<StoredClient>> {
-        let fail = || {
-            Error::OAuth(OAuthError::invalid_client(
-                "Client authentication failed (unknown client, no client authentication included, or unsupported authentication method).",
-            ))
-        };
+        let fail = || Error::OAuth(client_auth::failed());
         let client_id = match creds {
             ClientCredentials::Assertion {
                 client_id,
@@ -317,22 +315,13 @@ impl Provider {
             Err(e) => return Err(e),
         };
         let method = stored.client.auth_method();
-        let ok = match (creds, method) {
-            (ClientCredentials::Basic { secret, .. }, AuthMethod::ClientSecretBasic)
-            | (ClientCredentials::Post { secret, .. }, AuthMethod::ClientSecretPost) => {
-                stored.secret_hash.as_deref().is_some_and(|h| {
-                    gatehouse_crypto::ct_eq(
-                        TokenHash::of_secret(secret).to_hex().as_bytes(),
-                        h.as_bytes(),
-                    )
-                })
-            }
-            (ClientCredentials::None { .. }, AuthMethod::None) => true,
-            (ClientCredentials::Assertion { assertion, .. }, AuthMethod::PrivateKeyJwt) => self
+        let ok = match client_auth::check(creds, method, stored.secret_hash.as_deref()) {
+            Verdict::Authenticated => true,
+            Verdict::Refused => false,
+            Verdict::Assertion(assertion) => self
                 .verify_assertion(&stored.client, assertion, now)
                 .await
                 .is_ok(),
-            _ => false,
         };
         if ok {
             Ok(stored)
@@ -369,29 +358,9 @@ impl Provider {
         let claims = jwt
             .verify(&jwks.keys)
             .map_err(|_| bad("client assertion signature"))?;
-        let s = |k: &str| claims.get(k).and_then(Value::as_str);
-        if s("iss") != Some(&client.client_id) || s("sub") != Some(&client.client_id) {
-            return Err(bad("iss and sub must be the client_id"));
-        }
-        let token_endpoint = format!("{}/oauth2/token", self.issuer);
-        let aud_ok = match claims.get("aud") {
-            Some(Value::String(a)) => *a == token_endpoint || *a == self.issuer,
-            Some(Value::Array(a)) => a
-                .iter()
-                .any(|v| v.as_str() == Some(&token_endpoint) || v.as_str() == Some(&self.issuer)),
-            _ => false,
-        };
-        if !aud_ok {
-            return Err(bad("aud must be the token endpoint"));
-        }
-        let exp = claims
-            .get("exp")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| bad("exp is required"))?;
-        if exp <= now || exp > now + 3600 {
-            return Err(bad("assertion expired or too long-lived"));
-        }
-        let jti = s("jti").ok_or_else(|| bad("jti is required"))?;
+        let Assertion { jti, exp } =
+            client_assertion::check_claims(&claims, &client.client_id, &self.issuer, now)
+                .map_err(|refused| Error::OAuth(refused.into()))?;
         // Replay protection: the jti is recorded until the assertion expires.
         let row = TokenRow {
             hash: TokenHash::of_secret(&format!("{}:{jti}", client.client_id)).to_hex(),
