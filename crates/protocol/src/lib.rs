@@ -5,14 +5,20 @@
 pub mod access_rule;
 pub mod authorize;
 pub mod client;
+pub mod client_assertion;
+pub mod client_auth;
 pub mod credential_scope;
 pub mod error;
 pub mod forward;
+pub mod grant;
 pub mod http_auth;
+pub mod hydra;
+pub mod introspection;
 pub mod media;
 pub mod pkce;
 pub mod redirect;
 pub mod scope;
+pub mod token;
 pub mod token_request;
 
 pub use error::{ErrorCode, OAuthError};

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_crypto::{PlainToken, TokenKind};
+use gatehouse_protocol::introspection::Introspection;
 use gatehouse_store::{CREDENTIAL_HISTORY_SECS, CredentialRow, Store};
 use serde_json::{Value, json};
 
@@ -841,8 +842,7 @@ impl CredentialService {
         token: &str,
         scope: Option<&str>,
         now: i64,
-    ) -> Result<crate::oauth2::introspect::Introspection> {
-        use crate::oauth2::introspect::Introspection;
+    ) -> Result<Introspection> {
         let required: Vec<&str> = scope.unwrap_or_default().split_whitespace().collect();
         if required.iter().any(|r| scope::validate(r).is_err()) {
             return Ok(Introspection::default());

@@ -8,6 +8,8 @@ use gatehouse_crypto::jwk::Jwks;
 use gatehouse_crypto::jwt::UnverifiedJwt;
 use gatehouse_crypto::{PlainToken, TokenHash, TokenKind};
 use gatehouse_protocol::client::{AuthMethod, Client};
+use gatehouse_protocol::client_assertion::{self, Assertion};
+use gatehouse_protocol::client_auth::{self, Verdict};
 use gatehouse_protocol::token_request::ClientCredentials;
 use gatehouse_protocol::{ErrorCode, OAuthError};
 use gatehouse_store::{ClientRow, StoreError, TokenRow};
@@ -285,11 +287,7 @@ impl Provider {
         creds: &ClientCredentials,
         now: i64,
     ) -> Result<Arc<StoredClient>> {
-        let fail = || {
-            Error::OAuth(OAuthError::invalid_client(
-                "Client authentication failed (unknown client, no client authentication included, or unsupported authentication method).",
-            ))
-        };
+        let fail = || Error::OAuth(client_auth::failed());
         let client_id = match creds {
             ClientCredentials::Assertion {
                 client_id,
@@ -318,33 +316,22 @@ impl Provider {
             Err(e) => return Err(e),
         };
         let method = stored.client.auth_method();
-        let ok = match (creds, method) {
-            (ClientCredentials::Basic { secret, .. }, AuthMethod::ClientSecretBasic)
-            | (ClientCredentials::Post { secret, .. }, AuthMethod::ClientSecretPost) => {
-                stored.secret_hash.as_deref().is_some_and(|h| {
-                    gatehouse_crypto::ct_eq(
-                        TokenHash::of_secret(secret).to_hex().as_bytes(),
-                        h.as_bytes(),
-                    )
-                })
-            }
-            (ClientCredentials::None { .. }, AuthMethod::None) => true,
-            (ClientCredentials::Assertion { assertion, .. }, AuthMethod::PrivateKeyJwt) => {
-                // A refused assertion is the same `invalid_client` as every other failure; an
-                // assertion that could not be checked (the database or the client's jwks_uri
-                // failed) is an error, not a verdict on the client.
-                match self
-                    .verify_assertion(&stored.client, assertion, now)
-                    .await?
-                {
-                    Ok(()) => true,
-                    Err(why) => {
-                        tracing::debug!(client_id = %client_id, reason = why, "client assertion refused");
-                        false
-                    }
+        let ok = match client_auth::check(creds, method, stored.secret_hash.as_deref()) {
+            Verdict::Authenticated => true,
+            Verdict::Refused => false,
+            // A refused assertion is the same `invalid_client` as every other failure; an
+            // assertion that could not be checked (the database or the client's jwks_uri
+            // failed) is an error, not a verdict on the client.
+            Verdict::Assertion(assertion) => match self
+                .verify_assertion(&stored.client, assertion, now)
+                .await?
+            {
+                Ok(()) => true,
+                Err(why) => {
+                    tracing::debug!(client_id = %client_id, reason = why, "client assertion refused");
+                    false
                 }
-            }
-            _ => false,
+            },
         };
         if ok {
             Ok(stored)
@@ -381,10 +368,11 @@ impl Provider {
         let Ok(claims) = jwt.verify(&jwks.keys) else {
             return Ok(Err("client assertion signature"));
         };
-        let (jti, exp) = match assertion_claims(&claims, &client.client_id, &self.issuer, now) {
-            Ok(v) => v,
-            Err(why) => return Ok(Err(why)),
-        };
+        let Assertion { jti, exp } =
+            match client_assertion::check_claims(&claims, &client.client_id, &self.issuer, now) {
+                Ok(a) => a,
+                Err(why) => return Ok(Err(why.reason())),
+            };
         // Replay protection: the jti is recorded until the assertion expires.
         let row = TokenRow {
             hash: TokenHash::of_secret(&format!("{}:{jti}", client.client_id)).to_hex(),
@@ -437,39 +425,4 @@ impl Provider {
             }
         }
     }
-}
-
-/// The claims RFC 7523 §3 requires of a client assertion that verified: `iss` and `sub` are the
-/// client, `aud` is our token endpoint or issuer, `exp` is within the hour, and a `jti`. The jti
-/// and `exp`, or why the assertion is refused.
-fn assertion_claims<'c>(
-    claims: &'c Value,
-    client_id: &str,
-    issuer: &str,
-    now: i64,
-) -> std::result::Result<(&'c str, i64), &'static str> {
-    let s = |k: &str| claims.get(k).and_then(Value::as_str);
-    if s("iss") != Some(client_id) || s("sub") != Some(client_id) {
-        return Err("iss and sub must be the client_id");
-    }
-    let token_endpoint = format!("{issuer}/oauth2/token");
-    let aud_ok = match claims.get("aud") {
-        Some(Value::String(a)) => *a == token_endpoint || a == issuer,
-        Some(Value::Array(a)) => a
-            .iter()
-            .any(|v| v.as_str() == Some(&token_endpoint) || v.as_str() == Some(issuer)),
-        _ => false,
-    };
-    if !aud_ok {
-        return Err("aud must be the token endpoint");
-    }
-    let exp = claims
-        .get("exp")
-        .and_then(Value::as_i64)
-        .ok_or("exp is required")?;
-    if exp <= now || exp > now + 3600 {
-        return Err("assertion expired or too long-lived");
-    }
-    let jti = s("jti").ok_or("jti is required")?;
-    Ok((jti, exp))
 }

@@ -2,14 +2,18 @@
 //! redirects to the login app with a `login_challenge`; the app accepts it through the admin API
 //! and sends the browser back with a `login_verifier`; the same happens for consent; then the
 //! code is issued. Challenges and verifiers are single-use, expire, and are stored by digest;
-//! a CSRF cookie binds the verifiers to the browser that started the flow.
+//! a CSRF cookie binds the verifiers to the browser that started the flow. The request's rules,
+//! the response to the client and whether login and consent may be skipped are
+//! `gatehouse_protocol::authorize`'s; this file keeps the flow's state.
 
 use gatehouse_crypto::{PlainToken, TokenHash, TokenKind};
+use gatehouse_protocol::OAuthError;
+use gatehouse_protocol::authorize::skip::{self, RememberedConsent};
 use gatehouse_protocol::authorize::{
-    self, AuthorizeError, AuthorizeRequest, Prompt, RawParams, ResponseMode,
+    self, AuthorizeError, AuthorizeRequest, AuthorizeResponse, RawParams, ResponseMode,
 };
 use gatehouse_protocol::client::Client;
-use gatehouse_protocol::{ErrorCode, OAuthError};
+use gatehouse_protocol::hydra::{AcceptConsent, AcceptLogin, Reject};
 use gatehouse_store::{ConsentRow, LoginSessionRow, TokenRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -106,60 +110,6 @@ impl Flow {
     }
 }
 
-/// The body of `PUT /admin/oauth2/auth/requests/login/accept`.
-#[derive(Debug, Deserialize)]
-pub struct AcceptLogin {
-    pub subject: String,
-    #[serde(default)]
-    pub remember: bool,
-    #[serde(default)]
-    pub remember_for: i64,
-    #[serde(default)]
-    pub acr: Option<String>,
-    #[serde(default)]
-    pub amr: Vec<String>,
-    #[serde(default)]
-    pub context: Value,
-    #[serde(default)]
-    pub force_subject_identifier: Option<String>,
-    #[serde(default)]
-    pub extend_session_lifespan: bool,
-}
-
-/// The body of `PUT /admin/oauth2/auth/requests/consent/accept`.
-#[derive(Debug, Deserialize, Default)]
-pub struct AcceptConsent {
-    #[serde(default)]
-    pub grant_scope: Vec<String>,
-    #[serde(default)]
-    pub grant_access_token_audience: Vec<String>,
-    #[serde(default)]
-    pub remember: bool,
-    #[serde(default)]
-    pub remember_for: i64,
-    #[serde(default)]
-    pub session: ConsentSession,
-}
-
-#[derive(Debug, Deserialize, Default)]
-pub struct ConsentSession {
-    #[serde(default)]
-    pub access_token: Value,
-    #[serde(default)]
-    pub id_token: Value,
-}
-
-/// The body of a reject call (login, consent).
-#[derive(Debug, Deserialize, Default)]
-pub struct Reject {
-    #[serde(default)]
-    pub error: Option<String>,
-    #[serde(default)]
-    pub error_description: Option<String>,
-    #[serde(default)]
-    pub error_hint: Option<String>,
-}
-
 fn page(e: OAuthError) -> Outcome {
     Outcome::Page(e)
 }
@@ -179,37 +129,24 @@ impl Provider {
         )
     }
 
-    /// Builds the redirect (or form post) back to the client with `params` plus `state` and `iss`.
+    /// The redirect (or form post) back to the client with `params` plus `state` and `iss`
+    /// ([`authorize::respond`]), setting `cookies`.
     pub fn respond_to_client(
         &self,
         redirect_uri: &str,
         mode: ResponseMode,
         state: Option<&str>,
-        mut params: Vec<(String, String)>,
+        params: Vec<(String, String)>,
         cookies: Vec<SetCookie>,
     ) -> Outcome {
-        if let Some(s) = state {
-            params.push(("state".into(), s.to_owned()));
-        }
-        params.push(("iss".into(), self.issuer.clone()));
-        match mode {
-            ResponseMode::FormPost => Outcome::FormPost {
-                action: redirect_uri.to_owned(),
-                fields: params,
+        match authorize::respond(redirect_uri, mode, state, &self.issuer, params) {
+            Ok(AuthorizeResponse::Redirect { location }) => Outcome::Redirect { location, cookies },
+            Ok(AuthorizeResponse::FormPost { action, fields }) => Outcome::FormPost {
+                action,
+                fields,
                 cookies,
             },
-            ResponseMode::Query => {
-                let mut url = match url::Url::parse(redirect_uri) {
-                    Ok(u) => u,
-                    Err(_) => return page(OAuthError::server_error()),
-                };
-                url.query_pairs_mut()
-                    .extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                Outcome::Redirect {
-                    location: url.to_string(),
-                    cookies,
-                }
-            }
+            Err(e) => page(e),
         }
     }
 
@@ -219,15 +156,11 @@ impl Provider {
         e: OAuthError,
         cookies: Vec<SetCookie>,
     ) -> Outcome {
-        let mut params = vec![("error".to_owned(), e.error.as_str().to_owned())];
-        if let Some(d) = e.error_description {
-            params.push(("error_description".into(), d));
-        }
         self.respond_to_client(
             &req.redirect_uri,
             req.response_mode,
             req.state.as_deref(),
-            params,
+            authorize::error_params(e),
             cookies,
         )
     }
@@ -271,15 +204,11 @@ impl Provider {
                 state,
                 error,
             }) => {
-                let mut params = vec![("error".to_owned(), error.error.as_str().to_owned())];
-                if let Some(d) = error.error_description {
-                    params.push(("error_description".into(), d));
-                }
                 return Ok(self.respond_to_client(
                     &redirect_uri,
                     response_mode,
                     state.as_deref(),
-                    params,
+                    authorize::error_params(error),
                     vec![],
                 ));
             }
@@ -293,19 +222,11 @@ impl Provider {
         {
             existing = Some(s);
         }
-        let wants_login = req.prompt.contains(&Prompt::Login);
-        let too_old =
-            |s: &LoginSessionRow| req.max_age.is_some_and(|m| now - s.authenticated_at > m);
-        let skip = existing.as_ref().filter(|s| !wants_login && !too_old(s));
-        if req.prompt.contains(&Prompt::None) && skip.is_none() {
-            return Ok(self.error_to_client(
-                &req,
-                OAuthError::new(
-                    ErrorCode::LoginRequired,
-                    "The user is not logged in and prompt=none was requested.",
-                ),
-                vec![],
-            ));
+        let reusable = existing
+            .as_ref()
+            .filter(|s| skip::session_reusable(&req, s.authenticated_at, now));
+        if let Err(e) = skip::check_login(&req, reusable.is_some()) {
+            return Ok(self.error_to_client(&req, e, vec![]));
         }
 
         let flow_id = uuid::Uuid::new_v4().to_string();
@@ -319,9 +240,9 @@ impl Provider {
             csrf_hash: TokenHash::of_secret(&csrf).to_hex(),
             csrf_cookie: csrf_name.clone(),
             requested_at: now,
-            existing_session: skip.map(|s| s.id.clone()),
-            existing_subject: skip.map(|s| s.subject.clone()),
-            existing_auth_time: skip.map(|s| s.authenticated_at),
+            existing_session: reusable.map(|s| s.id.clone()),
+            existing_subject: reusable.map(|s| s.subject.clone()),
+            existing_auth_time: reusable.map(|s| s.authenticated_at),
             login_challenge: challenge.hash().to_hex(),
             login: None,
             session_id: None,
@@ -593,25 +514,9 @@ impl Provider {
 
     /// A rejected login or consent goes straight back to the client with the error.
     fn rejection(&self, flow: &Flow, body: Reject) -> String {
-        let code = match body.error.as_deref() {
-            Some("login_required") => ErrorCode::LoginRequired,
-            Some("consent_required") => ErrorCode::ConsentRequired,
-            Some("interaction_required") => ErrorCode::InteractionRequired,
-            Some("invalid_request") => ErrorCode::InvalidRequest,
-            Some("invalid_scope") => ErrorCode::InvalidScope,
-            Some("server_error") => ErrorCode::ServerError,
-            Some("temporarily_unavailable") => ErrorCode::TemporarilyUnavailable,
-            _ => ErrorCode::AccessDenied,
-        };
-        let desc = body
-            .error_description
-            .or(body.error_hint)
-            .unwrap_or_else(|| {
-                "The resource owner or authorization server denied the request.".into()
-            });
         let mut req = flow.request.clone();
         req.response_mode = ResponseMode::Query;
-        match self.error_to_client(&req, OAuthError::new(code, desc), vec![]) {
+        match self.error_to_client(&req, body.into_error(), vec![]) {
             Outcome::Redirect { location, .. } => location,
             _ => String::new(),
         }
@@ -741,17 +646,10 @@ impl Provider {
         let remembered = self
             .remembered_consent(&client.client, &login.subject, &flow.request, now)
             .await?;
-        flow.consent_skip = client.client.skip_consent
-            || (remembered.is_some() && !flow.request.prompt.contains(&Prompt::Consent));
-        if flow.request.prompt.contains(&Prompt::None) && !flow.consent_skip {
-            return Ok(self.error_to_client(
-                &flow.request,
-                OAuthError::new(
-                    ErrorCode::ConsentRequired,
-                    "Consent is required and prompt=none was requested.",
-                ),
-                cookies,
-            ));
+        flow.consent_skip =
+            skip::consent_skippable(&flow.request, &client.client, remembered.is_some());
+        if let Err(e) = skip::check_consent(&flow.request, flow.consent_skip) {
+            return Ok(self.error_to_client(&flow.request, e, cookies));
         }
         let challenge = PlainToken::generate(TokenKind::ConsentChallenge);
         flow.consent_challenge = Some(challenge.hash().to_hex());
@@ -788,17 +686,13 @@ impl Provider {
         for c in rows {
             // An unreadable consent is an error, not a consent to ask for again.
             let r = consent_of(&c)?;
-            if c.remember
-                && c.expires_at.is_none_or(|e| e > now)
-                && req
-                    .scope
-                    .iter()
-                    .all(|s| r.grant_scope.iter().any(|g| g == s))
-                && req
-                    .audience
-                    .iter()
-                    .all(|a| r.grant_access_token_audience.contains(a))
-            {
+            let remembered = RememberedConsent {
+                remember: c.remember,
+                expires_at: c.expires_at,
+                grant_scope: &r.grant_scope,
+                grant_audience: &r.grant_access_token_audience,
+            };
+            if skip::consent_covers(&remembered, req, now) {
                 return Ok(Some(c));
             }
         }

@@ -5,41 +5,14 @@ use std::sync::Arc;
 
 use gatehouse_crypto::jwt::UnverifiedJwt;
 use gatehouse_crypto::{PlainToken, TokenHash, TokenKind};
+use gatehouse_protocol::introspection::Introspection;
 use gatehouse_store::TokenRow;
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::clients::StoredClient;
 use super::{GrantData, Provider, kind, stored_grant};
 use crate::audit::{Event, event};
 use crate::error::Result;
-
-#[derive(Debug, Serialize, Default)]
-pub struct Introspection {
-    pub active: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub exp: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iat: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nbf: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub aud: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub iss: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token_type: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token_use: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub ext: Option<Value>,
-}
 
 /// A verified, active access token, for userinfo and the gateway.
 pub struct ActiveToken {

@@ -18,8 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gatehouse_store::{Store, TokenRow};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::config::Config;
 use crate::keys::KeyManager;
@@ -38,33 +36,8 @@ pub mod kind {
     pub const LOGOUT_VERIFIER: &str = "logout_verifier";
 }
 
-/// What a grant carries from consent to every token issued under it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct GrantData {
-    pub scope: Vec<String>,
-    pub audience: Vec<String>,
-    pub grant_type: String,
-    /// `session.access_token` from the consent accept: extra claims for the access token.
-    #[serde(default)]
-    pub ext: Value,
-    /// `session.id_token` from the consent accept: extra claims for the ID token and userinfo.
-    #[serde(default)]
-    pub id_token_claims: Value,
-    #[serde(default)]
-    pub auth_time: Option<i64>,
-    #[serde(default)]
-    pub acr: Option<String>,
-    #[serde(default)]
-    pub amr: Vec<String>,
-    #[serde(default)]
-    pub nonce: Option<String>,
-    #[serde(default)]
-    pub redirect_uri: Option<String>,
-    #[serde(default)]
-    pub code_challenge: Option<String>,
-    #[serde(default)]
-    pub requested_at: i64,
-}
+/// What a grant carries from consent to every token issued under it (a protocol type).
+pub use gatehouse_protocol::grant::GrantData;
 
 /// The provider: shared state for every OAuth 2.0 operation.
 pub struct Provider {

@@ -1,46 +1,31 @@
 //! The token endpoint (RFC 6749 §4.1.3, §4.4, §6): authorization codes are single-use and bound
 //! to client, redirect URI and PKCE challenge; reuse of a code revokes what it issued. Refresh
 //! tokens rotate on every use; reuse of a rotated token outside the grace period revokes the
-//! whole family.
+//! whole family. The decisions are `gatehouse_protocol::token`'s; this file loads the stored
+//! code or token, asks, and stores what they decided.
 
 use gatehouse_crypto::{PlainToken, TokenKind};
-use gatehouse_protocol::ErrorCode;
-use gatehouse_protocol::OAuthError;
 use gatehouse_protocol::client::GrantType;
-use gatehouse_protocol::pkce::CodeChallenge;
 use gatehouse_protocol::scope::Scopes;
+use gatehouse_protocol::token::{
+    self, Refused, StoredToken, TokenResponse, client_credentials, code, refresh,
+};
 use gatehouse_protocol::token_request::{Grant, TokenRequest};
 use gatehouse_store::TokenRow;
-use serde::Serialize;
 
 use super::clients::StoredClient;
 use super::issue::Subject;
 use super::{GrantData, Provider, kind, stored_grant};
 use crate::audit::{Event, event};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
-#[derive(Debug, Serialize)]
-pub struct TokenResponse {
-    pub access_token: String,
-    pub token_type: &'static str,
-    pub expires_in: i64,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub scope: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
-}
-
-fn grant_err(msg: &str) -> Error {
-    Error::OAuth(OAuthError::invalid_grant(msg.to_owned()))
-}
-
-fn unauthorized(g: &str) -> Error {
-    Error::OAuth(OAuthError::new(
-        ErrorCode::UnauthorizedClient,
-        format!("The client is not allowed to use the {g} grant."),
-    ))
+/// What the store holds of a code or refresh token, for the protocol's checks.
+fn as_stored(row: &TokenRow) -> StoredToken<'_> {
+    StoredToken {
+        client_id: &row.client_id,
+        revoked: row.revoked,
+        expires_at: row.expires_at,
+    }
 }
 
 impl Provider {
@@ -95,27 +80,7 @@ impl Provider {
         now: i64,
     ) -> Result<TokenResponse> {
         let client = &stored.client;
-        if !client.allows_grant(GrantType::ClientCredentials) {
-            return Err(unauthorized("client_credentials"));
-        }
-        if !scope.is_subset_of(&client.scopes()) {
-            return Err(Error::OAuth(OAuthError::invalid_scope(
-                "The client is not allowed to request one or more of the scopes.",
-            )));
-        }
-        if let Some(a) = audience.iter().find(|a| !client.audience.contains(a)) {
-            return Err(Error::OAuth(OAuthError::new(
-                ErrorCode::InvalidTarget,
-                format!("The client is not allowed to request the audience {a:?}."),
-            )));
-        }
-        let grant = GrantData {
-            scope: scope.0,
-            audience,
-            grant_type: "client_credentials".into(),
-            requested_at: now,
-            ..GrantData::default()
-        };
+        let grant = client_credentials::grant(client, scope, audience, now)?;
         let who = Subject {
             client,
             subject: &client.client_id,
@@ -142,80 +107,39 @@ impl Provider {
         now: i64,
     ) -> Result<TokenResponse> {
         let client = &stored.client;
-        if !client.allows_grant(GrantType::AuthorizationCode) {
-            return Err(unauthorized("authorization_code"));
-        }
-        let invalid = || {
-            grant_err(
-                "The authorization code is invalid, expired, revoked, or was issued to another client.",
-            )
-        };
-        let token =
-            PlainToken::parse_as(code, TokenKind::AuthorizationCode).map_err(|_| invalid())?;
+        token::allow_grant(client, GrantType::AuthorizationCode)?;
+        let token = PlainToken::parse_as(code, TokenKind::AuthorizationCode)
+            .map_err(|_| code::invalid())?;
         let hash = token.hash().to_hex();
         let row = self
             .store
             .get_token(&hash)
             .await?
             .filter(|r| r.kind == kind::CODE)
-            .ok_or_else(invalid)?;
-        if row.client_id != client.client_id {
-            return Err(invalid());
-        }
-        if row.used_at.is_some() || !self.store.use_token(&hash, now).await? {
-            // RFC 6749 §4.1.2: a reused code revokes every token issued from it.
-            let revoked = self.store.revoke_family(&row.family_id).await?;
-            self.purge_tokens(&revoked);
-            tracing::warn!(client_id = %client.client_id, "authorization code reused; grant revoked");
-            self.audit.record(
-                event::CODE_REUSED,
-                Event {
-                    subject: row.subject.as_deref(),
-                    client_id: Some(&client.client_id),
-                    ..Event::default()
-                },
-            );
-            return Err(invalid());
-        }
-        if row.revoked || row.expires_at <= now {
-            return Err(invalid());
+            .ok_or_else(code::invalid)?;
+        code::check_client(&as_stored(&row), client)?;
+        let claimed = row.used_at.is_none() && self.store.use_token(&hash, now).await?;
+        match code::check_claimed(&as_stored(&row), claimed, now) {
+            Ok(()) => {}
+            Err(Refused::Reused(e)) => {
+                // RFC 6749 §4.1.2: a reused code revokes every token issued from it.
+                let revoked = self.store.revoke_family(&row.family_id).await?;
+                self.purge_tokens(&revoked);
+                tracing::warn!(client_id = %client.client_id, "authorization code reused; grant revoked");
+                self.audit.record(
+                    event::CODE_REUSED,
+                    Event {
+                        subject: row.subject.as_deref(),
+                        client_id: Some(&client.client_id),
+                        ..Event::default()
+                    },
+                );
+                return Err(e.into());
+            }
+            Err(Refused::Invalid(e)) => return Err(e.into()),
         }
         let grant = stored_grant(&row)?;
-        if let Some(expected) = &grant.redirect_uri {
-            match redirect_uri {
-                Some(r) if r == expected => {}
-                Some(_) => {
-                    return Err(grant_err(
-                        "The redirect_uri does not match the one used in the authorization request.",
-                    ));
-                }
-                None => {
-                    return Err(Error::OAuth(OAuthError::invalid_request(
-                        "The redirect_uri parameter is required because it was sent in the authorization request.",
-                    )));
-                }
-            }
-        }
-        match (&grant.code_challenge, verifier) {
-            (Some(ch), Some(v)) => {
-                if !CodeChallenge(ch.clone()).verify(v) {
-                    return Err(grant_err(
-                        "The PKCE code_verifier does not match the code_challenge.",
-                    ));
-                }
-            }
-            (Some(_), None) => {
-                return Err(Error::OAuth(OAuthError::invalid_request(
-                    "The code_verifier parameter is required (PKCE).",
-                )));
-            }
-            (None, Some(_)) => {
-                return Err(grant_err(
-                    "A code_verifier was sent but the authorization request had no code_challenge.",
-                ));
-            }
-            (None, None) => {}
-        }
+        code::check_request(&grant, redirect_uri, verifier)?;
         let subject = row.subject.clone().unwrap_or_default();
         let who = Subject {
             client,
@@ -244,19 +168,14 @@ impl Provider {
         now: i64,
     ) -> Result<TokenResponse> {
         let (access_token, exp) = self.mint_access_token(who, grant, now).await?;
-        let offline = grant
-            .scope
-            .iter()
-            .any(|s| s == "offline_access" || s == "offline");
-        let refresh_token = if offline && who.client.allows_grant(GrantType::RefreshToken) {
-            Some(self.mint_refresh_token(who, grant, now).await?)
-        } else {
-            None
-        };
+        let refresh_token =
+            if grant.is_offline() && who.client.allows_grant(GrantType::RefreshToken) {
+                Some(self.mint_refresh_token(who, grant, now).await?)
+            } else {
+                None
+            };
         let id_token = grant
-            .scope
-            .iter()
-            .any(|s| s == "openid")
+            .is_openid()
             .then(|| self.mint_id_token(who, grant, Some(&access_token), now));
         Ok(TokenResponse {
             access_token,
@@ -276,26 +195,17 @@ impl Provider {
         now: i64,
     ) -> Result<TokenResponse> {
         let client = &stored.client;
-        if !client.allows_grant(GrantType::RefreshToken) {
-            return Err(unauthorized("refresh_token"));
-        }
-        let invalid = || {
-            grant_err(
-                "The refresh token is invalid, expired, revoked, or was issued to another client.",
-            )
-        };
-        let token =
-            PlainToken::parse_as(refresh_token, TokenKind::RefreshToken).map_err(|_| invalid())?;
+        token::allow_grant(client, GrantType::RefreshToken)?;
+        let token = PlainToken::parse_as(refresh_token, TokenKind::RefreshToken)
+            .map_err(|_| refresh::invalid())?;
         let hash = token.hash().to_hex();
         let row: TokenRow = self
             .store
             .get_token(&hash)
             .await?
             .filter(|r| r.kind == kind::REFRESH)
-            .ok_or_else(invalid)?;
-        if row.client_id != client.client_id || row.revoked || row.expires_at <= now {
-            return Err(invalid());
-        }
+            .ok_or_else(refresh::invalid)?;
+        refresh::check_token(&as_stored(&row), client, now)?;
         // Read before the token is used up: an unreadable grant is an internal error that
         // leaves the token as it was.
         let original = stored_grant(&row)?;
@@ -307,8 +217,10 @@ impl Provider {
             .rotation_grace_period
             .secs();
         let first_use = row.used_at.is_none() && self.store.use_token(&hash, now).await?;
-        if !first_use {
-            let used_at = match row.used_at {
+        let previous_use = if first_use {
+            None
+        } else {
+            Some(match row.used_at {
                 Some(t) => t,
                 None => self
                     .store
@@ -316,8 +228,12 @@ impl Provider {
                     .await?
                     .and_then(|r| r.used_at)
                     .unwrap_or(now),
-            };
-            if grace == 0 || now - used_at > grace {
+            })
+        };
+        match refresh::check_rotation(previous_use, grace, now) {
+            Ok(_) => {}
+            Err(Refused::Invalid(e)) => return Err(e.into()),
+            Err(Refused::Reused(e)) => {
                 let revoked = self.store.revoke_family(&row.family_id).await?;
                 self.purge_tokens(&revoked);
                 tracing::warn!(client_id = %client.client_id, "rotated refresh token reused; token family revoked");
@@ -329,22 +245,13 @@ impl Provider {
                         ..Event::default()
                     },
                 );
-                return Err(invalid());
+                return Err(e.into());
             }
         }
-        let mut grant = original.clone();
-        if let Some(narrow) = scope {
-            let granted = Scopes(grant.scope.clone());
-            if !narrow.is_subset_of(&granted) {
-                return Err(Error::OAuth(OAuthError::invalid_scope(
-                    "The requested scope exceeds the scope originally granted.",
-                )));
-            }
-            if !narrow.is_empty() {
-                grant.scope = narrow.0;
-            }
-        }
-        grant.nonce = None;
+        let refresh::Rotated {
+            access: grant,
+            refresh: next_grant,
+        } = refresh::rotate(original, scope)?;
         let subject = row.subject.clone().unwrap_or_default();
         let who = Subject {
             client,
@@ -352,15 +259,10 @@ impl Provider {
             family_id: &row.family_id,
             session_id: row.session_id.as_deref(),
         };
-        // The refresh token we rotate away from keeps its original scope for the new one.
-        let mut next_grant = grant.clone();
-        next_grant.scope = original.scope;
         let (access_token, exp) = self.mint_access_token(&who, &grant, now).await?;
         let refresh_token = self.mint_refresh_token(&who, &next_grant, now).await?;
         let id_token = grant
-            .scope
-            .iter()
-            .any(|s| s == "openid")
+            .is_openid()
             .then(|| self.mint_id_token(&who, &grant, Some(&access_token), now));
         Ok(TokenResponse {
             access_token,

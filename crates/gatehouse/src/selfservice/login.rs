@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use gatehouse_crypto::lookup::Stored;
 use gatehouse_crypto::totp::TotpSecret;
+use gatehouse_protocol::hydra::AcceptLogin;
 use serde_json::{Value, json};
 
 use super::lockout::{Claim, Policy};
@@ -18,7 +19,6 @@ use crate::courier::TemplateType;
 use crate::error::{Error, Result};
 use crate::identity::Identity;
 use crate::identity::model::{State, method};
-use crate::oauth2::flows::AcceptLogin;
 use crate::sessions::{Aal, ActiveSession, AuthMethod, Device};
 
 /// Where a login request goes first.

@@ -9,6 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
+use gatehouse_protocol::hydra::{AcceptConsent, AcceptLogin, Reject};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
@@ -17,7 +18,6 @@ use super::{AppState, health_alive, health_ready};
 use crate::clock::now;
 use crate::error::Error;
 use crate::oauth2::clients::Created;
-use crate::oauth2::flows::{AcceptConsent, AcceptLogin, Reject};
 
 pub fn router(state: AppState) -> Router {
     Router::new()

@@ -12,6 +12,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use gatehouse_protocol::hydra::{AcceptConsent, ConsentSession, Reject};
 use serde_json::{Value, json};
 
 use super::headers::{FormAction, see_other};
@@ -20,7 +21,6 @@ use super::{browser_session, context, csrf, error_page, internal, page, param};
 use crate::clock::now;
 use crate::error::Error;
 use crate::identity::Identity;
-use crate::oauth2::flows::{AcceptConsent, ConsentSession, Reject};
 use crate::web::AppState;
 use crate::web::error::ApiError;
 use crate::web::extract::{FormPairs, QueryPairs};
