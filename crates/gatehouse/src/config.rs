@@ -363,7 +363,7 @@ impl Default for DynamicClientRegistration {
             default_scope: Vec::new(),
             allowed_redirect_uri_patterns: Vec::new(),
             allowed_grant_types: vec!["authorization_code".into(), "refresh_token".into()],
-            allowed_scopes: crate::oauth2::discovery::SCOPES_SUPPORTED
+            allowed_scopes: gatehouse_protocol::scope::SCOPES_SUPPORTED
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect(),

@@ -5,6 +5,7 @@
 pub mod access_rule;
 pub mod authorize;
 pub mod client;
+pub mod client_ip;
 pub mod credential_scope;
 pub mod error;
 pub mod forward;

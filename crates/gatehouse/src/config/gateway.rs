@@ -130,7 +130,7 @@ impl AccessRules {
             }
         }
         for (i, p) in self.rate_limits.trusted_proxies.iter().enumerate() {
-            if crate::gateway::client_ip::Cidr::parse(p).is_none() {
+            if gatehouse_protocol::client_ip::Cidr::parse(p).is_none() {
                 return Err(key_err(
                     &format!("access_rules.rate_limits.trusted_proxies[{i}]"),
                     "expected an IP address or a CIDR range such as 10.0.0.0/8",

@@ -436,7 +436,7 @@ impl Default for RateLimits {
 impl RateLimits {
     pub(super) fn validate(&self) -> Result<(), super::ConfigError> {
         for (i, p) in self.trusted_proxies.iter().enumerate() {
-            if crate::gateway::client_ip::Cidr::parse(p).is_none() {
+            if gatehouse_protocol::client_ip::Cidr::parse(p).is_none() {
                 return Err(super::key_err(
                     &format!("rate_limits.trusted_proxies[{i}]"),
                     "expected an IP address or a CIDR range such as 10.0.0.0/8",

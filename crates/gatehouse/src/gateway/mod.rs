@@ -6,7 +6,6 @@
 //! compiled when the file loaded (`handlers`), swapped together on reload.
 
 pub mod client_credentials;
-pub mod client_ip;
 pub mod decide;
 pub mod handlers;
 pub mod hydrator;

@@ -14,11 +14,11 @@ use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::Gateway;
-use super::client_ip::{Cidr, client_ip};
 use super::decide::{Decision, Request, Subject};
 use crate::config::{Config, GatewayRateLimits};
 use crate::metrics::{LimitLabels, Metrics, RedisOpLabels};
 use crate::redis_conn::{self, LogThrottle};
+use gatehouse_protocol::client_ip::{Cidr, client_ip};
 
 /// Which limit a counter belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

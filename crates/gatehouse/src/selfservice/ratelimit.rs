@@ -4,7 +4,7 @@
 //! forget them after the window.
 //!
 //! The client IP is the TCP peer, or, from a peer listed in `rate_limits.trusted_proxies`, the
-//! right-most untrusted address of `X-Forwarded-For` (the gateway's [`client_ip`] rule). IPv6
+//! right-most untrusted address of `X-Forwarded-For` ([`client_ip`], the gateway's rule too). IPv6
 //! clients are counted per /64: one host usually holds a whole /64, so a full address would be a
 //! fresh bucket per guess.
 //!
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use super::lockout::{Claim, Policy, Record};
 use crate::config::RateLimits;
-use crate::gateway::client_ip::{Cidr, client_ip};
+use gatehouse_protocol::client_ip::{Cidr, client_ip};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Bucket {
