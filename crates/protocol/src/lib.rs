@@ -12,6 +12,7 @@ pub mod forward;
 pub mod media;
 pub mod pkce;
 pub mod redirect;
+pub mod rule_repository;
 pub mod scope;
 pub mod token_request;
 
