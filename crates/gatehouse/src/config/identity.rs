@@ -1,12 +1,12 @@
 //! The identity side of the configuration, under Kratos's key names where Kratos has the same
-//! setting: `identity.*`, `session.*`, `selfservice.*`, `courier.*`, `hashers.*`, plus Gatehouse's
-//! own `rate_limits.*`.
+//! setting: `identity.*`, `session.*`, `selfservice.*`, `hashers.*`, plus Gatehouse's own
+//! `rate_limits.*`.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::Dur;
+use super::{ConfigError, Dur, key_err};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -307,52 +307,6 @@ pub struct Ui {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Smtp {
-    /// `smtp://user:pass@host:port/` (STARTTLS), `smtps://...` (implicit TLS), or
-    /// `smtp://host:port/?disable_starttls=true` for a local relay. Unset: development mode,
-    /// messages are written to the log instead of sent.
-    pub connection_uri: Option<String>,
-    pub from_address: String,
-    pub from_name: String,
-}
-
-impl Default for Smtp {
-    fn default() -> Self {
-        Smtp {
-            connection_uri: None,
-            from_address: "no-reply@gatehouse.local".into(),
-            from_name: "Gatehouse".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Courier {
-    pub smtp: Smtp,
-    /// Retries after a failed send before a message is `abandoned` (Kratos's meaning: a message
-    /// is tried at most `1 + message_retries` times, waiting 1 s, 2 s, 4 s, ... up to 1 h between).
-    pub message_retries: i64,
-    /// How often each replica polls the queue.
-    pub poll_interval: Dur,
-    /// A directory with `recovery_code_valid.subject.txt`/`.body.txt` etc. overriding the
-    /// built-in e-mail templates.
-    pub template_override_path: Option<String>,
-}
-
-impl Default for Courier {
-    fn default() -> Self {
-        Courier {
-            smtp: Smtp::default(),
-            message_retries: 5,
-            poll_interval: Dur(Duration::from_secs(1)),
-            template_override_path: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
 pub struct Argon2 {
     /// Memory per hash in KiB (OWASP's minimum: 19456 = 19 MiB).
     pub memory_kib: u32,
@@ -434,17 +388,17 @@ impl Default for RateLimits {
 }
 
 impl RateLimits {
-    pub(super) fn validate(&self) -> Result<(), super::ConfigError> {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
         for (i, p) in self.trusted_proxies.iter().enumerate() {
             if gatehouse_protocol::client_ip::Cidr::parse(p).is_none() {
-                return Err(super::key_err(
+                return Err(key_err(
                     &format!("rate_limits.trusted_proxies[{i}]"),
                     "expected an IP address or a CIDR range such as 10.0.0.0/8",
                 ));
             }
         }
         if self.second_factor_failures == 0 {
-            return Err(super::key_err(
+            return Err(key_err(
                 "rate_limits.second_factor_failures",
                 "must be at least 1",
             ));
@@ -452,9 +406,116 @@ impl RateLimits {
         if self.second_factor_lockout.0.is_zero()
             || self.second_factor_lockout_max.0 < self.second_factor_lockout.0
         {
-            return Err(super::key_err(
+            return Err(key_err(
                 "rate_limits.second_factor_lockout",
                 "must be longer than zero and at most second_factor_lockout_max",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl SessionConfig {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let c = &self.cookie;
+        if c.name.is_empty()
+            || !c
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(key_err(
+                "session.cookie.name",
+                "letters, digits, `_` and `-` only",
+            ));
+        }
+        if !["lax", "strict", "none"].contains(&c.same_site.to_ascii_lowercase().as_str()) {
+            return Err(key_err(
+                "session.cookie.same_site",
+                "expected Lax, Strict or None",
+            ));
+        }
+        if c.domain.as_deref().is_some_and(|d| {
+            d.is_empty()
+                || !d
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        }) {
+            return Err(key_err(
+                "session.cookie.domain",
+                "expected a domain such as .example.com",
+            ));
+        }
+        if self.lifespan.0.is_zero() {
+            return Err(key_err("session.lifespan", "must be longer than zero"));
+        }
+        Ok(())
+    }
+}
+
+impl SelfService {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let f = &self.flows;
+        for (key, v) in [
+            (
+                "selfservice.default_browser_return_url",
+                &self.default_browser_return_url,
+            ),
+            ("selfservice.flows.login.ui_url", &f.login.ui_url),
+            (
+                "selfservice.flows.registration.ui_url",
+                &f.registration.ui_url,
+            ),
+            ("selfservice.flows.settings.ui_url", &f.settings.ui_url),
+            ("selfservice.flows.recovery.ui_url", &f.recovery.ui_url),
+            (
+                "selfservice.flows.verification.ui_url",
+                &f.verification.ui_url,
+            ),
+            ("selfservice.flows.error.ui_url", &f.error.ui_url),
+        ] {
+            if let Some(v) = v {
+                url::Url::parse(v)
+                    .map_err(|e| key_err(key, format!("not an absolute URL: {e}")))?;
+            }
+        }
+        for (i, u) in self.allowed_return_urls.iter().enumerate() {
+            url::Url::parse(u).map_err(|e| {
+                key_err(
+                    &format!("selfservice.allowed_return_urls[{i}]"),
+                    format!("not an absolute URL: {e}"),
+                )
+            })?;
+        }
+        if self.methods.password.min_password_length < 6 {
+            return Err(key_err(
+                "selfservice.methods.password.min_password_length",
+                "must be at least 6",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Hashers {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let a = &self.argon2;
+        if a.memory_kib < 8 * 1024 || a.memory_kib > 1024 * 1024 {
+            return Err(key_err(
+                "hashers.argon2.memory_kib",
+                "must be between 8192 and 1048576",
+            ));
+        }
+        if a.iterations == 0 || a.iterations > 20 || a.parallelism == 0 || a.parallelism > 16 {
+            return Err(key_err(
+                "hashers.argon2",
+                "iterations must be 1 to 20 and parallelism 1 to 16",
+            ));
+        }
+        if a.max_concurrent == 0 {
+            return Err(key_err(
+                "hashers.argon2.max_concurrent",
+                "must be at least 1",
             ));
         }
         Ok(())
