@@ -57,7 +57,13 @@ pub struct App {
 /// generated on first start into `<data_dir>/system.secret` (mode 0600).
 fn keyring(config: &Config) -> anyhow::Result<Keyring> {
     if !config.secrets.system.is_empty() {
-        return Keyring::new(&config.secrets.system).context("secrets.system");
+        let secrets: Vec<&str> = config
+            .secrets
+            .system
+            .iter()
+            .map(|s| s.expose().as_str())
+            .collect();
+        return Keyring::new(&secrets).context("secrets.system");
     }
     if !config.database_url().starts_with("sqlite:") {
         anyhow::bail!(

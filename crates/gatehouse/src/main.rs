@@ -232,31 +232,13 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Version => Ok(()),
         Command::CheckConfig => {
+            // Secrets redact themselves (`config::Secret`, `config::SecretUrl`).
             let mut v = serde_json::to_value(&config)?;
-            if let Some(s) = v.pointer_mut("/secrets/system") {
-                *s = json!(
-                    config
-                        .secrets
-                        .system
-                        .iter()
-                        .map(|_| "<redacted>")
-                        .collect::<Vec<_>>()
-                );
-            }
-            if let Some(t) = v
-                .pointer_mut("/serve/admin/auth/token")
-                .filter(|t| !t.is_null())
-            {
-                *t = json!("<redacted>");
-            }
-            if let Some(d) = v.pointer_mut("/dsn") {
-                *d = json!(redact_dsn(&config.dsn));
-            }
             if let (Some(u), Some(uri)) = (
                 v.pointer_mut("/courier/smtp/connection_uri"),
                 &config.courier.smtp.connection_uri,
             ) {
-                *u = json!(redact_dsn(uri));
+                *u = json!(gatehouse::config::SecretUrl::from(uri.as_str()).redacted());
             }
             print(&v)?;
             eprintln!("configuration is valid");
@@ -651,16 +633,6 @@ fn database_url(config: &Config) -> anyhow::Result<String> {
         gatehouse::create_data_dir(&config.data_dir)?;
     }
     Ok(config.database_url())
-}
-
-fn redact_dsn(dsn: &str) -> String {
-    match url::Url::parse(dsn) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("redacted"));
-            u.to_string()
-        }
-        _ => dsn.to_owned(),
-    }
 }
 
 async fn bind(

@@ -25,6 +25,7 @@ mod gateway;
 mod identity;
 mod oauth2;
 mod replicas;
+mod secret;
 mod serve;
 #[cfg(test)]
 mod tests;
@@ -36,6 +37,7 @@ pub use gateway::*;
 pub use identity::*;
 pub use oauth2::*;
 pub use replicas::*;
+pub use secret::*;
 pub use serve::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +77,7 @@ pub struct Janitor {
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// `sqlite://path`, `sqlite::memory:` or `postgres://...`. Empty: SQLite in `data_dir`.
-    pub dsn: String,
+    pub dsn: SecretUrl,
     pub data_dir: PathBuf,
     pub serve: Serve,
     pub urls: Urls,
@@ -121,7 +123,7 @@ impl Default for Janitor {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            dsn: String::new(),
+            dsn: SecretUrl::default(),
             data_dir: PathBuf::from("gatehouse-data"),
             serve: Serve::default(),
             urls: Urls::default(),
@@ -162,7 +164,7 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         let known_scheme = ["sqlite:", "postgres://", "postgresql://"]
             .iter()
-            .any(|p| self.dsn.starts_with(p));
+            .any(|p| self.dsn.expose().starts_with(p));
         if !self.dsn.is_empty() && !known_scheme {
             return Err(key_err(
                 "dsn",
@@ -215,7 +217,7 @@ impl Config {
         if self.dsn.is_empty() {
             format!("sqlite://{}", self.data_dir.join("gatehouse.db").display())
         } else {
-            self.dsn.clone()
+            self.dsn.expose().to_owned()
         }
     }
 

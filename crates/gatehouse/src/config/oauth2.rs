@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, Dur, key_err};
+use super::{ConfigError, Dur, Secret, key_err};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -40,7 +40,7 @@ pub struct Ttl {
 pub struct Secrets {
     /// Encrypts signing keys at rest: the first encrypts, all decrypt. Empty: generated into the
     /// data directory on first start (SQLite only).
-    pub system: Vec<String>,
+    pub system: Vec<Secret<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,7 +244,7 @@ impl Oidc {
 impl Secrets {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         for (i, s) in self.system.iter().enumerate() {
-            if s.len() < gatehouse_crypto::keyring::MIN_SECRET_LEN {
+            if s.expose().len() < gatehouse_crypto::keyring::MIN_SECRET_LEN {
                 return Err(key_err(
                     &format!("secrets.system[{i}]"),
                     "must be at least 16 characters",

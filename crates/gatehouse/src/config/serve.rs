@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, Cors, Dur, key_err};
+use super::{ConfigError, Cors, Dur, Secret, key_err};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -41,7 +41,7 @@ impl Default for PublicListener {
 #[serde(deny_unknown_fields, default)]
 pub struct AdminAuth {
     /// When set, every admin request must carry `Authorization: Bearer <token>`.
-    pub token: Option<String>,
+    pub token: Option<Secret<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -164,7 +164,13 @@ impl Serve {
                 "must differ from serve.public.port",
             ));
         }
-        if self.admin.auth.token.as_ref().is_some_and(|t| t.len() < 16) {
+        if self
+            .admin
+            .auth
+            .token
+            .as_ref()
+            .is_some_and(|t| t.expose().len() < 16)
+        {
             return Err(key_err(
                 "serve.admin.auth.token",
                 "must be at least 16 characters",

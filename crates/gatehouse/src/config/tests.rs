@@ -242,7 +242,10 @@ fn redis_and_rate_limit_keys_are_validated() {
         ]),
     )
     .expect("valid");
-    assert_eq!(c.redis.url.as_deref(), Some("redis://:pw@127.0.0.1:6380/2"));
+    assert_eq!(
+        c.redis.url.as_ref().map(SecretUrl::expose),
+        Some("redis://:pw@127.0.0.1:6380/2")
+    );
     assert_eq!(c.redis.channel, "gatehouse:invalidate");
     assert_eq!(c.access_rules.rate_limits.per_ip_per_minute, 60);
     assert_eq!(c.access_rules.rate_limits.trusted_proxies.len(), 2);
@@ -276,4 +279,55 @@ fn durations() {
     assert_eq!(Dur::parse("45").map(Dur::secs), Some(45));
     assert_eq!(Dur::parse("1x"), None);
     assert_eq!(Dur::parse("h"), None);
+}
+
+#[test]
+fn secrets_are_redacted_when_printed() {
+    let c = Config::load(
+        None,
+        env(&[
+            (
+                "GATEHOUSE_SECRETS_SYSTEM",
+                "first-secret-0123456789,second-secret-0123456789",
+            ),
+            ("GATEHOUSE_SERVE_ADMIN_AUTH_TOKEN", "admin-token-0123456789"),
+            ("GATEHOUSE_DSN", "postgres://gh:dsn-password@db.internal/gh"),
+            (
+                "GATEHOUSE_REDIS_URL",
+                "redis://:redis-password@127.0.0.1:6379/0",
+            ),
+        ]),
+    )
+    .expect("valid");
+    let v = serde_json::to_value(&c).expect("json");
+    assert_eq!(
+        v["secrets"]["system"],
+        serde_json::json!(["<redacted>", "<redacted>"])
+    );
+    assert_eq!(v["serve"]["admin"]["auth"]["token"], "<redacted>");
+    assert_eq!(v["dsn"], "postgres://gh:redacted@db.internal/gh");
+    assert_eq!(v["redis"]["url"], "redis://:redacted@127.0.0.1:6379/0");
+    let printed = format!("{v} {c:?}");
+    for secret in [
+        "first-secret",
+        "second-secret",
+        "admin-token",
+        "dsn-password",
+        "redis-password",
+    ] {
+        assert!(!printed.contains(secret), "{secret} is printed");
+    }
+    assert_eq!(
+        c.serve
+            .admin
+            .auth
+            .token
+            .as_ref()
+            .map(|t| t.expose().as_str()),
+        Some("admin-token-0123456789")
+    );
+    assert_eq!(
+        c.database_url(),
+        "postgres://gh:dsn-password@db.internal/gh"
+    );
 }

@@ -92,7 +92,7 @@ async fn require_admin_token(State(s): State<AppState>, req: Request, next: Next
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or_default();
-        if !gatehouse_crypto::ct_eq(given.as_bytes(), expected.as_bytes()) {
+        if !gatehouse_crypto::ct_eq(given.as_bytes(), expected.expose().as_bytes()) {
             let mut resp = (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "unauthorized", "error_description": "The admin API requires a valid bearer token.", "status_code": 401}))).into_response();
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

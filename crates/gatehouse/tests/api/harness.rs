@@ -154,7 +154,7 @@ impl TestApp {
             ..Config::default()
         };
         if let Some(dsn) = dsn {
-            config.dsn = dsn;
+            config.dsn = dsn.into();
             config.secrets.system = vec!["test-secret-0123456789abcdef".into()];
         }
         config.urls.self_.issuer = Some(public_url.clone());

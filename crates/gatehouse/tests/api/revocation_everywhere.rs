@@ -30,8 +30,10 @@ fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
         .env("GATEHOUSE_DATA_DIR", &config.data_dir)
         .env("GATEHOUSE_LOG", "warn");
     if !config.dsn.is_empty() {
-        cmd.env("GATEHOUSE_DSN", &config.dsn)
-            .env("GATEHOUSE_SECRETS_SYSTEM", &config.secrets.system[0]);
+        cmd.env("GATEHOUSE_DSN", config.dsn.expose()).env(
+            "GATEHOUSE_SECRETS_SYSTEM",
+            config.secrets.system[0].expose(),
+        );
     }
     let out = cmd.output().expect("run the CLI");
     (
