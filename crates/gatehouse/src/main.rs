@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gatehouse::App;
-use gatehouse::config::Config;
+use gatehouse::config::{Config, LogFormat};
 use serde_json::{Value, json};
 
 /// mimalloc instead of glibc's malloc: per-thread free lists without arena locks (glibc's took
@@ -207,7 +207,7 @@ fn init_tracing(config: &Config) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if config.log.format == "json" {
+    if config.log.format == LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();
@@ -361,11 +361,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Rules {
             command: RulesCommand::Check { paths, strategy },
         } => {
-            let strategy =
-                strategy.unwrap_or_else(|| config.access_rules.matching_strategy.clone());
-            if !matches!(strategy.as_str(), "regexp" | "glob") {
-                anyhow::bail!("--strategy: expected regexp or glob");
-            }
+            let strategy = match strategy {
+                Some(s) => gatehouse_protocol::access_rule::Strategy::parse(&s)
+                    .ok_or_else(|| anyhow::anyhow!("--strategy: expected regexp or glob"))?,
+                None => config.access_rules.matching_strategy,
+            };
             use gatehouse::gateway::{handlers::Own, load};
             let repos = load::Repository::parse_all(&paths).map_err(|e| anyhow::anyhow!("{e}"))?;
             let http = reqwest::Client::builder()
@@ -375,14 +375,9 @@ async fn main() -> anyhow::Result<()> {
             let fetched = load::fetch_all(&http, &repos)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            match load::load(
-                &repos,
-                &fetched,
-                load::strategy(&strategy),
-                &Own::of(&config),
-            ) {
+            match load::load(&repos, &fetched, strategy, &Own::of(&config)) {
                 Ok(set) => {
-                    println!("ok: {} rules ({strategy})", set.rules.len());
+                    println!("ok: {} rules ({})", set.rules.len(), strategy.as_str());
                     Ok(())
                 }
                 Err(e) => anyhow::bail!("{e}"),

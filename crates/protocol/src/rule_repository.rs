@@ -77,6 +77,28 @@ impl Repository {
     }
 }
 
+/// As configuration writes it (what [`Repository::parse`] reads back): the path, the URL, or
+/// `inline://` and the document in base64.
+impl std::fmt::Display for Repository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Repository::Path(p) => write!(f, "{}", p.display()),
+            Repository::Http(u) => write!(f, "{u}"),
+            Repository::Inline(text) => write!(
+                f,
+                "inline://{}",
+                base64::engine::general_purpose::STANDARD.encode(text)
+            ),
+        }
+    }
+}
+
+impl serde::Serialize for Repository {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// An absolute http(s) URL with a host, or why not.
 fn http_url(s: &str) -> Result<Url, String> {
     const KEY: &str = "access_rules.repositories";
@@ -113,6 +135,15 @@ mod tests {
             Repository::parse("inline://W10="),
             Ok(Repository::Inline("[]".into()))
         );
+        for written in [
+            "/etc/rules.json",
+            "https://rules.example.com/rules.json",
+            "inline://W10=",
+        ] {
+            let r = Repository::parse(written).expect(written);
+            assert_eq!(r.to_string(), written);
+            assert_eq!(Repository::parse(&r.to_string()), Ok(r));
+        }
         for bad in [
             "s3://bucket/rules.json",
             "inline://!!!",

@@ -9,15 +9,15 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{Config, ConfigError, key_err};
+use super::{ConfigError, RawConfig, key_err};
 
 /// The file (if any) with `env` laid over it, deserialized.
 pub(super) fn read(
     file: Option<&Path>,
     env: impl Iterator<Item = (String, String)>,
-) -> Result<Config, ConfigError> {
-    let defaults =
-        serde_json::to_value(Config::default()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+) -> Result<RawConfig, ConfigError> {
+    let defaults = serde_json::to_value(RawConfig::default())
+        .map_err(|e| ConfigError::Invalid(e.to_string()))?;
     let mut doc = match file {
         Some(path) => {
             let text =
@@ -200,10 +200,10 @@ fn unknown_key(v: &Value, d: &Value, prefix: &str) -> Option<String> {
 }
 
 /// Deserializes with the failing key path in the message.
-fn serde_path_to_error(doc: Value) -> Result<Config, ConfigError> {
+fn serde_path_to_error(doc: Value) -> Result<RawConfig, ConfigError> {
     // Walk the top-level sections one by one so an error names its section and key.
-    let defaults =
-        serde_json::to_value(Config::default()).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+    let defaults = serde_json::to_value(RawConfig::default())
+        .map_err(|e| ConfigError::Invalid(e.to_string()))?;
     if let Some(path) = unknown_key(&doc, &defaults, "") {
         return Err(key_err(&path, "unknown key"));
     }
@@ -219,14 +219,14 @@ fn serde_path_to_error(doc: Value) -> Result<Config, ConfigError> {
                     }
                     let mut probe = defaults.clone();
                     set_path(&mut probe, &format!("{k}.{k2}"), v2.clone());
-                    if let Err(e) = serde_json::from_value::<Config>(probe) {
+                    if let Err(e) = serde_json::from_value::<RawConfig>(probe) {
                         return Err(key_err(&format!("{k}.{k2}"), e.to_string()));
                     }
                 }
             } else {
                 let mut probe = defaults.clone();
                 set_path(&mut probe, k, v.clone());
-                if let Err(e) = serde_json::from_value::<Config>(probe) {
+                if let Err(e) = serde_json::from_value::<RawConfig>(probe) {
                     return Err(key_err(k, e.to_string()));
                 }
             }

@@ -1,5 +1,8 @@
-//! Configuration: one YAML file plus `GATEHOUSE_*` environment overrides, resolved into a typed,
-//! validated [`Config`] before anything binds.
+//! Configuration: one YAML file plus `GATEHOUSE_*` environment overrides, in two stages. The
+//! document is read into a [`RawConfig`] (serde structs, the operator's strings kept), then
+//! [`RawConfig::resolve`] checks every key and parses the values the code uses into their types:
+//! a [`Config`], before anything binds. A `Config` comes only from that resolution, so the tests,
+//! which change a `RawConfig` and resolve it, cannot run a configuration that production refuses.
 //!
 //! Keys follow Ory Hydra's names where Hydra has the same setting (`dsn`, `urls.self.issuer`,
 //! `urls.login`, `ttl.access_token`, `secrets.system`, `strategies.access_token`, ...). An
@@ -59,12 +62,29 @@ fn key_err(key: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
+/// `log.*` as written; resolved into [`Log`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Log {
+pub struct RawLog {
     pub level: String,
     /// `text` or `json`.
     pub format: String,
+}
+
+/// `log.*`, resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct Log {
+    /// A `tracing` filter directive (`GATEHOUSE_LOG` replaces it).
+    pub level: String,
+    pub format: LogFormat,
+}
+
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -73,10 +93,50 @@ pub struct Janitor {
     pub interval: Dur,
 }
 
+/// The configuration as written: the file with the `GATEHOUSE_*` variables laid over it, in serde
+/// structs that keep the operator's strings where a value is still to be parsed. Nothing reads
+/// it but [`RawConfig::resolve`]; tests change one (it starts at the built-in defaults) and
+/// resolve it as `Config::load` does.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Config {
+pub struct RawConfig {
     /// `sqlite://path`, `sqlite::memory:` or `postgres://...`. Empty: SQLite in `data_dir`.
+    pub dsn: SecretUrl,
+    pub data_dir: PathBuf,
+    pub serve: Serve,
+    pub urls: Urls,
+    pub ttl: Ttl,
+    pub secrets: Secrets,
+    pub strategies: Strategies,
+    pub oauth2: OAuth2,
+    pub keys: RawKeys,
+    pub log: RawLog,
+    pub janitor: Janitor,
+    pub oidc: Oidc,
+    /// Hydra's `clients`: how the server calls URLs that OAuth clients supplied.
+    pub clients: Clients,
+    pub identity: IdentityConfig,
+    pub session: RawSessionConfig,
+    pub selfservice: SelfService,
+    pub courier: Courier,
+    pub hashers: Hashers,
+    pub rate_limits: RawRateLimits,
+    pub credentials: CredentialsConfig,
+    pub access_rules: RawAccessRules,
+    pub invalidation: InvalidationConfig,
+    pub redis: RedisConfig,
+}
+
+/// The resolved configuration: every key checked, and the values parsed into what the code uses
+/// (the signing algorithm, the cookie's `SameSite`, the matching strategy, rule repositories,
+/// trusted-proxy ranges; secrets that redact themselves). Made only by [`RawConfig::resolve`]
+/// (and [`Config::load`], which reads a [`RawConfig`] and resolves it), so whoever holds one
+/// holds a configuration production accepts. `Serialize` writes it back in the document's
+/// shape, secrets redacted (`gatehouse check-config`). `#[non_exhaustive]`: no other crate
+/// (the tests included) can write a `Config { .. }` literal.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct Config {
     pub dsn: SecretUrl,
     pub data_dir: PathBuf,
     pub serve: Serve,
@@ -89,7 +149,6 @@ pub struct Config {
     pub log: Log,
     pub janitor: Janitor,
     pub oidc: Oidc,
-    /// Hydra's `clients`: how the server calls URLs that OAuth clients supplied.
     pub clients: Clients,
     pub identity: IdentityConfig,
     pub session: SessionConfig,
@@ -103,9 +162,9 @@ pub struct Config {
     pub redis: RedisConfig,
 }
 
-impl Default for Log {
+impl Default for RawLog {
     fn default() -> Self {
-        Log {
+        RawLog {
             level: "info".into(),
             format: "text".into(),
         }
@@ -120,9 +179,9 @@ impl Default for Janitor {
     }
 }
 
-impl Default for Config {
+impl Default for RawConfig {
     fn default() -> Self {
-        Config {
+        RawConfig {
             dsn: SecretUrl::default(),
             data_dir: PathBuf::from("gatehouse-data"),
             serve: Serve::default(),
@@ -131,65 +190,137 @@ impl Default for Config {
             secrets: Secrets::default(),
             strategies: Strategies::default(),
             oauth2: OAuth2::default(),
-            keys: Keys::default(),
-            log: Log::default(),
+            keys: RawKeys::default(),
+            log: RawLog::default(),
             janitor: Janitor::default(),
             oidc: Oidc::default(),
             clients: Clients::default(),
             identity: IdentityConfig::default(),
-            session: SessionConfig::default(),
+            session: RawSessionConfig::default(),
             selfservice: SelfService::default(),
             courier: Courier::default(),
             hashers: Hashers::default(),
-            rate_limits: RateLimits::default(),
+            rate_limits: RawRateLimits::default(),
             credentials: CredentialsConfig::default(),
-            access_rules: AccessRules::default(),
+            access_rules: RawAccessRules::default(),
             invalidation: InvalidationConfig::default(),
             redis: RedisConfig::default(),
         }
     }
 }
 
-impl Config {
-    /// Loads the file (if any), applies `env`, and validates.
-    pub fn load(
-        file: Option<&Path>,
-        env: impl Iterator<Item = (String, String)>,
-    ) -> Result<Config, ConfigError> {
-        let config = env::read(file, env)?;
-        config.validate()?;
-        Ok(config)
+/// The built-in defaults, resolved: what `gatehouse serve` runs with no file and no variables.
+impl Default for Config {
+    fn default() -> Self {
+        RawConfig::default()
+            .resolve()
+            .expect("the built-in defaults are valid")
     }
+}
 
-    fn validate(&self) -> Result<(), ConfigError> {
+impl RawConfig {
+    /// Checks every key and parses the values the code uses; the first bad key is the error,
+    /// named by its full path (`access_rules.rate_limits.trusted_proxies[0]`).
+    pub fn resolve(self) -> Result<Config, ConfigError> {
+        let RawConfig {
+            dsn,
+            data_dir,
+            serve,
+            urls,
+            ttl,
+            secrets,
+            strategies,
+            oauth2,
+            keys,
+            log,
+            janitor,
+            oidc,
+            clients,
+            identity,
+            session,
+            selfservice,
+            courier,
+            hashers,
+            rate_limits,
+            credentials,
+            access_rules,
+            invalidation,
+            redis,
+        } = self;
         let known_scheme = ["sqlite:", "postgres://", "postgresql://"]
             .iter()
-            .any(|p| self.dsn.expose().starts_with(p));
-        if !self.dsn.is_empty() && !known_scheme {
+            .any(|p| dsn.expose().starts_with(p));
+        if !dsn.is_empty() && !known_scheme {
             return Err(key_err(
                 "dsn",
                 "expected sqlite://PATH, sqlite::memory: or postgres://USER@HOST/DB",
             ));
         }
-        self.urls.validate()?;
-        self.oidc.validate()?;
-        self.secrets.validate()?;
-        self.keys.validate()?;
-        if !matches!(self.log.format.as_str(), "text" | "json") {
-            return Err(key_err("log.format", "expected text or json"));
-        }
-        self.ttl.validate()?;
-        self.serve.validate()?;
-        self.courier.validate()?;
-        self.session.validate()?;
-        self.selfservice.validate()?;
-        self.hashers.validate()?;
-        self.credentials.validate()?;
-        self.access_rules.validate()?;
-        self.rate_limits.validate()?;
-        self.invalidation.validate()?;
-        self.redis.validate()?;
-        Ok(())
+        urls.validate()?;
+        oidc.validate()?;
+        secrets.validate()?;
+        let keys = keys.resolve()?;
+        let log = log.resolve()?;
+        ttl.validate()?;
+        serve.validate()?;
+        courier.validate()?;
+        let session = session.resolve()?;
+        selfservice.validate()?;
+        hashers.validate()?;
+        credentials.validate()?;
+        let access_rules = access_rules.resolve()?;
+        let rate_limits = rate_limits.resolve()?;
+        invalidation.validate()?;
+        redis.validate()?;
+        Ok(Config {
+            dsn,
+            data_dir,
+            serve,
+            urls,
+            ttl,
+            secrets,
+            strategies,
+            oauth2,
+            keys,
+            log,
+            janitor,
+            oidc,
+            clients,
+            identity,
+            session,
+            selfservice,
+            courier,
+            hashers,
+            rate_limits,
+            credentials,
+            access_rules,
+            invalidation,
+            redis,
+        })
+    }
+}
+
+impl RawLog {
+    fn resolve(self) -> Result<Log, ConfigError> {
+        let format = match self.format.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            _ => return Err(key_err("log.format", "expected text or json")),
+        };
+        Ok(Log {
+            level: self.level,
+            format,
+        })
+    }
+}
+
+impl Config {
+    /// Reads the file (if any) with `env` laid over it, and resolves it.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        env::read(file, env)?.resolve()
     }
 
     /// The issuer URL without a trailing slash: `urls.self.issuer`, else the public listener's

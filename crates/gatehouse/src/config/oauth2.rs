@@ -1,8 +1,11 @@
 //! The OAuth 2.0 / OpenID Connect side, under Hydra's key names: `urls.*`, `ttl.*`,
-//! `secrets.*`, `strategies.*`, `oauth2.*`, `keys.*`, `oidc.*` and `clients.*`.
+//! `secrets.*`, `strategies.*`, `oauth2.*`, `keys.*`, `oidc.*` and `clients.*`. Of these only
+//! `keys` holds a value parsed at resolution (the signing algorithm): [`RawKeys`] as written,
+//! [`Keys`] resolved.
 
 use std::time::Duration;
 
+use gatehouse_crypto::Algorithm;
 use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, Dur, Secret, key_err};
@@ -78,12 +81,20 @@ pub struct OAuth2 {
     pub expose_internal_errors: bool,
 }
 
+/// `keys.*` as written; resolved into [`Keys`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Keys {
-    /// `ES256` (default), `RS256` or `EdDSA`.
+pub struct RawKeys {
+    /// `ES256` (default), `RS256` or `EdDSA`: the algorithm of newly generated signing keys.
     pub algorithm: String,
     /// How long a rotated-in key is published before it starts signing.
+    pub publish_before_use: Dur,
+}
+
+/// `keys.*`, resolved (keys as on [`RawKeys`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Keys {
+    pub algorithm: Algorithm,
     pub publish_before_use: Dur,
 }
 
@@ -184,9 +195,9 @@ impl Default for RefreshTokenGrant {
     }
 }
 
-impl Default for Keys {
+impl Default for RawKeys {
     fn default() -> Self {
-        Keys {
+        RawKeys {
             algorithm: "ES256".into(),
             publish_before_use: Dur(Duration::from_secs(120)),
         }
@@ -255,12 +266,14 @@ impl Secrets {
     }
 }
 
-impl Keys {
-    pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        if gatehouse_crypto::Algorithm::parse(&self.algorithm).is_none() {
-            return Err(key_err("keys.algorithm", "expected ES256, RS256 or EdDSA"));
-        }
-        Ok(())
+impl RawKeys {
+    pub(super) fn resolve(self) -> Result<Keys, ConfigError> {
+        let algorithm = Algorithm::parse(&self.algorithm)
+            .ok_or_else(|| key_err("keys.algorithm", "expected ES256, RS256 or EdDSA"))?;
+        Ok(Keys {
+            algorithm,
+            publish_before_use: self.publish_before_use,
+        })
     }
 }
 

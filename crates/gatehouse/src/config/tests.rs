@@ -28,10 +28,10 @@ fn defaults_are_valid() {
 #[test]
 fn default_issuer_names_a_loopback_listener_localhost() {
     let issuer = |host: &str| {
-        let mut c = Config::default();
+        let mut c = RawConfig::default();
         c.serve.public.host = host.into();
         c.serve.public.port = 8444;
-        c.issuer()
+        c.resolve().expect("valid").issuer()
     };
     assert_eq!(Config::default().issuer(), "http://localhost:4444");
     assert_eq!(issuer("127.0.0.1"), "http://localhost:8444");
@@ -41,10 +41,10 @@ fn default_issuer_names_a_loopback_listener_localhost() {
     assert_eq!(issuer("192.0.2.7"), "http://192.0.2.7:8444");
     assert_eq!(issuer("2001:db8::7"), "http://[2001:db8::7]:8444");
     assert_eq!(issuer("auth.internal"), "http://auth.internal:8444");
-    let mut c = Config::default();
+    let mut c = RawConfig::default();
     c.urls.self_.issuer = Some("http://127.0.0.1:4444/".into());
     assert_eq!(
-        c.issuer(),
+        c.resolve().expect("valid").issuer(),
         "http://127.0.0.1:4444",
         "a configured issuer is kept"
     );
@@ -330,4 +330,135 @@ fn secrets_are_redacted_when_printed() {
         c.database_url(),
         "postgres://gh:dsn-password@db.internal/gh"
     );
+}
+
+#[test]
+fn values_are_parsed_into_their_types() {
+    let c = Config::load(
+        None,
+        env(&[
+            ("GATEHOUSE_KEYS_ALGORITHM", "EdDSA"),
+            ("GATEHOUSE_LOG_FORMAT", "json"),
+            ("GATEHOUSE_SESSION_COOKIE_SAME_SITE", "strict"),
+            ("GATEHOUSE_ACCESS_RULES_MATCHING_STRATEGY", "glob"),
+            (
+                "GATEHOUSE_ACCESS_RULES_REPOSITORIES",
+                "/etc/rules.json,inline://W10=",
+            ),
+            (
+                "GATEHOUSE_ACCESS_RULES_RATE_LIMITS_TRUSTED_PROXIES",
+                "10.0.0.0/8",
+            ),
+            (
+                "GATEHOUSE_RATE_LIMITS_TRUSTED_PROXIES",
+                "127.0.0.1,fd00::/8",
+            ),
+        ]),
+    )
+    .expect("valid");
+    assert_eq!(c.keys.algorithm, gatehouse_crypto::Algorithm::EdDSA);
+    assert_eq!(c.log.format, LogFormat::Json);
+    assert_eq!(c.session.cookie.same_site, SameSite::Strict);
+    assert_eq!(c.session.cookie.same_site.to_string(), "Strict");
+    assert_eq!(
+        c.access_rules.matching_strategy,
+        gatehouse_protocol::access_rule::Strategy::Glob
+    );
+    assert_eq!(
+        c.access_rules.repositories,
+        vec![
+            gatehouse_protocol::rule_repository::Repository::Path("/etc/rules.json".into()),
+            gatehouse_protocol::rule_repository::Repository::Inline("[]".into()),
+        ]
+    );
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().expect("ip");
+    let gw = &c.access_rules.rate_limits.trusted_proxies;
+    assert!(gw.len() == 1 && gw[0].contains(ip("10.1.2.3")));
+    let ss = &c.rate_limits.trusted_proxies;
+    assert!(ss.len() == 2 && ss[0].contains(ip("127.0.0.1")) && ss[1].contains(ip("fd00::1")));
+
+    let d = Config::default();
+    assert_eq!(d.keys.algorithm, gatehouse_crypto::Algorithm::ES256);
+    assert_eq!(d.log.format, LogFormat::Text);
+    assert_eq!(d.session.cookie.same_site, SameSite::Lax);
+    assert_eq!(
+        d.access_rules.matching_strategy,
+        gatehouse_protocol::access_rule::Strategy::Regexp
+    );
+}
+
+#[test]
+fn typed_keys_name_themselves_when_refused() {
+    for (var, value, want) in [
+        (
+            "GATEHOUSE_KEYS_ALGORITHM",
+            "HS256",
+            "`keys.algorithm`: expected ES256, RS256 or EdDSA",
+        ),
+        (
+            "GATEHOUSE_LOG_FORMAT",
+            "yaml",
+            "`log.format`: expected text or json",
+        ),
+        (
+            "GATEHOUSE_SESSION_COOKIE_SAME_SITE",
+            "sometimes",
+            "`session.cookie.same_site`: expected Lax, Strict or None",
+        ),
+        (
+            "GATEHOUSE_ACCESS_RULES_MATCHING_STRATEGY",
+            "exact",
+            "`access_rules.matching_strategy`: expected regexp or glob",
+        ),
+        (
+            "GATEHOUSE_RATE_LIMITS_TRUSTED_PROXIES",
+            "127.0.0.1,10.0.0.0/40",
+            "`rate_limits.trusted_proxies[1]`: expected an IP address or a CIDR range",
+        ),
+    ] {
+        let e = Config::load(None, env(&[(var, value)])).expect_err(var);
+        assert!(e.to_string().starts_with(want), "{var}={value}: {e}");
+    }
+}
+
+/// `check-config` prints the resolved configuration in the document's shape: the built-in
+/// defaults print as they are written, and a printed configuration without secrets reads back
+/// as the same configuration.
+#[test]
+fn the_resolved_config_prints_as_a_document() {
+    let raw = serde_json::to_value(RawConfig::default()).expect("json");
+    let resolved = serde_json::to_value(Config::default()).expect("json");
+    assert_eq!(resolved, raw);
+    let c = Config::load(
+        None,
+        env(&[
+            ("GATEHOUSE_KEYS_ALGORITHM", "RS256"),
+            ("GATEHOUSE_SESSION_COOKIE_SAME_SITE", "None"),
+            ("GATEHOUSE_ACCESS_RULES_MATCHING_STRATEGY", "glob"),
+            (
+                "GATEHOUSE_ACCESS_RULES_REPOSITORIES",
+                "/etc/rules,https://rules.example.com/r.json,inline://W10=",
+            ),
+            ("GATEHOUSE_RATE_LIMITS_TRUSTED_PROXIES", "10.0.0.0/8,::1"),
+        ]),
+    )
+    .expect("valid");
+    let printed = serde_json::to_value(&c).expect("json");
+    assert_eq!(printed["keys"]["algorithm"], "RS256");
+    assert_eq!(printed["session"]["cookie"]["same_site"], "None");
+    assert_eq!(
+        printed["access_rules"]["repositories"],
+        serde_json::json!([
+            "/etc/rules",
+            "https://rules.example.com/r.json",
+            "inline://W10="
+        ])
+    );
+    assert_eq!(
+        printed["rate_limits"]["trusted_proxies"],
+        serde_json::json!(["10.0.0.0/8", "::1"])
+    );
+    let again: RawConfig = serde_json::from_value(printed.clone()).expect("reads back");
+    let again = serde_json::to_value(again.resolve().expect("valid")).expect("json");
+    assert_eq!(again, printed);
 }

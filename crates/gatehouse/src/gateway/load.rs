@@ -27,14 +27,6 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Fetched documents by URL: the text the rules in force were compiled from.
 pub type Fetched = BTreeMap<Url, String>;
 
-pub fn strategy(s: &str) -> Strategy {
-    if s == "glob" {
-        Strategy::Glob
-    } else {
-        Strategy::Regexp
-    }
-}
-
 fn paths(repos: &[Repository]) -> impl Iterator<Item = &PathBuf> {
     repos.iter().filter_map(|r| match r {
         Repository::Path(p) => Some(p),

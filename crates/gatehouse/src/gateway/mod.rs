@@ -89,18 +89,13 @@ impl Gateway {
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<Gateway, String> {
         let a = &config.access_rules;
-        let repositories = load::Repository::parse_all(&a.repositories)?;
+        let repositories = a.repositories.clone();
         let own = handlers::Own::of(&config);
         let fetched = load::fetch_all(&provider.http, &repositories).await?;
         let rules = if repositories.is_empty() {
             Rules::default()
         } else {
-            load::load(
-                &repositories,
-                &fetched,
-                load::strategy(&a.matching_strategy),
-                &own,
-            )?
+            load::load(&repositories, &fetched, a.matching_strategy, &own)?
         };
         let limiter = ratelimit::RateLimiter::new(&config, metrics)?;
         Ok(Gateway {
@@ -134,7 +129,7 @@ impl Gateway {
         let set = load::load(
             &self.repositories,
             &fetched,
-            load::strategy(&self.config.access_rules.matching_strategy),
+            self.config.access_rules.matching_strategy,
             &self.own,
         )?;
         let n = set.rules.len();

@@ -153,11 +153,7 @@ impl RateLimiter {
             _ => None,
         };
         Ok(RateLimiter {
-            trusted: cfg
-                .trusted_proxies
-                .iter()
-                .filter_map(|p| Cidr::parse(p))
-                .collect(),
+            trusted: cfg.trusted_proxies.clone(),
             local: moka::sync::Cache::builder()
                 .max_capacity(500_000)
                 .time_to_live(LOCAL_TTL)

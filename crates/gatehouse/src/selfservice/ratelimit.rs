@@ -73,12 +73,7 @@ impl Limits {
         Limits {
             enabled: cfg.enabled,
             cfg: cfg.clone(),
-            trusted: Arc::new(
-                cfg.trusted_proxies
-                    .iter()
-                    .filter_map(|p| Cidr::parse(p))
-                    .collect(),
-            ),
+            trusted: Arc::new(cfg.trusted_proxies.clone()),
             counters: moka::sync::Cache::builder()
                 .max_capacity(200_000)
                 .time_to_live(Duration::from_secs(WINDOW_SECS))
