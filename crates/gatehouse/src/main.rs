@@ -233,14 +233,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Version => Ok(()),
         Command::CheckConfig => {
             // Secrets redact themselves (`config::Secret`, `config::SecretUrl`).
-            let mut v = serde_json::to_value(&config)?;
-            if let (Some(u), Some(uri)) = (
-                v.pointer_mut("/courier/smtp/connection_uri"),
-                &config.courier.smtp.connection_uri,
-            ) {
-                *u = json!(gatehouse::config::SecretUrl::from(uri.as_str()).redacted());
-            }
-            print(&v)?;
+            print(&config)?;
             eprintln!("configuration is valid");
             Ok(())
         }

@@ -118,7 +118,7 @@ pub struct RawConfig {
     pub identity: IdentityConfig,
     pub session: RawSessionConfig,
     pub selfservice: SelfService,
-    pub courier: Courier,
+    pub courier: RawCourier,
     pub hashers: Hashers,
     pub rate_limits: RawRateLimits,
     pub credentials: CredentialsConfig,
@@ -129,7 +129,7 @@ pub struct RawConfig {
 
 /// The resolved configuration: every key checked, and the values parsed into what the code uses
 /// (the signing algorithm, the cookie's `SameSite`, the matching strategy, rule repositories,
-/// trusted-proxy ranges; secrets that redact themselves). Made only by [`RawConfig::resolve`]
+/// trusted-proxy ranges, the SMTP settings and sender; secrets that redact themselves). Made only by [`RawConfig::resolve`]
 /// (and [`Config::load`], which reads a [`RawConfig`] and resolves it), so whoever holds one
 /// holds a configuration production accepts. `Serialize` writes it back in the document's
 /// shape, secrets redacted (`gatehouse check-config`). `#[non_exhaustive]`: no other crate
@@ -198,7 +198,7 @@ impl Default for RawConfig {
             identity: IdentityConfig::default(),
             session: RawSessionConfig::default(),
             selfservice: SelfService::default(),
-            courier: Courier::default(),
+            courier: RawCourier::default(),
             hashers: Hashers::default(),
             rate_limits: RawRateLimits::default(),
             credentials: CredentialsConfig::default(),
@@ -263,7 +263,7 @@ impl RawConfig {
         let log = log.resolve()?;
         ttl.validate()?;
         serve.validate()?;
-        courier.validate()?;
+        let courier = courier.resolve()?;
         let session = session.resolve()?;
         selfservice.validate()?;
         hashers.validate()?;

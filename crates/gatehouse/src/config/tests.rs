@@ -296,6 +296,10 @@ fn secrets_are_redacted_when_printed() {
                 "GATEHOUSE_REDIS_URL",
                 "redis://:redis-password@127.0.0.1:6379/0",
             ),
+            (
+                "GATEHOUSE_COURIER_SMTP_CONNECTION_URI",
+                "smtp://mailer:smtp-password@mail.example.com:2525/",
+            ),
         ]),
     )
     .expect("valid");
@@ -307,6 +311,10 @@ fn secrets_are_redacted_when_printed() {
     assert_eq!(v["serve"]["admin"]["auth"]["token"], "<redacted>");
     assert_eq!(v["dsn"], "postgres://gh:redacted@db.internal/gh");
     assert_eq!(v["redis"]["url"], "redis://:redacted@127.0.0.1:6379/0");
+    assert_eq!(
+        v["courier"]["smtp"]["connection_uri"],
+        "smtp://mailer:redacted@mail.example.com:2525/"
+    );
     let printed = format!("{v} {c:?}");
     for secret in [
         "first-secret",
@@ -314,6 +322,7 @@ fn secrets_are_redacted_when_printed() {
         "admin-token",
         "dsn-password",
         "redis-password",
+        "smtp-password",
     ] {
         assert!(!printed.contains(secret), "{secret} is printed");
     }
@@ -377,7 +386,26 @@ fn values_are_parsed_into_their_types() {
     let ss = &c.rate_limits.trusted_proxies;
     assert!(ss.len() == 2 && ss[0].contains(ip("127.0.0.1")) && ss[1].contains(ip("fd00::1")));
 
+    let c = Config::load(
+        None,
+        env(&[(
+            "GATEHOUSE_COURIER_SMTP_CONNECTION_URI",
+            "smtps://mail.example.com/",
+        )]),
+    )
+    .expect("valid");
+    let smtp = c.courier.smtp.as_ref().expect("SMTP settings");
+    assert_eq!(
+        (smtp.host.as_str(), smtp.port, smtp.tls),
+        ("mail.example.com", 465, TlsMode::Implicit)
+    );
+    assert_eq!(
+        c.courier.from.to_string(),
+        "Gatehouse <no-reply@gatehouse.local>"
+    );
+
     let d = Config::default();
+    assert!(d.courier.smtp.is_none());
     assert_eq!(d.keys.algorithm, gatehouse_crypto::Algorithm::ES256);
     assert_eq!(d.log.format, LogFormat::Text);
     assert_eq!(d.session.cookie.same_site, SameSite::Lax);
@@ -440,6 +468,10 @@ fn the_resolved_config_prints_as_a_document() {
                 "/etc/rules,https://rules.example.com/r.json,inline://W10=",
             ),
             ("GATEHOUSE_RATE_LIMITS_TRUSTED_PROXIES", "10.0.0.0/8,::1"),
+            (
+                "GATEHOUSE_COURIER_SMTP_CONNECTION_URI",
+                "smtp://127.0.0.1:1025/?disable_starttls=true",
+            ),
         ]),
     )
     .expect("valid");
@@ -457,6 +489,14 @@ fn the_resolved_config_prints_as_a_document() {
     assert_eq!(
         printed["rate_limits"]["trusted_proxies"],
         serde_json::json!(["10.0.0.0/8", "::1"])
+    );
+    assert_eq!(
+        printed["courier"]["smtp"],
+        serde_json::json!({
+            "connection_uri": "smtp://127.0.0.1:1025/?disable_starttls=true",
+            "from_address": "no-reply@gatehouse.local",
+            "from_name": "Gatehouse",
+        })
     );
     let again: RawConfig = serde_json::from_value(printed.clone()).expect("reads back");
     let again = serde_json::to_value(again.resolve().expect("valid")).expect("json");
