@@ -232,8 +232,9 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Version => Ok(()),
         Command::CheckConfig => {
-            // Secrets redact themselves (`config::Secret`, `config::SecretUrl`).
-            print(&config)?;
+            // Secrets redact themselves (`config::Secret`, `config::SecretUrl`). Through a
+            // `Value`, so the keys print in the order they always have.
+            print(&serde_json::to_value(&config)?)?;
             eprintln!("configuration is valid");
             Ok(())
         }

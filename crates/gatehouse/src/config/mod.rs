@@ -3,6 +3,7 @@
 //! [`RawConfig::resolve`] checks every key and parses the values the code uses into their types:
 //! a [`Config`], before anything binds. A `Config` comes only from that resolution, so the tests,
 //! which change a `RawConfig` and resolve it, cannot run a configuration that production refuses.
+//! (Its fields are public for reading; nothing changes them once resolved.)
 //!
 //! Keys follow Ory Hydra's names where Hydra has the same setting (`dsn`, `urls.self.issuer`,
 //! `urls.login`, `ttl.access_token`, `secrets.system`, `strategies.access_token`, ...). An
@@ -11,8 +12,10 @@
 //! variables.
 //!
 //! One file per concern (`serve.rs`, `oauth2.rs`, `identity.rs`, `courier.rs`, `credentials.rs`,
-//! `gateway.rs`, `replicas.rs`, `cors.rs`), each checking its own keys; `duration.rs` is the
-//! `30s`/`10m`/`1h` type they share.
+//! `gateway.rs`, `replicas.rs`, `cors.rs`), each checking its own keys; `duration.rs` and
+//! `secret.rs` hold the types they share (`30s`-style durations, secrets that redact themselves).
+//! A section whose values are all used as written is one type in both stages; one with a value
+//! to parse has a `Raw*` type as written beside the resolved one.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::Duration;
 
+use gatehouse_protocol::client_ip::{Cidr, client_ip};
+
 use super::Gateway;
 use super::decide::{Decision, Request, Subject};
 use crate::config::{Config, GatewayRateLimits};
 use crate::metrics::{LimitLabels, Metrics, RedisOpLabels};
 use crate::redis_conn::{self, LogThrottle};
-use gatehouse_protocol::client_ip::{Cidr, client_ip};
 
 /// Which limit a counter belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,9 +16,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gatehouse_protocol::client_ip::{Cidr, client_ip};
+
 use super::lockout::{Claim, Policy, Record};
 use crate::config::RateLimits;
-use gatehouse_protocol::client_ip::{Cidr, client_ip};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Bucket {
