@@ -27,7 +27,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use anyhow::Context;
-use gatehouse_crypto::{Algorithm, Keyring};
+use gatehouse_crypto::Keyring;
 use gatehouse_store::Store;
 use tokio::net::TcpListener;
 
@@ -57,7 +57,13 @@ pub struct App {
 /// generated on first start into `<data_dir>/system.secret` (mode 0600).
 fn keyring(config: &Config) -> anyhow::Result<Keyring> {
     if !config.secrets.system.is_empty() {
-        return Keyring::new(&config.secrets.system).context("secrets.system");
+        let secrets: Vec<&str> = config
+            .secrets
+            .system
+            .iter()
+            .map(|s| s.expose().as_str())
+            .collect();
+        return Keyring::new(&secrets).context("secrets.system");
     }
     if !config.database_url().starts_with("sqlite:") {
         anyhow::bail!(
@@ -100,6 +106,8 @@ fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
 }
 
 impl App {
+    /// Builds everything from a resolved configuration ([`config::RawConfig::resolve`] or
+    /// [`Config::load`]).
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let config = Arc::new(config);
         if config.dsn.is_empty() {
@@ -112,7 +120,6 @@ impl App {
             .await
             .context("connecting to the database (`dsn`)")?;
         store.migrate().await.context("running migrations")?;
-        let alg = Algorithm::parse(&config.keys.algorithm).unwrap_or(Algorithm::ES256);
         let max_lifetime = config
             .ttl
             .access_token
@@ -126,7 +133,7 @@ impl App {
         let keys = KeyManager::load(
             store.clone(),
             keyring.clone(),
-            alg,
+            config.keys.algorithm,
             config.keys.publish_before_use.secs(),
             max_lifetime,
             clock::now(),

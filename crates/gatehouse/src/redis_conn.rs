@@ -20,7 +20,7 @@ pub fn client(config: &RedisConfig) -> Result<Option<redis::Client>, String> {
     let Some(url) = &config.url else {
         return Ok(None);
     };
-    redis::Client::open(url.as_str())
+    redis::Client::open(url.expose())
         .map(Some)
         .map_err(|e| format!("`redis.url`: {}", e.category()))
 }

@@ -26,6 +26,24 @@ pub enum Strategy {
     Glob,
 }
 
+impl Strategy {
+    /// `regexp` or `glob`, as `access_rules.matching_strategy` and `rules check --strategy` write it.
+    pub fn parse(s: &str) -> Option<Strategy> {
+        match s {
+            "regexp" => Some(Strategy::Regexp),
+            "glob" => Some(Strategy::Glob),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Regexp => "regexp",
+            Strategy::Glob => "glob",
+        }
+    }
+}
+
 /// One handler with its configuration (`{handler, config}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

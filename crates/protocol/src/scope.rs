@@ -7,6 +7,11 @@ use crate::error::OAuthError;
 pub const MAX_SCOPES: usize = 64;
 pub const MAX_SCOPE_LEN: usize = 256;
 
+/// The scopes the server knows: advertised in discovery's `scopes_supported`, and by default the
+/// scopes a dynamically registered client may have
+/// (`oidc.dynamic_client_registration.allowed_scopes`).
+pub const SCOPES_SUPPORTED: [&str; 5] = ["openid", "offline_access", "offline", "profile", "email"];
+
 /// A set of scopes in request order, without duplicates.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Scopes(pub Vec<String>);

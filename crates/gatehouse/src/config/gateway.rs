@@ -1,17 +1,23 @@
-//! `access_rules.*` (Oathkeeper's key names): where the gateway's rules come from and how their
-//! URLs are matched.
+//! `access_rules.*` (Oathkeeper's key names): where the gateway's rules come from, how their URLs
+//! are matched, and the gateway's rate limits. The repositories, the matching strategy and the
+//! trusted proxies are parsed when the configuration is resolved: [`RawAccessRules`] is the
+//! section as written, [`AccessRules`] what the gateway uses.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use gatehouse_protocol::access_rule::Strategy;
+use gatehouse_protocol::client_ip::Cidr;
+use gatehouse_protocol::rule_repository::Repository;
 use serde::{Deserialize, Serialize};
 
 use super::{ConfigError, Dur, key_err};
 
+/// `access_rules.*` as written; resolved into [`AccessRules`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct AccessRules {
+pub struct RawAccessRules {
     /// Where the rules (YAML or JSON lists of rules) come from, as Oathkeeper writes them: file
     /// paths or directories (`*.yaml`, `*.yml`, `*.json`), `file://` URLs, `http://`/`https://`
     /// URLs (fetched), `inline://<base64>`. Unset: no rules, and every decision is a denial.
@@ -25,10 +31,21 @@ pub struct AccessRules {
     /// in force.
     pub fetch_interval: Dur,
     /// Requests the gateway lets through before it answers 429 (0: no limit).
+    pub rate_limits: RawGatewayRateLimits,
+}
+
+/// `access_rules.*`, resolved (keys as on [`RawAccessRules`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct AccessRules {
+    pub repositories: Vec<Repository>,
+    pub matching_strategy: Strategy,
+    pub reload_interval: Dur,
+    pub fetch_interval: Dur,
     pub rate_limits: GatewayRateLimits,
 }
 
-/// One `access_rules.repositories` entry as written (parsed by `gateway::load::Repository`).
+/// One `access_rules.repositories` entry as written (resolved into a
+/// [`gatehouse_protocol::rule_repository::Repository`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RuleRepository(pub String);
@@ -57,11 +74,11 @@ impl From<PathBuf> for RuleRepository {
     }
 }
 
-/// `access_rules.rate_limits.*`: fixed windows, counted on this replica, or in Redis for all
-/// replicas together when `redis.url` is set. Every limit is off (0) by default.
+/// `access_rules.rate_limits.*` as written: fixed windows, counted on this replica, or in Redis
+/// for all replicas together when `redis.url` is set. Every limit is off (0) by default.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct GatewayRateLimits {
+pub struct RawGatewayRateLimits {
     /// Decisions per second, all clients together.
     pub global_per_second: u32,
     /// Decisions per minute per client IP.
@@ -75,6 +92,17 @@ pub struct GatewayRateLimits {
     pub trusted_proxies: Vec<String>,
 }
 
+/// `access_rules.rate_limits.*`, resolved (keys as on [`RawGatewayRateLimits`]); the default
+/// has every limit off.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GatewayRateLimits {
+    pub global_per_second: u32,
+    pub per_ip_per_minute: u32,
+    pub per_user_per_minute: u32,
+    pub rules: BTreeMap<String, u32>,
+    pub trusted_proxies: Vec<Cidr>,
+}
+
 impl GatewayRateLimits {
     /// Whether any limit is on (if none is, decisions never look at a counter).
     pub fn any(&self) -> bool {
@@ -85,26 +113,22 @@ impl GatewayRateLimits {
     }
 }
 
-impl Default for AccessRules {
+impl Default for RawAccessRules {
     fn default() -> Self {
-        AccessRules {
+        RawAccessRules {
             repositories: Vec::new(),
             matching_strategy: "regexp".into(),
             reload_interval: Dur(Duration::from_secs(1)),
             fetch_interval: Dur(Duration::from_secs(30)),
-            rate_limits: GatewayRateLimits::default(),
+            rate_limits: RawGatewayRateLimits::default(),
         }
     }
 }
 
-impl AccessRules {
-    pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        if !matches!(self.matching_strategy.as_str(), "regexp" | "glob") {
-            return Err(key_err(
-                "access_rules.matching_strategy",
-                "expected regexp or glob",
-            ));
-        }
+impl RawAccessRules {
+    pub(super) fn resolve(self) -> Result<AccessRules, ConfigError> {
+        let matching_strategy = Strategy::parse(&self.matching_strategy)
+            .ok_or_else(|| key_err("access_rules.matching_strategy", "expected regexp or glob"))?;
         if self.reload_interval.0.is_zero() {
             return Err(key_err(
                 "access_rules.reload_interval",
@@ -117,11 +141,17 @@ impl AccessRules {
                 "must be longer than zero",
             ));
         }
-        for (i, r) in self.repositories.iter().enumerate() {
-            crate::gateway::load::Repository::parse(&r.0)
-                .map_err(|e| key_err(&format!("access_rules.repositories[{i}]"), e))?;
-        }
-        for id in self.rate_limits.rules.keys() {
+        let repositories = self
+            .repositories
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                Repository::parse(&r.0)
+                    .map_err(|e| key_err(&format!("access_rules.repositories[{i}]"), e))
+            })
+            .collect::<Result<_, _>>()?;
+        let limits = self.rate_limits;
+        for id in limits.rules.keys() {
             if id.is_empty() || id.len() > 256 || id.chars().any(char::is_control) {
                 return Err(key_err(
                     "access_rules.rate_limits.rules",
@@ -129,60 +159,31 @@ impl AccessRules {
                 ));
             }
         }
-        for (i, p) in self.rate_limits.trusted_proxies.iter().enumerate() {
-            if crate::gateway::client_ip::Cidr::parse(p).is_none() {
-                return Err(key_err(
-                    &format!("access_rules.rate_limits.trusted_proxies[{i}]"),
-                    "expected an IP address or a CIDR range such as 10.0.0.0/8",
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `serve.proxy`: the gateway's reverse proxy (Oathkeeper's proxy port), off by default.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ProxyListener {
-    pub enabled: bool,
-    pub host: String,
-    pub port: u16,
-    /// How long the upstream may take to send its response headers (then 504). Bodies and
-    /// WebSockets stream for as long as they last.
-    pub timeout: Dur,
-    /// How long connecting to the upstream may take (then 502).
-    pub connect_timeout: Dur,
-    /// Whether the client's `X-Forwarded-Proto` and `X-Forwarded-For` are believed (set it when
-    /// a load balancer that overwrites them is the only way in). Off: the scheme is `http` and
-    /// the chain starts at the connecting peer.
-    pub trust_forwarded_headers: bool,
-}
-
-impl Default for ProxyListener {
-    fn default() -> Self {
-        ProxyListener {
-            enabled: false,
-            host: "127.0.0.1".into(),
-            port: 4455,
-            timeout: Dur(Duration::from_secs(30)),
-            connect_timeout: Dur(Duration::from_secs(5)),
-            trust_forwarded_headers: false,
-        }
-    }
-}
-
-impl ProxyListener {
-    pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        if self.timeout.0.is_zero() {
-            return Err(key_err("serve.proxy.timeout", "must be longer than zero"));
-        }
-        if self.connect_timeout.0.is_zero() {
-            return Err(key_err(
-                "serve.proxy.connect_timeout",
-                "must be longer than zero",
-            ));
-        }
-        Ok(())
+        let trusted_proxies = limits
+            .trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                Cidr::parse(p).ok_or_else(|| {
+                    key_err(
+                        &format!("access_rules.rate_limits.trusted_proxies[{i}]"),
+                        "expected an IP address or a CIDR range such as 10.0.0.0/8",
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(AccessRules {
+            repositories,
+            matching_strategy,
+            reload_interval: self.reload_interval,
+            fetch_interval: self.fetch_interval,
+            rate_limits: GatewayRateLimits {
+                global_per_second: limits.global_per_second,
+                per_ip_per_minute: limits.per_ip_per_minute,
+                per_user_per_minute: limits.per_user_per_minute,
+                rules: limits.rules,
+                trusted_proxies,
+            },
+        })
     }
 }

@@ -1,12 +1,15 @@
 //! The identity side of the configuration, under Kratos's key names where Kratos has the same
-//! setting: `identity.*`, `session.*`, `selfservice.*`, `courier.*`, `hashers.*`, plus Gatehouse's
-//! own `rate_limits.*`.
+//! setting: `identity.*`, `session.*`, `selfservice.*`, `hashers.*`, plus Gatehouse's own
+//! `rate_limits.*`. `session` and `rate_limits` hold values that are parsed when the
+//! configuration is resolved (the cookie's `SameSite`, the trusted proxies), so each has a `Raw*`
+//! type as written and a resolved one.
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use gatehouse_protocol::client_ip::Cidr;
+use serde::{Deserialize, Serialize, Serializer};
 
-use super::Dur;
+use super::{ConfigError, Dur, key_err};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -34,14 +37,15 @@ impl Default for IdentityConfig {
     }
 }
 
+/// `session.cookie` as written; resolved into [`SessionCookie`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct SessionCookie {
+pub struct RawSessionCookie {
     pub name: String,
     /// e.g. `.example.com` to share the session with every subdomain (SSO). Unset: host-only.
     pub domain: Option<String>,
     pub path: String,
-    /// `Lax` (default), `Strict` or `None` (which forces `Secure`).
+    /// `Lax` (default), `Strict` or `None` (which forces `Secure`), in any case.
     pub same_site: String,
     /// A persistent cookie (with `Max-Age`) or a browser-session cookie.
     pub persistent: bool,
@@ -49,9 +53,9 @@ pub struct SessionCookie {
     pub secure: Option<bool>,
 }
 
-impl Default for SessionCookie {
+impl Default for RawSessionCookie {
     fn default() -> Self {
-        SessionCookie {
+        RawSessionCookie {
             name: "gatehouse_session".into(),
             domain: None,
             path: "/".into(),
@@ -59,6 +63,57 @@ impl Default for SessionCookie {
             persistent: true,
             secure: None,
         }
+    }
+}
+
+/// The session cookie's attributes (`session.cookie.*`, keys as on [`RawSessionCookie`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionCookie {
+    pub name: String,
+    pub domain: Option<String>,
+    pub path: String,
+    pub same_site: SameSite,
+    pub persistent: bool,
+    pub secure: Option<bool>,
+}
+
+/// The cookie's `SameSite` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    Lax,
+    Strict,
+    /// Sent on cross-site requests too; browsers take it only with `Secure`, so it forces
+    /// `Secure`.
+    None,
+}
+
+impl SameSite {
+    /// `Lax`, `Strict` or `None`, in any case.
+    pub fn parse(s: &str) -> Option<SameSite> {
+        [SameSite::Lax, SameSite::Strict, SameSite::None]
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// As the attribute is written in `Set-Cookie`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Lax => "Lax",
+            SameSite::Strict => "Strict",
+            SameSite::None => "None",
+        }
+    }
+}
+
+impl std::fmt::Display for SameSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for SameSite {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -82,30 +137,41 @@ pub struct SessionWhoami {
     pub required_aal: RequiredAal,
 }
 
+/// `session.*` as written; resolved into [`SessionConfig`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct SessionConfig {
+pub struct RawSessionConfig {
     pub lifespan: Dur,
     /// A session is extended (sliding) when it is used and less than this is left; `0s` turns
     /// sliding extension off.
     pub earliest_possible_extend: Dur,
-    pub cookie: SessionCookie,
+    pub cookie: RawSessionCookie,
     pub whoami: SessionWhoami,
     /// How long a whoami answer may come from the in-process cache (revocation purges it here,
     /// and on the other replicas through Redis when `redis.url` is set).
     pub cache_ttl: Dur,
 }
 
-impl Default for SessionConfig {
+impl Default for RawSessionConfig {
     fn default() -> Self {
-        SessionConfig {
+        RawSessionConfig {
             lifespan: Dur(Duration::from_secs(24 * 3600)),
             earliest_possible_extend: Dur(Duration::from_secs(12 * 3600)),
-            cookie: SessionCookie::default(),
+            cookie: RawSessionCookie::default(),
             whoami: SessionWhoami::default(),
             cache_ttl: Dur(Duration::from_secs(60)),
         }
     }
+}
+
+/// `session.*`, resolved (keys as on [`RawSessionConfig`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionConfig {
+    pub lifespan: Dur,
+    pub earliest_possible_extend: Dur,
+    pub cookie: SessionCookie,
+    pub whoami: SessionWhoami,
+    pub cache_ttl: Dur,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -307,52 +373,6 @@ pub struct Ui {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Smtp {
-    /// `smtp://user:pass@host:port/` (STARTTLS), `smtps://...` (implicit TLS), or
-    /// `smtp://host:port/?disable_starttls=true` for a local relay. Unset: development mode,
-    /// messages are written to the log instead of sent.
-    pub connection_uri: Option<String>,
-    pub from_address: String,
-    pub from_name: String,
-}
-
-impl Default for Smtp {
-    fn default() -> Self {
-        Smtp {
-            connection_uri: None,
-            from_address: "no-reply@gatehouse.local".into(),
-            from_name: "Gatehouse".into(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Courier {
-    pub smtp: Smtp,
-    /// Retries after a failed send before a message is `abandoned` (Kratos's meaning: a message
-    /// is tried at most `1 + message_retries` times, waiting 1 s, 2 s, 4 s, ... up to 1 h between).
-    pub message_retries: i64,
-    /// How often each replica polls the queue.
-    pub poll_interval: Dur,
-    /// A directory with `recovery_code_valid.subject.txt`/`.body.txt` etc. overriding the
-    /// built-in e-mail templates.
-    pub template_override_path: Option<String>,
-}
-
-impl Default for Courier {
-    fn default() -> Self {
-        Courier {
-            smtp: Smtp::default(),
-            message_retries: 5,
-            poll_interval: Dur(Duration::from_secs(1)),
-            template_override_path: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
 pub struct Argon2 {
     /// Memory per hash in KiB (OWASP's minimum: 19456 = 19 MiB).
     pub memory_kib: u32,
@@ -383,9 +403,10 @@ pub struct Hashers {
     pub argon2: Argon2,
 }
 
+/// `rate_limits.*` as written; resolved into [`RateLimits`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct RateLimits {
+pub struct RawRateLimits {
     pub enabled: bool,
     /// Submissions per minute per client IP (IPv6 clients counted per /64).
     pub login_per_minute: u32,
@@ -414,9 +435,9 @@ pub struct RateLimits {
     pub trusted_proxies: Vec<String>,
 }
 
-impl Default for RateLimits {
+impl Default for RawRateLimits {
     fn default() -> Self {
-        RateLimits {
+        RawRateLimits {
             enabled: true,
             login_per_minute: 10,
             registration_per_minute: 5,
@@ -433,18 +454,50 @@ impl Default for RateLimits {
     }
 }
 
-impl RateLimits {
-    pub(super) fn validate(&self) -> Result<(), super::ConfigError> {
-        for (i, p) in self.trusted_proxies.iter().enumerate() {
-            if crate::gateway::client_ip::Cidr::parse(p).is_none() {
-                return Err(super::key_err(
-                    &format!("rate_limits.trusted_proxies[{i}]"),
-                    "expected an IP address or a CIDR range such as 10.0.0.0/8",
-                ));
-            }
-        }
+/// `rate_limits.*`, resolved (keys as on [`RawRateLimits`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct RateLimits {
+    pub enabled: bool,
+    pub login_per_minute: u32,
+    pub registration_per_minute: u32,
+    pub recovery_per_minute: u32,
+    pub verification_per_minute: u32,
+    pub login_per_identifier_per_minute: u32,
+    pub second_factor_failures: u32,
+    pub second_factor_lockout: Dur,
+    pub second_factor_lockout_max: Dur,
+    pub codes_per_address_per_hour: u32,
+    pub code_failures_per_address_per_hour: u32,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<Cidr>,
+}
+
+/// The built-in limits (for code that needs limits without a configuration).
+impl Default for RateLimits {
+    fn default() -> Self {
+        RawRateLimits::default()
+            .resolve()
+            .expect("the built-in rate_limits are valid")
+    }
+}
+
+impl RawRateLimits {
+    pub(super) fn resolve(self) -> Result<RateLimits, ConfigError> {
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                Cidr::parse(p).ok_or_else(|| {
+                    key_err(
+                        &format!("rate_limits.trusted_proxies[{i}]"),
+                        "expected an IP address or a CIDR range such as 10.0.0.0/8",
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
         if self.second_factor_failures == 0 {
-            return Err(super::key_err(
+            return Err(key_err(
                 "rate_limits.second_factor_failures",
                 "must be at least 1",
             ));
@@ -452,9 +505,138 @@ impl RateLimits {
         if self.second_factor_lockout.0.is_zero()
             || self.second_factor_lockout_max.0 < self.second_factor_lockout.0
         {
-            return Err(super::key_err(
+            return Err(key_err(
                 "rate_limits.second_factor_lockout",
                 "must be longer than zero and at most second_factor_lockout_max",
+            ));
+        }
+        Ok(RateLimits {
+            enabled: self.enabled,
+            login_per_minute: self.login_per_minute,
+            registration_per_minute: self.registration_per_minute,
+            recovery_per_minute: self.recovery_per_minute,
+            verification_per_minute: self.verification_per_minute,
+            login_per_identifier_per_minute: self.login_per_identifier_per_minute,
+            second_factor_failures: self.second_factor_failures,
+            second_factor_lockout: self.second_factor_lockout,
+            second_factor_lockout_max: self.second_factor_lockout_max,
+            codes_per_address_per_hour: self.codes_per_address_per_hour,
+            code_failures_per_address_per_hour: self.code_failures_per_address_per_hour,
+            trusted_proxies,
+        })
+    }
+}
+
+impl RawSessionConfig {
+    pub(super) fn resolve(self) -> Result<SessionConfig, ConfigError> {
+        let c = self.cookie;
+        if c.name.is_empty()
+            || !c
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(key_err(
+                "session.cookie.name",
+                "letters, digits, `_` and `-` only",
+            ));
+        }
+        let same_site = SameSite::parse(&c.same_site)
+            .ok_or_else(|| key_err("session.cookie.same_site", "expected Lax, Strict or None"))?;
+        if c.domain.as_deref().is_some_and(|d| {
+            d.is_empty()
+                || !d
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        }) {
+            return Err(key_err(
+                "session.cookie.domain",
+                "expected a domain such as .example.com",
+            ));
+        }
+        if self.lifespan.0.is_zero() {
+            return Err(key_err("session.lifespan", "must be longer than zero"));
+        }
+        Ok(SessionConfig {
+            lifespan: self.lifespan,
+            earliest_possible_extend: self.earliest_possible_extend,
+            cookie: SessionCookie {
+                name: c.name,
+                domain: c.domain,
+                path: c.path,
+                same_site,
+                persistent: c.persistent,
+                secure: c.secure,
+            },
+            whoami: self.whoami,
+            cache_ttl: self.cache_ttl,
+        })
+    }
+}
+
+impl SelfService {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let f = &self.flows;
+        for (key, v) in [
+            (
+                "selfservice.default_browser_return_url",
+                &self.default_browser_return_url,
+            ),
+            ("selfservice.flows.login.ui_url", &f.login.ui_url),
+            (
+                "selfservice.flows.registration.ui_url",
+                &f.registration.ui_url,
+            ),
+            ("selfservice.flows.settings.ui_url", &f.settings.ui_url),
+            ("selfservice.flows.recovery.ui_url", &f.recovery.ui_url),
+            (
+                "selfservice.flows.verification.ui_url",
+                &f.verification.ui_url,
+            ),
+            ("selfservice.flows.error.ui_url", &f.error.ui_url),
+        ] {
+            if let Some(v) = v {
+                url::Url::parse(v)
+                    .map_err(|e| key_err(key, format!("not an absolute URL: {e}")))?;
+            }
+        }
+        for (i, u) in self.allowed_return_urls.iter().enumerate() {
+            url::Url::parse(u).map_err(|e| {
+                key_err(
+                    &format!("selfservice.allowed_return_urls[{i}]"),
+                    format!("not an absolute URL: {e}"),
+                )
+            })?;
+        }
+        if self.methods.password.min_password_length < 6 {
+            return Err(key_err(
+                "selfservice.methods.password.min_password_length",
+                "must be at least 6",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Hashers {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        let a = &self.argon2;
+        if a.memory_kib < 8 * 1024 || a.memory_kib > 1024 * 1024 {
+            return Err(key_err(
+                "hashers.argon2.memory_kib",
+                "must be between 8192 and 1048576",
+            ));
+        }
+        if a.iterations == 0 || a.iterations > 20 || a.parallelism == 0 || a.parallelism > 16 {
+            return Err(key_err(
+                "hashers.argon2",
+                "iterations must be 1 to 20 and parallelism 1 to 16",
+            ));
+        }
+        if a.max_concurrent == 0 {
+            return Err(key_err(
+                "hashers.argon2.max_concurrent",
+                "must be at least 1",
             ));
         }
         Ok(())

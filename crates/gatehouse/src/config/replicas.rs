@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{ConfigError, Dur, key_err};
+use super::{ConfigError, Dur, SecretUrl, key_err};
 
 /// `invalidation.*`: how each process follows the invalidation log in the database, so that a
 /// revocation made anywhere (another replica, the CLI) purges its caches without Redis.
@@ -44,7 +44,7 @@ impl InvalidationConfig {
 pub struct RedisConfig {
     /// `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`, `rediss://...` (TLS) or
     /// `redis+unix:///PATH`. Unset: no Redis.
-    pub url: Option<String>,
+    pub url: Option<SecretUrl>,
     /// The pub/sub channel that carries cache invalidations between replicas.
     pub channel: String,
     /// Prefix of every key Gatehouse writes (the rate-limit counters).
@@ -69,11 +69,12 @@ fn is_token(s: &str, max: usize) -> bool {
 impl RedisConfig {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         if let Some(url) = &self.url {
+            let url = url.expose();
             // The URL may hold a password: the messages never repeat it.
             let scheme_ok = ["redis://", "rediss://", "redis+unix://", "unix://"]
                 .iter()
                 .any(|s| url.starts_with(s));
-            if !scheme_ok || redis::Client::open(url.as_str()).is_err() {
+            if !scheme_ok || redis::Client::open(url).is_err() {
                 return Err(key_err(
                     "redis.url",
                     "expected redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], rediss://... or redis+unix:///PATH",

@@ -102,9 +102,9 @@ impl Courier {
         store: Arc<dyn Store>,
         keyring: Arc<Keyring>,
     ) -> anyhow::Result<Courier> {
-        let mailer = mailer::from_config(&config.courier.smtp)
+        let mailer = mailer::from_config(&config.courier)
             .map_err(|e| anyhow::anyhow!("`courier.smtp.connection_uri`: {e}"))?;
-        if config.courier.smtp.connection_uri.is_none() {
+        if config.courier.smtp.is_none() {
             tracing::info!(
                 "courier.smtp.connection_uri is not set: e-mails are written to the log, not sent"
             );

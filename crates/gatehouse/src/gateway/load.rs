@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use base64::Engine as _;
 use gatehouse_protocol::access_rule::{Strategy, parse_rules};
 use serde_json::Value;
 use url::Url;
@@ -21,9 +20,7 @@ use super::model::Own;
 use gatehouse_protocol::access_rule::RuleSet;
 
 pub use super::handlers::{SUPPORTED_AUTHENTICATORS, SUPPORTED_AUTHORIZERS, SUPPORTED_MUTATORS};
-
-/// The largest rules document read, from a file, a URL or inline.
-pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+pub use gatehouse_protocol::rule_repository::{MAX_DOCUMENT_BYTES, Repository};
 
 /// How long fetching a repository may take.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,80 +42,6 @@ impl std::ops::Deref for Rules {
 
 /// Fetched documents by URL: the text the rules in force were compiled from.
 pub type Fetched = BTreeMap<Url, String>;
-
-/// One `access_rules.repositories` entry, parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Repository {
-    /// A file or a directory of `*.yaml`, `*.yml`, `*.json` (a plain path or `file://`).
-    Path(PathBuf),
-    /// Fetched, then re-fetched every `access_rules.fetch_interval`.
-    Http(Url),
-    /// `inline://<base64>`: the document itself, decoded.
-    Inline(String),
-}
-
-impl Repository {
-    pub fn parse(s: &str) -> Result<Repository, String> {
-        if let Some(b64) = s.strip_prefix("inline://") {
-            if b64.len() > MAX_DOCUMENT_BYTES / 3 * 4 + 4 {
-                return Err(format!("inline://: larger than {MAX_DOCUMENT_BYTES} bytes"));
-            }
-            let b64 = b64.trim();
-            let raw = base64::engine::general_purpose::STANDARD
-                .decode(b64)
-                .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(b64))
-                .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(b64))
-                .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(b64))
-                .map_err(|e| format!("inline://: not base64: {e}"))?;
-            let text = String::from_utf8(raw).map_err(|_| "inline://: not UTF-8".to_owned())?;
-            return Ok(Repository::Inline(text));
-        }
-        let lower = s.get(..8).unwrap_or(s).to_ascii_lowercase();
-        if lower.starts_with("http://") || lower.starts_with("https://") {
-            return super::outbound::http_url("access_rules.repositories", s).map(Repository::Http);
-        }
-        if lower.starts_with("file://") {
-            let u = Url::parse(s).map_err(|e| format!("`{s}`: {e}"))?;
-            return u
-                .to_file_path()
-                .map(Repository::Path)
-                .map_err(|()| format!("`{s}`: not a local file URL"));
-        }
-        if let Some((scheme, _)) = s.split_once("://")
-            && !scheme.is_empty()
-            && scheme
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-        {
-            return Err(format!(
-                "`{scheme}://` is not supported (a path, file://, http://, https:// or inline://)"
-            ));
-        }
-        if s.is_empty() {
-            return Err("an empty path".into());
-        }
-        Ok(Repository::Path(PathBuf::from(s)))
-    }
-
-    /// Every entry parsed; the first bad one names its index.
-    pub fn parse_all<S: AsRef<str>>(list: &[S]) -> Result<Vec<Repository>, String> {
-        list.iter()
-            .enumerate()
-            .map(|(i, s)| {
-                Repository::parse(s.as_ref())
-                    .map_err(|e| format!("access_rules.repositories[{i}]: {e}"))
-            })
-            .collect()
-    }
-}
-
-pub fn strategy(s: &str) -> Strategy {
-    if s == "glob" {
-        Strategy::Glob
-    } else {
-        Strategy::Regexp
-    }
-}
 
 fn paths(repos: &[Repository]) -> impl Iterator<Item = &PathBuf> {
     repos.iter().filter_map(|r| match r {
@@ -252,42 +175,4 @@ pub fn load(
             .push(compile(&r.rule, own).map_err(|e| format!("rule #{i} ({}): {e}", r.rule.id))?);
     }
     Ok(Rules { set, handlers })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn repositories_take_oathkeepers_urls() {
-        assert_eq!(
-            Repository::parse("/etc/rules.json"),
-            Ok(Repository::Path("/etc/rules.json".into()))
-        );
-        assert_eq!(
-            Repository::parse("file:///etc/rules.json"),
-            Ok(Repository::Path("/etc/rules.json".into()))
-        );
-        assert_eq!(
-            Repository::parse("file:///etc/my%20rules.json"),
-            Ok(Repository::Path("/etc/my rules.json".into()))
-        );
-        assert!(matches!(
-            Repository::parse("https://rules.example.com/rules.json"),
-            Ok(Repository::Http(_))
-        ));
-        assert_eq!(
-            Repository::parse("inline://W10="),
-            Ok(Repository::Inline("[]".into()))
-        );
-        for bad in [
-            "s3://bucket/rules.json",
-            "inline://!!!",
-            "file://host/etc/rules.json",
-            "",
-            "inline://gA==",
-        ] {
-            assert!(Repository::parse(bad).is_err(), "{bad}");
-        }
-    }
 }

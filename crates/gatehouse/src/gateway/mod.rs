@@ -14,7 +14,6 @@
 
 pub mod authn;
 pub mod authz;
-pub mod client_ip;
 pub mod decide;
 pub mod extract;
 pub mod handlers;
@@ -72,7 +71,7 @@ impl Gateway {
         metrics: Arc<crate::metrics::Metrics>,
     ) -> Result<Gateway, String> {
         let a = &config.access_rules;
-        let repositories = load::Repository::parse_all(&a.repositories)?;
+        let repositories = a.repositories.clone();
         let own = model::Own::of(&config);
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(10))
@@ -83,12 +82,7 @@ impl Gateway {
         let rules = if repositories.is_empty() {
             Rules::default()
         } else {
-            load::load(
-                &repositories,
-                &fetched,
-                load::strategy(&a.matching_strategy),
-                &own,
-            )?
+            load::load(&repositories, &fetched, a.matching_strategy, &own)?
         };
         let limiter = ratelimit::RateLimiter::new(&config, metrics)?;
         Ok(Gateway {
@@ -123,7 +117,7 @@ impl Gateway {
         let set = load::load(
             &self.repositories,
             &fetched,
-            load::strategy(&self.config.access_rules.matching_strategy),
+            self.config.access_rules.matching_strategy,
             &self.own,
         )?;
         let n = set.rules.len();

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::Duration;
 
-use super::client_ip::{Cidr, client_ip};
+use gatehouse_protocol::client_ip::{Cidr, client_ip};
+
 use super::model::{Decision, Request, Subject, error_body};
 use crate::config::{Config, GatewayRateLimits};
 use crate::metrics::{LimitLabels, Metrics, RedisOpLabels};
@@ -152,11 +153,7 @@ impl RateLimiter {
             _ => None,
         };
         Ok(RateLimiter {
-            trusted: cfg
-                .trusted_proxies
-                .iter()
-                .filter_map(|p| Cidr::parse(p))
-                .collect(),
+            trusted: cfg.trusted_proxies.clone(),
             local: moka::sync::Cache::builder()
                 .max_capacity(500_000)
                 .time_to_live(LOCAL_TTL)

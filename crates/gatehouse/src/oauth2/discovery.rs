@@ -1,11 +1,8 @@
 //! OpenID Connect Discovery and RFC 8414 metadata: built once at start, advertising exactly what
 //! is implemented.
 
+use gatehouse_protocol::scope::SCOPES_SUPPORTED;
 use serde_json::{Value, json};
-
-/// The scopes advertised in `scopes_supported` (and, by default, the scopes a dynamically
-/// registered client may have: `oidc.dynamic_client_registration.allowed_scopes`).
-pub const SCOPES_SUPPORTED: [&str; 5] = ["openid", "offline_access", "offline", "profile", "email"];
 
 /// The metadata document for `issuer`.
 pub fn metadata(issuer: &str, signing_alg: &str, registration_enabled: bool) -> Value {

@@ -4,7 +4,7 @@
 //! forget them after the window.
 //!
 //! The client IP is the TCP peer, or, from a peer listed in `rate_limits.trusted_proxies`, the
-//! right-most untrusted address of `X-Forwarded-For` (the gateway's [`client_ip`] rule). IPv6
+//! right-most untrusted address of `X-Forwarded-For` ([`client_ip`], the gateway's rule too). IPv6
 //! clients are counted per /64: one host usually holds a whole /64, so a full address would be a
 //! fresh bucket per guess.
 //!
@@ -16,9 +16,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use gatehouse_protocol::client_ip::{Cidr, client_ip};
+
 use super::lockout::{Claim, Policy, Record};
 use crate::config::RateLimits;
-use crate::gateway::client_ip::{Cidr, client_ip};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Bucket {
@@ -73,12 +74,7 @@ impl Limits {
         Limits {
             enabled: cfg.enabled,
             cfg: cfg.clone(),
-            trusted: Arc::new(
-                cfg.trusted_proxies
-                    .iter()
-                    .filter_map(|p| Cidr::parse(p))
-                    .collect(),
-            ),
+            trusted: Arc::new(cfg.trusted_proxies.clone()),
             counters: moka::sync::Cache::builder()
                 .max_capacity(200_000)
                 .time_to_live(Duration::from_secs(WINDOW_SECS))

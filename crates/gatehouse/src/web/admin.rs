@@ -87,7 +87,7 @@ pub fn router(state: AppState) -> Router {
 async fn require_admin_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(expected) = &s.config.serve.admin.auth.token {
         let given = bearer(req.headers()).unwrap_or_default();
-        if !gatehouse_crypto::ct_eq(given.as_bytes(), expected.as_bytes()) {
+        if !gatehouse_crypto::ct_eq(given.as_bytes(), expected.expose().as_bytes()) {
             let mut resp = (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "unauthorized", "error_description": "The admin API requires a valid bearer token.", "status_code": 401}))).into_response();
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

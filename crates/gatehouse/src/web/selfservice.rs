@@ -22,6 +22,7 @@ use super::extract::{QueryPairs, cookie};
 use super::kratos_error::KratosError;
 use super::sessions::session_token;
 use crate::clock::now;
+use crate::config::SameSite;
 use crate::error::Error;
 use crate::selfservice::login::{Init, InitParams};
 use crate::selfservice::{
@@ -111,7 +112,7 @@ pub fn session_cookie(s: &AppState, value: Option<&str>, max_age: i64) -> Header
     if let Some(d) = &c.domain {
         v.push_str(&format!("; Domain={d}"));
     }
-    if secure(s) || c.same_site.eq_ignore_ascii_case("none") {
+    if secure(s) || c.same_site == SameSite::None {
         v.push_str("; Secure");
     }
     if value.is_none() {

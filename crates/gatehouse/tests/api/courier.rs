@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use gatehouse::config::Config;
 use gatehouse::config::Dur;
+use gatehouse::config::RawConfig;
 use gatehouse::courier::TemplateType;
 use gatehouse_store::CourierMessageRow;
 use reqwest::StatusCode;
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::harness::{Backend, SmtpSink, TestApp, eventually};
 
-fn fast(c: &mut Config, uri: String) {
+fn fast(c: &mut RawConfig, uri: String) {
     c.courier.smtp.connection_uri = Some(uri);
     c.courier.poll_interval = Dur(Duration::from_millis(100));
 }

@@ -23,7 +23,13 @@ async fn app_with(backend: Backend, rules: impl FnOnce(&str) -> Value) -> Option
     TestApp::spawn_on(backend, move |c| {
         let dir = c.data_dir.clone();
         let path = dir.join("rules.json");
-        std::fs::write(&path, rules(&c.issuer()).to_string()).expect("write rules");
+        let issuer = c
+            .urls
+            .self_
+            .issuer
+            .clone()
+            .expect("the harness sets the issuer");
+        std::fs::write(&path, rules(&issuer).to_string()).expect("write rules");
         c.access_rules.repositories = vec![path.into()];
         c.access_rules.matching_strategy = "glob".into();
         c.rate_limits.enabled = false;

@@ -141,7 +141,7 @@ async fn without_limits_nothing_is_counted() {
         c.access_rules.repositories = vec![rules.into()];
         c.access_rules.matching_strategy = "glob".into();
         // A Redis that does not exist: with every limit off it is never asked.
-        c.redis.url = Some(format!("redis://127.0.0.1:{}/0", free_port()));
+        c.redis.url = Some(format!("redis://127.0.0.1:{}/0", free_port()).into());
     })
     .await;
     for _ in 0..50 {
@@ -188,7 +188,7 @@ async fn redis_shares_the_counters_and_an_outage_falls_back_to_local_ones() {
             c.access_rules.repositories = vec![rules.into()];
             c.access_rules.matching_strategy = "glob".into();
             c.access_rules.rate_limits.per_ip_per_minute = 4;
-            c.redis.url = Some(url);
+            c.redis.url = Some(url.into());
             c.redis.key_prefix = prefix;
         })
     };

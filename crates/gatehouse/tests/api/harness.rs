@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use gatehouse::App;
-use gatehouse::config::Config;
+use gatehouse::config::RawConfig;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -124,7 +124,7 @@ impl TestApp {
     }
 
     /// SQLite only: use [`TestApp::spawn_on`] for a configured app on either backend.
-    pub async fn spawn_with(backend: Backend, f: impl FnOnce(&mut Config)) -> TestApp {
+    pub async fn spawn_with(backend: Backend, f: impl FnOnce(&mut RawConfig)) -> TestApp {
         match backend {
             Backend::Sqlite => Self::build(None, f).await,
             Backend::Postgres => panic!("spawn_with is SQLite-only; use spawn_on"),
@@ -132,14 +132,14 @@ impl TestApp {
     }
 
     /// A configured app on `backend`; `None` for PostgreSQL when no test database is configured.
-    pub async fn spawn_on(backend: Backend, f: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    pub async fn spawn_on(backend: Backend, f: impl FnOnce(&mut RawConfig)) -> Option<TestApp> {
         match backend {
             Backend::Sqlite => Some(Self::build(None, f).await),
             Backend::Postgres => Some(Self::build(Some(postgres_dsn().await?), f).await),
         }
     }
 
-    async fn build(dsn: Option<String>, f: impl FnOnce(&mut Config)) -> TestApp {
+    async fn build(dsn: Option<String>, f: impl FnOnce(&mut RawConfig)) -> TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let public = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let admin = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -149,18 +149,23 @@ impl TestApp {
         let proxy_url = format!("http://{}", proxy.local_addr().expect("addr"));
         let public_url = format!("http://{}", public.local_addr().expect("addr"));
         let admin_url = format!("http://{}", admin.local_addr().expect("addr"));
-        let mut config = Config {
+        let mut config = RawConfig {
             data_dir: dir.path().to_owned(),
-            ..Config::default()
+            ..RawConfig::default()
         };
         if let Some(dsn) = dsn {
-            config.dsn = dsn;
+            config.dsn = dsn.into();
             config.secrets.system = vec!["test-secret-0123456789abcdef".into()];
         }
         config.urls.self_.issuer = Some(public_url.clone());
         config.urls.login = Some(LOGIN_URL.into());
         config.urls.consent = Some(CONSENT_URL.into());
         f(&mut config);
+        // Resolved as `Config::load` resolves the file and the environment: a configuration
+        // production refuses fails the test here.
+        let config = config
+            .resolve()
+            .unwrap_or_else(|e| panic!("the test's configuration is refused: {e}"));
         let app = Arc::new(App::build(config).await.expect("app builds"));
         let (tx, rx) = oneshot::channel::<()>();
         let served = app.clone();

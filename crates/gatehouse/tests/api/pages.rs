@@ -520,7 +520,7 @@ async fn a_theme_directory_overrides_templates_and_css() {
 
     // A template that does not parse stops the start.
     std::fs::write(theme.path().join("consent.html"), "{% if %}").expect("write");
-    let config = gatehouse::config::Config {
+    let config = gatehouse::config::RawConfig {
         data_dir: tempfile::tempdir().expect("tempdir").keep(),
         selfservice: gatehouse::config::SelfService {
             ui: gatehouse::config::Ui {
@@ -529,7 +529,9 @@ async fn a_theme_directory_overrides_templates_and_css() {
             ..Default::default()
         },
         ..Default::default()
-    };
+    }
+    .resolve()
+    .expect("valid");
     let err = gatehouse::App::build(config).await.err().expect("refused");
     assert!(format!("{err:#}").contains("consent.html"), "{err:#}");
 }

@@ -224,7 +224,7 @@ async fn proxy_app(dir: &std::path::Path, up: &Upstream) -> TestApp {
 async fn proxy_app_with(
     dir: &std::path::Path,
     up: &Upstream,
-    more: impl FnOnce(&mut gatehouse::config::Config),
+    more: impl FnOnce(&mut gatehouse::config::RawConfig),
 ) -> TestApp {
     let path = dir.join("rules.json");
     std::fs::write(&path, rules(up.port, free_port()).to_string()).expect("write rules");

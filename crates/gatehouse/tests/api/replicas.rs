@@ -347,7 +347,7 @@ async fn the_subscriber_reconnects_when_redis_comes_back() {
         return;
     };
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.redis.url = Some(format!("redis://127.0.0.1:{port}/0"));
+        c.redis.url = Some(format!("redis://127.0.0.1:{port}/0").into());
     })
     .await;
     const CONNECTED: &str = "gatehouse_redis_connected";

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use gatehouse::config::{Config, Dur};
+use gatehouse::config::{Dur, RawConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -15,7 +15,7 @@ use crate::replicas::Replica;
 const PASSWORD: &str = "correct horse battery staple";
 const TEN_MINUTES: Duration = Duration::from_secs(600);
 
-fn long_caches(c: &mut Config) {
+fn long_caches(c: &mut RawConfig) {
     c.credentials.cache_ttl = Dur(TEN_MINUTES);
     c.session.cache_ttl = Dur(TEN_MINUTES);
 }
@@ -30,8 +30,10 @@ fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
         .env("GATEHOUSE_DATA_DIR", &config.data_dir)
         .env("GATEHOUSE_LOG", "warn");
     if !config.dsn.is_empty() {
-        cmd.env("GATEHOUSE_DSN", &config.dsn)
-            .env("GATEHOUSE_SECRETS_SYSTEM", &config.secrets.system[0]);
+        cmd.env("GATEHOUSE_DSN", config.dsn.expose()).env(
+            "GATEHOUSE_SECRETS_SYSTEM",
+            config.secrets.system[0].expose(),
+        );
     }
     let out = cmd.output().expect("run the CLI");
     (

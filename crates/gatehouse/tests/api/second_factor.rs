@@ -104,7 +104,7 @@ pub(crate) struct Mfa {
 }
 
 /// Settings at aal1, so that the test can enrol both factors in one session.
-pub(crate) fn settings_at_aal1(c: &mut gatehouse::config::Config) {
+pub(crate) fn settings_at_aal1(c: &mut gatehouse::config::RawConfig) {
     c.selfservice.flows.settings.required_aal = gatehouse::config::RequiredAal::Aal1;
 }
 

@@ -319,7 +319,7 @@ fn six_digits(body: &str) -> String {
         .to_owned()
 }
 
-fn mail(c: &mut gatehouse::config::Config, uri: String) {
+fn mail(c: &mut gatehouse::config::RawConfig, uri: String) {
     c.courier.smtp.connection_uri = Some(uri);
     c.courier.poll_interval = gatehouse::config::Dur(std::time::Duration::from_millis(100));
 }

@@ -44,10 +44,12 @@ async fn app_with(backend: Backend, passwordless: bool) -> Option<(TestApp, Url)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zero_config_has_passkeys_on_and_an_ip_address_issuer_has_them_off() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = gatehouse::config::Config {
+    let config = gatehouse::config::RawConfig {
         data_dir: dir.path().to_owned(),
         ..Default::default()
-    };
+    }
+    .resolve()
+    .expect("the defaults are valid");
     assert_eq!(config.issuer(), "http://localhost:4444");
     let app = gatehouse::App::build(config).await.expect("app builds");
     assert!(app.state.flows.webauthn.is_some(), "passkeys are on");

@@ -14,6 +14,7 @@ use super::headers::{FormAction, see_other};
 use super::logout_request;
 use super::welcome::account_name;
 use super::{allowed_return_to, browser_session, context, csrf, error_page, internal, page, param};
+use crate::config::SameSite;
 use crate::web::AppState;
 use crate::web::error::ApiError;
 use crate::web::extract::{FormPairs, QueryPairs};
@@ -100,9 +101,7 @@ pub fn clear_session_cookie(s: &AppState) -> Option<HeaderValue> {
     if let Some(d) = &c.domain {
         v.push_str(&format!("; Domain={d}"));
     }
-    if c.secure.unwrap_or_else(|| s.config.cookies_secure())
-        || c.same_site.eq_ignore_ascii_case("none")
-    {
+    if c.secure.unwrap_or_else(|| s.config.cookies_secure()) || c.same_site == SameSite::None {
         v.push_str("; Secure");
     }
     HeaderValue::from_str(&v).ok()

@@ -1,6 +1,7 @@
-//! The client's address for per-IP limits. The decision API's peer is usually the gateway in
+//! The client's address for per-IP limits and session devices. The peer is usually a proxy in
 //! front (nginx, Traefik, Caddy), so its `X-Forwarded-For` is believed when — and only when —
-//! the peer is one of `access_rules.rate_limits.trusted_proxies`: the client is then the
+//! the peer is one of the configured trusted proxies (`access_rules.rate_limits.trusted_proxies`
+//! for the gateway, `rate_limits.trusted_proxies` for self-service): the client is then the
 //! right-most address in it that is not a trusted proxy (addresses to the left of that one were
 //! written by the client itself and prove nothing).
 
@@ -25,6 +26,7 @@ impl Cidr {
         (prefix <= max).then_some(Cidr { addr, prefix })
     }
 
+    /// Whether `ip` is in the range.
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
@@ -41,6 +43,24 @@ impl Cidr {
             }
             _ => false,
         }
+    }
+}
+
+/// As written in configuration: the address, then `/prefix` unless it is a single address.
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let max = if self.addr.is_ipv4() { 32 } else { 128 };
+        if self.prefix == max {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(f, "{}/{}", self.addr, self.prefix)
+        }
+    }
+}
+
+impl serde::Serialize for Cidr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -93,6 +113,14 @@ mod tests {
             Cidr::parse("127.0.0.1")
                 .expect("one")
                 .contains(ip("127.0.0.1"))
+        );
+        assert_eq!(
+            Cidr::parse(" 10.0.0.0/8").map(|c| c.to_string()).as_deref(),
+            Some("10.0.0.0/8")
+        );
+        assert_eq!(
+            Cidr::parse("::1/128").map(|c| c.to_string()).as_deref(),
+            Some("::1")
         );
         for bad in [
             "",
