@@ -129,7 +129,7 @@ impl Replica {
 }
 
 /// Polls until `f` gives `want`; how long it took. Fails after `limit`.
-async fn until<F: std::future::Future<Output = StatusCode>>(
+pub async fn until<F: std::future::Future<Output = StatusCode>>(
     want: StatusCode,
     limit: Duration,
     mut f: impl FnMut() -> F,
@@ -148,8 +148,9 @@ async fn until<F: std::future::Future<Output = StatusCode>>(
     }
 }
 
-async fn whoami(http: &reqwest::Client, r: &Replica, token: &str) -> StatusCode {
-    http.get(format!("{}/sessions/whoami", r.public))
+/// `GET {public}/sessions/whoami` with a session token.
+pub async fn whoami(http: &reqwest::Client, public: &str, token: &str) -> StatusCode {
+    http.get(format!("{public}/sessions/whoami"))
         .header("X-Session-Token", token)
         .send()
         .await
@@ -157,8 +158,9 @@ async fn whoami(http: &reqwest::Client, r: &Replica, token: &str) -> StatusCode 
         .status()
 }
 
-async fn validate(http: &reqwest::Client, r: &Replica, token: &str) -> StatusCode {
-    http.post(format!("{}/credentials/validate", r.public))
+/// `POST {public}/credentials/validate` with a credential.
+pub async fn validate(http: &reqwest::Client, public: &str, token: &str) -> StatusCode {
+    http.post(format!("{public}/credentials/validate"))
         .json(&json!({"token": token}))
         .send()
         .await
@@ -166,10 +168,46 @@ async fn validate(http: &reqwest::Client, r: &Replica, token: &str) -> StatusCod
         .status()
 }
 
-async fn post(http: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
+pub async fn post(http: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
     let resp = http.post(url).json(&body).send().await.expect("request");
     let status = resp.status();
     (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// An identity `email` made through `r`'s admin API and signed in with the API login flow:
+/// (identity id, session token).
+pub async fn signed_in_user(http: &reqwest::Client, r: &Replica, email: &str) -> (String, String) {
+    let (status, identity) = post(
+        http,
+        format!("{}/admin/identities", r.admin),
+        json!({
+            "schema_id": "default",
+            "traits": {"email": email, "name": "Replica User"},
+            "credentials": {"password": {"config": {"password": PASSWORD}}},
+        }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{identity}");
+    let flow: Value = http
+        .get(format!("{}/self-service/login/api", r.public))
+        .send()
+        .await
+        .expect("flow")
+        .json()
+        .await
+        .expect("json");
+    let action = flow["ui"]["action"].as_str().expect("action").to_owned();
+    let (status, login) = post(
+        http,
+        action,
+        json!({"method": "password", "identifier": email, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    (
+        identity["id"].as_str().expect("id").to_owned(),
+        login["session_token"].as_str().expect("token").to_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,37 +233,9 @@ async fn revocations_on_one_replica_reach_the_others_caches() {
     b.wait_subscribed(&http).await;
 
     // A user logs in on A; B answers whoami (and so caches the session).
-    let (status, identity) = post(
-        &http,
-        format!("{}/admin/identities", a.admin),
-        json!({
-            "schema_id": "default",
-            "traits": {"email": "replica@example.com", "name": "Replica User"},
-            "credentials": {"password": {"config": {"password": PASSWORD}}},
-        }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{identity}");
-    let uid = identity["id"].as_str().expect("id").to_owned();
-    let flow: Value = http
-        .get(format!("{}/self-service/login/api", a.public))
-        .send()
-        .await
-        .expect("flow")
-        .json()
-        .await
-        .expect("json");
-    let action = flow["ui"]["action"].as_str().expect("action").to_owned();
-    let (status, login) = post(
-        &http,
-        action,
-        json!({"method": "password", "identifier": "replica@example.com", "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{login}");
-    let token = login["session_token"].as_str().expect("token").to_owned();
-    assert_eq!(whoami(&http, &b, &token).await, StatusCode::OK);
-    assert_eq!(whoami(&http, &b, &token).await, StatusCode::OK);
+    let (uid, token) = signed_in_user(&http, &a, "replica@example.com").await;
+    assert_eq!(whoami(&http, &b.public, &token).await, StatusCode::OK);
+    assert_eq!(whoami(&http, &b.public, &token).await, StatusCode::OK);
 
     // Logout on A: B refuses the session well within a second.
     let resp = http
@@ -236,7 +246,7 @@ async fn revocations_on_one_replica_reach_the_others_caches() {
         .expect("logout");
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let took = until(StatusCode::UNAUTHORIZED, Duration::from_secs(1), || {
-        whoami(&http, &b, &token)
+        whoami(&http, &b.public, &token)
     })
     .await;
     eprintln!("session revoked on A, refused by B after {took:?}");
@@ -251,8 +261,8 @@ async fn revocations_on_one_replica_reach_the_others_caches() {
     assert_eq!(status, StatusCode::CREATED, "{pat}");
     let secret = pat["token"].as_str().expect("token").to_owned();
     let id = pat["id"].as_str().expect("id").to_owned();
-    assert_eq!(validate(&http, &b, &secret).await, StatusCode::OK);
-    assert_eq!(validate(&http, &b, &secret).await, StatusCode::OK);
+    assert_eq!(validate(&http, &b.public, &secret).await, StatusCode::OK);
+    assert_eq!(validate(&http, &b.public, &secret).await, StatusCode::OK);
     let (status, v) = post(
         &http,
         format!("{}/admin/credentials/{id}/revoke", a.admin),
@@ -261,7 +271,7 @@ async fn revocations_on_one_replica_reach_the_others_caches() {
     .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let took = until(StatusCode::UNAUTHORIZED, Duration::from_secs(1), || {
-        validate(&http, &b, &secret)
+        validate(&http, &b.public, &secret)
     })
     .await;
     eprintln!("PAT revoked on A, refused by B after {took:?}");

@@ -3,16 +3,15 @@
 //! entries for ten minutes here, so only the invalidation log in the database explains a refusal
 //! within a second.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gatehouse::config::{Dur, RawConfig};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::harness::{Backend, TestApp, postgres_dsn};
-use crate::replicas::Replica;
+use crate::replicas::{Replica, post, signed_in_user, until, validate, whoami};
 
-const PASSWORD: &str = "correct horse battery staple";
 const TEN_MINUTES: Duration = Duration::from_secs(600);
 
 fn long_caches(c: &mut RawConfig) {
@@ -44,50 +43,6 @@ fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
-}
-
-async fn validate(http: &reqwest::Client, public: &str, token: &str) -> StatusCode {
-    http.post(format!("{public}/credentials/validate"))
-        .json(&json!({"token": token}))
-        .send()
-        .await
-        .expect("validate")
-        .status()
-}
-
-async fn whoami(http: &reqwest::Client, public: &str, token: &str) -> StatusCode {
-    http.get(format!("{public}/sessions/whoami"))
-        .header("X-Session-Token", token)
-        .send()
-        .await
-        .expect("whoami")
-        .status()
-}
-
-/// Polls until `f` gives `want`; how long it took. Fails after `limit`.
-async fn until<F: std::future::Future<Output = StatusCode>>(
-    want: StatusCode,
-    limit: Duration,
-    mut f: impl FnMut() -> F,
-) -> Duration {
-    let started = Instant::now();
-    loop {
-        let got = f().await;
-        if got == want {
-            return started.elapsed();
-        }
-        assert!(
-            started.elapsed() < limit,
-            "still {got} after {limit:?} (wanted {want})"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
-async fn post(http: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
-    let resp = http.post(url).json(&body).send().await.expect("request");
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
 }
 
 /// A service token made through the admin API: (id, secret).
@@ -185,35 +140,7 @@ async fn two_processes_without_redis_see_each_others_revocations_within_a_second
     let b = Replica::start(&dsn, &env).await;
     let http = reqwest::Client::new();
 
-    let (status, identity) = post(
-        &http,
-        format!("{}/admin/identities", a.admin),
-        json!({
-            "schema_id": "default",
-            "traits": {"email": "no-redis@example.com", "name": "No Redis"},
-            "credentials": {"password": {"config": {"password": PASSWORD}}},
-        }),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{identity}");
-    let uid = identity["id"].as_str().expect("id").to_owned();
-    let flow: Value = http
-        .get(format!("{}/self-service/login/api", a.public))
-        .send()
-        .await
-        .expect("flow")
-        .json()
-        .await
-        .expect("json");
-    let action = flow["ui"]["action"].as_str().expect("action").to_owned();
-    let (status, login) = post(
-        &http,
-        action,
-        json!({"method": "password", "identifier": "no-redis@example.com", "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{login}");
-    let token = login["session_token"].as_str().expect("token").to_owned();
+    let (uid, token) = signed_in_user(&http, &a, "no-redis@example.com").await;
     assert_eq!(whoami(&http, &b.public, &token).await, StatusCode::OK);
     assert_eq!(whoami(&http, &b.public, &token).await, StatusCode::OK);
     let resp = http
