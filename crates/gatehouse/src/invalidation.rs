@@ -111,19 +111,21 @@ pub fn decode(payload: &[u8]) -> Result<(String, Invalidation), &'static str> {
     if w.from.len() > 64 {
         return Err("bad sender");
     }
-    if w.keys.len() > MAX_KEYS {
-        return Err("too many keys");
+    Ok((w.from, Invalidation::checked(w.kind, w.keys)?))
+}
+
+impl Invalidation {
+    /// What to purge, as a message from Redis or an entry of the database log names it: at most
+    /// [`MAX_KEYS`] keys, each of the shape its kind takes.
+    fn checked(kind: Kind, keys: Vec<String>) -> Result<Invalidation, &'static str> {
+        if keys.len() > MAX_KEYS {
+            return Err("too many keys");
+        }
+        if !keys.iter().all(|k| kind.key_ok(k)) {
+            return Err("bad key");
+        }
+        Ok(Invalidation { kind, keys })
     }
-    if !w.keys.iter().all(|k| w.kind.key_ok(k)) {
-        return Err("bad key");
-    }
-    Ok((
-        w.from,
-        Invalidation {
-            kind: w.kind,
-            keys: w.keys,
-        },
-    ))
 }
 
 /// The publishing side, held by the caches. Publishing never waits: messages are queued for the
@@ -546,13 +548,7 @@ fn log_entry(row: &gatehouse_store::InvalidationRow) -> Result<Invalidation, &'s
         .map_err(|_| "unknown kind")?;
     let keys: Vec<String> =
         serde_json::from_str(&row.keys).map_err(|_| "keys are not a list of strings")?;
-    if keys.len() > MAX_KEYS {
-        return Err("too many keys");
-    }
-    if !keys.iter().all(|k| kind.key_ok(k)) {
-        return Err("bad key");
-    }
-    Ok(Invalidation { kind, keys })
+    Invalidation::checked(kind, keys)
 }
 
 /// A little jitter so replicas do not reconnect in step.
